@@ -1,0 +1,3 @@
+from llmrec.cli import app
+
+app(prog_name="llmrec")

@@ -1,0 +1,371 @@
+"""The ``llmrec`` command line: one command per step of the pipeline."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from llmrec.config import CONFIG_ENV_VAR, Settings, config_file_path, load_settings
+from llmrec.data.datasets import DATASETS, load_dataset
+from llmrec.data.ingest import IngestReport, ProgressCallback, ingest_file
+from llmrec.data.readers import FORMATS, TableSpec
+from llmrec.data.records import DEFAULT_EVENT_TYPE, RecordKind
+from llmrec.errors import ConfigError, LlmrecError
+from llmrec.store import Store
+
+app = typer.Typer(
+    help="llmrec: an LLM-powered recommender system.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+datasets_app = typer.Typer(help="Public datasets: list them, load one into the store.")
+config_app = typer.Typer(help="Show the effective configuration.")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(config_app, name="config")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Errors the user can act on end the command with one line and exit status 2."""
+    try:
+        yield
+    except LlmrecError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _open_store(settings: Settings) -> Store:
+    return Store.open(settings.effective_database_url)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML settings file (default ./llmrec.toml)")
+    ] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="folder for the store and caches (default .llmrec)")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL of the store (default: SQLite in home)")
+    ] = None,
+) -> None:
+    if config is not None:
+        os.environ[CONFIG_ENV_VAR] = str(config)
+    overrides: dict[str, object] = {}
+    if home is not None:
+        overrides["home"] = home
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    with _user_errors():
+        ctx.obj = {"settings": load_settings(**overrides)}
+
+
+# -- ingest -------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    kind: Annotated[RecordKind, typer.Argument(help="what the file holds")],
+    file: Annotated[Path, typer.Argument(help="CSV, TSV, JSON Lines or Parquet (.gz allowed)")],
+    format: Annotated[
+        str | None, typer.Option("--format", help=f"one of {', '.join(FORMATS)}; default: by name")
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option(help="field delimiter of CSV/TSV")] = None,
+    encoding: Annotated[str, typer.Option(help="text encoding, e.g. latin-1")] = "utf-8",
+    no_header: Annotated[
+        bool, typer.Option("--no-header", help="the file has no header line (give --names)")
+    ] = False,
+    names: Annotated[
+        str | None, typer.Option(help="comma-separated column names for a headerless file")
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="NAME=COLUMN: read field NAME from the file's COLUMN"),
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="TOML file with [columns] and [constants] tables")
+    ] = None,
+    event_type: Annotated[
+        str, typer.Option(help="type of events that have no event_type column")
+    ] = DEFAULT_EVENT_TYPE,
+    require_known_items: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-known-items/--allow-unknown-items",
+            help="reject events whose item is not in the catalogue",
+        ),
+    ] = None,
+) -> None:
+    """Load items, users, links (user,friend) or events from a file into the store."""
+    settings = _settings(ctx)
+    with _user_errors():
+        spec = _table_spec(file, format, delimiter, encoding, no_header, names, map_, mapping)
+        with _open_store(settings) as store, _progress() as progress:
+            report = ingest_file(
+                store,
+                spec,
+                kind,
+                settings,
+                default_event_type=event_type,
+                require_known_items=require_known_items,
+                progress=progress(file.name),
+            )
+        _print_reports([report])
+
+
+def _table_spec(
+    file: Path,
+    format: str | None,
+    delimiter: str | None,
+    encoding: str,
+    no_header: bool,
+    names: str | None,
+    map_: list[str] | None,
+    mapping_file: Path | None,
+) -> TableSpec:
+    options: dict = {}
+    if mapping_file is not None:
+        try:
+            options = tomllib.loads(mapping_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{mapping_file}: cannot read the mapping: {exc}") from None
+    columns = dict(options.get("columns", {}))
+    for item in map_ or []:
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise ConfigError(f"--map {item!r}: expected NAME=COLUMN, e.g. item_id=movieId")
+        columns[name.strip()] = column.strip()
+    if format is not None and format not in FORMATS:
+        raise ConfigError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+    header = not no_header and options.get("header", True)
+    column_names = names.split(",") if names else options.get("names")
+    return TableSpec(
+        path=file,
+        format=format or options.get("format"),
+        delimiter=_unescape(delimiter) if delimiter else options.get("delimiter"),
+        encoding=options.get("encoding", encoding),
+        header=bool(header),
+        names=tuple(column_names) if column_names else None,
+        mapping=columns,
+        constants=dict(options.get("constants", {})),
+    )
+
+
+def _unescape(delimiter: str) -> str:
+    return {"\\t": "\t", "tab": "\t"}.get(delimiter, delimiter)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str], ProgressCallback]]:
+    """A Rich progress display; yields a factory of per-file byte-progress callbacks."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+
+        def for_file(name: str) -> ProgressCallback:
+            task = progress.add_task(name, total=None)
+
+            def update(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return update
+
+        yield for_file
+
+
+def _print_reports(reports: list[IngestReport]) -> None:
+    table = Table(title="Ingest summary")
+    for column in ("file", "kind", "rows read", "stored", "duplicates", "quarantined", "rows/s"):
+        table.add_column(column, justify="left" if column in ("file", "kind") else "right")
+    for r in reports:
+        table.add_row(
+            escape(Path(r.source).name),
+            str(r.kind),
+            f"{r.rows_read:,}",
+            f"{r.stored:,}",
+            f"{r.duplicates:,}",
+            f"{r.quarantined:,}",
+            f"{r.rows_per_second:,.0f}",
+        )
+    console.print(table)
+    for r in reports:
+        if r.quarantine_file is not None:
+            console.print(
+                f"{r.quarantined:,} rejected row(s) of {escape(Path(r.source).name)} with line "
+                f"and reason: {escape(str(r.quarantine_file))}"
+            )
+
+
+# -- datasets -----------------------------------------------------------------------------
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """The public datasets llmrec reads in their official formats."""
+    table = Table(title="Datasets")
+    for column in ("name", "domain", "description", "licence"):
+        table.add_column(column)
+    for d in DATASETS.values():
+        table.add_row(d.name, d.domain, d.description, d.licence)
+    console.print(table)
+
+
+@datasets_app.command("load")
+def datasets_load(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a name from `llmrec datasets list`")],
+    path: Annotated[
+        Path | None,
+        typer.Option(help="a local copy of the dataset's files (default: download once)"),
+    ] = None,
+) -> None:
+    """Ingest a public dataset (downloaded from its official address unless --path)."""
+    _load_dataset(_settings(ctx), name, path)
+
+
+def _load_dataset(settings: Settings, name: str, path: Path | None) -> None:
+    with _user_errors(), _open_store(settings) as store:
+        with _progress() as progress:
+            reports = load_dataset(name, store, settings, path, progress=progress)
+        _print_reports(reports)
+
+
+# -- stats --------------------------------------------------------------------------------
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    top: Annotated[int, typer.Option(help="how many of the most active items to list")] = 10,
+) -> None:
+    """Counts, sparsity, events per type, top items, cold users and items."""
+    with _user_errors(), _open_store(_settings(ctx)) as store:
+        _print_stats(store, top)
+
+
+def _print_stats(store: Store, top: int) -> None:
+    counts = store.counts()
+    activity = store.activity_summary()
+    n_items = max(counts["items"], activity["active_items"])
+    cells = activity["active_users"] * n_items
+    sparsity = 1.0 - activity["user_item_pairs"] / cells if cells else 1.0
+    overview = Table(title="Store")
+    overview.add_column("measure")
+    overview.add_column("value", justify="right")
+    rows = [
+        ("items in catalogue", counts["items"]),
+        ("users stored", counts["users"]),
+        ("social links", counts["user_links"]),
+        ("events", counts["events"]),
+        ("users with events", activity["active_users"]),
+        ("items with events", activity["active_items"]),
+        ("user-item pairs", activity["user_item_pairs"]),
+        ("cold items (no events)", activity["cold_items"]),
+        ("cold users (stored, no events)", activity["cold_users"]),
+        ("quarantined rows", counts["quarantine"]),
+    ]
+    for label, value in rows:
+        overview.add_row(label, f"{value:,}")
+    overview.add_row("sparsity", f"{sparsity:.4%}")
+    console.print(overview)
+
+    by_type = Table(title="Events per type")
+    by_type.add_column("event type")
+    by_type.add_column("events", justify="right")
+    for row in store.event_type_counts().itertuples(index=False):
+        by_type.add_row(escape(str(row.event_type)), f"{row.events:,}")
+    console.print(by_type)
+
+    top_items = Table(title=f"Top {top} items by events")
+    for column in ("item_id", "title", "events"):
+        top_items.add_column(column, justify="right" if column == "events" else "left")
+    for row in store.top_items(top).itertuples(index=False):
+        title = "" if row.title is None else str(row.title)
+        top_items.add_row(escape(str(row.item_id)), escape(title), f"{row.events:,}")
+    console.print(top_items)
+
+
+@app.command()
+def quarantine(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="most rows to show")] = 20,
+) -> None:
+    """Rejected rows: source file, line, reason and the start of the raw row."""
+    with _user_errors(), _open_store(_settings(ctx)) as store:
+        frame = store.quarantine_frame(limit)
+    table = Table(title="Quarantine")
+    for column in ("source", "line", "reason", "raw"):
+        table.add_column(column, overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(escape(row.source), str(row.line), escape(row.reason), escape(row.raw[:80]))
+    console.print(table)
+
+
+# -- config -------------------------------------------------------------------------------
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Print the effective settings (defaults < llmrec.toml < LLMREC_* variables)."""
+    settings = _settings(ctx)
+    path = config_file_path()
+    source = f"{path} ({'found' if path.is_file() else 'not found, defaults used'})"
+    console.print(f"# settings file: {escape(source)}")
+    data = settings.model_dump(mode="json")
+    data["effective_database_url"] = settings.effective_database_url
+    data["effective_datasets_dir"] = str(settings.effective_datasets_dir)
+    console.print_json(orjson.dumps(data).decode())
+
+
+# -- quickstart ---------------------------------------------------------------------------
+
+
+@app.command()
+def quickstart(
+    ctx: typer.Context,
+    path: Annotated[
+        Path | None,
+        typer.Option(help="a local copy of MovieLens-100K (default: download it once)"),
+    ] = None,
+) -> None:
+    """The main job on the embedded defaults: load MovieLens-100K and describe it."""
+    settings = _settings(ctx)
+    _load_dataset(settings, "movielens-100k", path)
+    with _user_errors(), _open_store(settings) as store:
+        _print_stats(store, top=10)

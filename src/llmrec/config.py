@@ -1,0 +1,137 @@
+"""One settings object for the whole system: defaults < ``llmrec.toml`` < ``LLMREC_*`` env.
+
+The TOML file is ``./llmrec.toml`` unless ``LLMREC_CONFIG`` names another one. Nested
+settings take a double underscore in the environment, e.g.
+``LLMREC_INGEST__CHUNK_ROWS=50000`` or ``LLMREC_EVENT_WEIGHTS__PURCHASE=8``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from llmrec.errors import ConfigError
+
+CONFIG_ENV_VAR = "LLMREC_CONFIG"
+DEFAULT_CONFIG_FILE = "llmrec.toml"
+
+# Stronger intent weighs more; negative feedback pushes an item away. Types not listed
+# here (custom types) weigh ``default_event_weight``.
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
+    "view": 1.0,
+    "click": 2.0,
+    "search": 0.0,
+    "cart": 4.0,
+    "purchase": 8.0,
+    "rating": 1.0,
+    "like": 4.0,
+    "dislike": -4.0,
+    "skip": -1.0,
+    "play": 1.0,
+    "tag": 1.0,
+    "interaction": 1.0,
+}
+
+
+class IngestSettings(BaseModel):
+    """Limits and batch sizes for reading and storing input files."""
+
+    chunk_rows: int = Field(100_000, ge=1, description="rows read, validated and stored at once")
+    max_id_length: int = Field(256, ge=1, description="longest accepted user or item id")
+    max_text_length: int = Field(
+        65_536, ge=1, description="longest accepted text field (title, description, query)"
+    )
+    max_raw_quarantine_chars: int = Field(
+        4_096, ge=64, description="a quarantined row's raw text is cut to this many characters"
+    )
+    require_known_items: bool = Field(
+        False, description="reject events whose item_id is not in the catalogue"
+    )
+
+
+class Settings(BaseSettings):
+    """Effective configuration; construct it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LLMREC_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    home: Path = Field(
+        Path(".llmrec"), description="folder for the store, caches and downloaded datasets"
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: a SQLite file in `home`"
+    )
+    datasets_dir: Path | None = Field(
+        None, description="where downloaded datasets are cached; default: `home`/datasets"
+    )
+    datasets_mirror: str | None = Field(
+        None,
+        description="base URL serving copies of the datasets' files, used instead of "
+        "the publishers' addresses",
+    )
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    default_event_weight: float = 1.0
+
+    @field_validator("event_weights")
+    @classmethod
+    def _merge_default_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        # A file that sets one weight keeps the defaults for the others.
+        return {**DEFAULT_EVENT_WEIGHTS, **{k.lower(): v for k, v in weights.items()}}
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'llmrec.db').as_posix()}"
+
+    @property
+    def effective_datasets_dir(self) -> Path:
+        return self.datasets_dir if self.datasets_dir is not None else self.home / "datasets"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+
+def config_file_path() -> Path:
+    """The TOML file that settings are read from (it need not exist)."""
+    return Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_FILE))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; keyword arguments win over the file and the environment."""
+    path = config_file_path()
+    if os.environ.get(CONFIG_ENV_VAR) and not path.is_file():
+        raise ConfigError(f"{CONFIG_ENV_VAR} names {path}, which is not a file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings ({path} or LLMREC_* variables): {problems}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None

@@ -1,0 +1,1 @@
+"""Data preprocessing: records, readers, validation, public datasets, interaction matrix."""

@@ -1,0 +1,145 @@
+"""Ingestion: read a file in chunks, validate each chunk, store the good rows, quarantine
+the bad ones (in the store and in a file next to the input), and report what happened.
+
+Each chunk is committed on its own, so an interrupted ingest keeps what it stored and a
+rerun stores only what is missing (events are keyed by content, items and users by id).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+from llmrec.config import Settings
+from llmrec.data.readers import Rejection, TableSpec, read_table
+from llmrec.data.records import DEFAULT_EVENT_TYPE, RecordKind
+from llmrec.data.validate import Validated, Validator
+from llmrec.store import Store, WriteResult
+
+# Called with (bytes done, bytes in all) after each chunk.
+ProgressCallback = Callable[[int, int], None]
+# Reshapes a chunk's frame before validation (public dataset formats use it).
+FrameTransform = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest of one file did."""
+
+    source: str
+    kind: RecordKind
+    rows_read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    seconds: float = 0.0
+    quarantine_file: Path | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds > 0 else 0.0
+
+
+def ingest_file(
+    store: Store,
+    spec: TableSpec,
+    kind: RecordKind,
+    settings: Settings,
+    *,
+    default_event_type: str = DEFAULT_EVENT_TYPE,
+    require_known_items: bool | None = None,
+    transform: FrameTransform | None = None,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Ingest one file of ``kind`` records into ``store``; see the module docstring."""
+    started = time.perf_counter()
+    source = str(spec.path)
+    report = IngestReport(source=source, kind=kind)
+    require = (
+        settings.ingest.require_known_items
+        if require_known_items is None
+        else (require_known_items)
+    )
+    known_items = store.item_ids() if require and kind is RecordKind.EVENTS else None
+    validator = Validator(kind, settings.ingest, known_items, default_event_type)
+    quarantine = _QuarantineFile(spec.path, settings.home)
+    total_bytes = spec.path.stat().st_size if spec.path.exists() else 0
+    checked = False
+    try:
+        for chunk in read_table(spec, settings.ingest.chunk_rows):
+            if transform is not None and len(chunk.frame):
+                chunk.frame = transform(chunk.frame)
+            if not checked and len(chunk.frame.columns):
+                validator.check_columns(list(chunk.frame.columns), source)
+                checked = True
+            validated = validator.validate(chunk)
+            written = _write(store, kind, validated)
+            rejected = validated.rejections
+            if rejected:
+                store.add_quarantine(source, str(kind), rejected)
+                quarantine.write(rejected)
+            report.rows_read += len(chunk.frame) + len(chunk.rejections)
+            report.stored += written.written
+            report.duplicates += validated.duplicates + written.unchanged
+            report.quarantined += len(rejected)
+            if progress is not None:
+                progress(min(chunk.bytes_done, total_bytes), total_bytes)
+    finally:
+        quarantine.close()
+    report.quarantine_file = quarantine.path if report.quarantined else None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write(store: Store, kind: RecordKind, validated: Validated) -> WriteResult:
+    frame = validated.frame
+    if frame.empty:
+        return WriteResult(0, 0)
+    if kind is RecordKind.EVENTS:
+        return store.add_events(frame)
+    if kind is RecordKind.ITEMS:
+        return store.upsert_items(frame)
+    if kind is RecordKind.USERS:
+        return store.upsert_users(frame)
+    return store.add_links(frame)
+
+
+class _QuarantineFile:
+    """``<input>.quarantine.jsonl`` beside the input, or under ``home`` when that folder is
+    read-only. Rewritten by each ingest of the input, so it lists that run's rejections."""
+
+    def __init__(self, source: Path, home: Path) -> None:
+        name = f"{source.name}.quarantine.jsonl"
+        self.path = source.parent / name
+        if not _writable(source.parent):
+            self.path = home / "quarantine" / name
+        self._fh = None
+        # A quarantine left by an earlier run of this input no longer describes it.
+        self.path.unlink(missing_ok=True)
+
+    def write(self, rejections: list[Rejection]) -> None:
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("wb")
+        for r in rejections:
+            self._fh.write(orjson.dumps({"line": r.line, "reason": r.reason, "raw": r.raw}))
+            self._fh.write(b"\n")
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def _writable(folder: Path) -> bool:
+    # Mode bits as well as access(): root may write anywhere, but a folder without write
+    # bits (a shared, read-only copy of a dataset) is not ours to write into.
+    try:
+        return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+    except OSError:
+        return False

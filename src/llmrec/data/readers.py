@@ -1,0 +1,383 @@
+"""Stream tabular files (CSV/TSV, JSON Lines, Parquet) in bounded chunks.
+
+A reader yields :class:`Chunk` objects: a frame of the rows that parsed, the line
+(or row) number of each, and the rows rejected while parsing (wrong field count,
+bad encoding, NUL bytes, broken JSON). Memory is bounded by ``chunk_rows`` whatever
+the file size. Whether a file can be read at all is decided on its first lines, and a
+file that cannot be read raises :class:`InputFileError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from llmrec.errors import InputFileError
+
+FileFormat = Literal["csv", "tsv", "jsonl", "parquet"]
+FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "parquet")
+_SUFFIX_FORMATS: dict[str, FileFormat] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_LIKELY_DELIMITERS = (",", "\t", ";", "|")
+# How many leading non-blank lines of a JSON Lines file may fail before the whole file
+# is judged not to be JSON Lines (rather than quarantining every line).
+_JSONL_PROBE_LINES = 5
+
+# Fields are length-checked by validation, with a clear reason; the csv module's own
+# limit (128 KiB) would instead abort the whole file.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A row that was not stored, and why. ``line`` is 1-based (a row number for Parquet)."""
+
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Rows read from one stretch of a file, with the line number of each row."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    rejections: list[Rejection] = field(default_factory=list)
+    delimiter: str | None = None
+    bytes_done: int = 0  # how far into the file (compressed bytes for .gz), for progress
+
+    def raw_rows(self, positions: np.ndarray) -> list[str]:
+        """The source text of the rows at ``positions`` (re-joined fields for CSV)."""
+        rows = self.frame.iloc[positions]
+        if self.delimiter is not None:
+            return [self.delimiter.join(map(_raw_text, row)) for row in rows.itertuples(False)]
+        return [orjson.dumps(rec, default=str).decode() for rec in rows.to_dict("records")]
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """How to read one file: its format, dialect, and the mapping to canonical columns.
+
+    ``mapping`` maps canonical column -> source column. ``names`` gives column names to a
+    headerless file. ``constants`` fills canonical columns that the file lacks.
+    """
+
+    path: Path
+    format: FileFormat | None = None
+    delimiter: str | None = None
+    encoding: str = "utf-8"
+    header: bool = True
+    names: tuple[str, ...] | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def resolved_format(self) -> FileFormat:
+        if self.format is not None:
+            return self.format
+        suffixes = [s.lower() for s in self.path.suffixes]
+        if suffixes and suffixes[-1] == ".gz":
+            suffixes.pop()
+        fmt = _SUFFIX_FORMATS.get(suffixes[-1]) if suffixes else None
+        if fmt is None:
+            raise InputFileError(
+                self.path,
+                f"cannot tell the format from the name; give one of {', '.join(FORMATS)}",
+            )
+        return fmt
+
+    @property
+    def resolved_delimiter(self) -> str:
+        if self.delimiter is not None:
+            return self.delimiter
+        return "\t" if self.resolved_format == "tsv" else ","
+
+
+def read_table(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
+    """Yield the file's rows in chunks of at most ``chunk_rows``, columns canonicalised."""
+    path = spec.path
+    if not path.exists():
+        raise InputFileError(path, "no such file")
+    if not path.is_file():
+        raise InputFileError(path, "not a regular file")
+    fmt = spec.resolved_format
+    if fmt in ("csv", "tsv"):
+        chunks = _read_delimited(spec, chunk_rows)
+    elif fmt == "jsonl":
+        chunks = _read_jsonl(spec, chunk_rows)
+    else:
+        chunks = _read_parquet(spec, chunk_rows)
+    for chunk in chunks:
+        chunk.frame = _canonicalise(chunk.frame, spec)
+        yield chunk
+
+
+def _canonicalise(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    if spec.mapping:
+        missing = [src for src in spec.mapping.values() if src not in frame.columns]
+        if missing:
+            raise InputFileError(
+                spec.path,
+                f"column(s) {', '.join(map(repr, missing))} named in the mapping are not in "
+                f"the file; found: {', '.join(map(str, frame.columns))}",
+            )
+        # A canonical name already used by an unmapped source column must not collide.
+        clashing = [
+            c for c in spec.mapping if c in frame.columns and c not in spec.mapping.values()
+        ]
+        frame = frame.drop(columns=clashing).rename(columns={v: k for k, v in spec.mapping.items()})
+    for column, value in spec.constants.items():
+        if column not in frame.columns:
+            frame[column] = value
+    return frame
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+class _DecodedLines:
+    """Decode a binary file line by line, remembering lines with bad bytes or NULs.
+
+    Decoding per line (rather than the whole stream) lets one badly encoded line be
+    quarantined while the rest of the file is read.
+    """
+
+    def __init__(self, fh: IO[bytes], encoding: str) -> None:
+        self._fh = fh
+        self._encoding = encoding
+        self.line_no = 0
+        self.bad_encoding: dict[int, str] = {}
+        self.nul_lines: set[int] = set()
+
+    def __iter__(self) -> Iterator[str]:
+        encoding = self._encoding
+        for raw in self._fh:
+            self.line_no += 1
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                self.bad_encoding[self.line_no] = (
+                    f"bad encoding: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is "
+                    f"not valid {encoding} (give the file's encoding, e.g. latin-1)"
+                )
+                text = raw.decode(encoding, errors="replace")
+            if "\x00" in text:
+                self.nul_lines.add(self.line_no)
+            yield text
+
+
+def _read_delimited(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
+    delimiter = spec.resolved_delimiter
+    try:
+        fh = _open_binary(spec.path)
+        first = fh.read(4096)
+    except (OSError, EOFError) as exc:
+        raise InputFileError(spec.path, f"cannot read: {exc}") from None
+    if not first.strip():
+        raise InputFileError(spec.path, "the file is empty")
+    fh.seek(0)
+    with fh:
+        lines = _DecodedLines(fh, spec.encoding)
+        reader = csv.reader(lines, delimiter=delimiter)
+        names = _delimited_header(spec, reader, delimiter)
+        n_fields = len(names)
+        rows: list[list[str]] = []
+        row_lines: list[int] = []
+        rejections: list[Rejection] = []
+        while True:
+            start = lines.line_no + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                rejections.append(Rejection(start, f"unparseable row: {exc}", ""))
+                continue
+            end = lines.line_no
+            if not row:
+                continue  # blank line
+            problem = _row_problem(lines, start, end, len(row), n_fields)
+            if problem is not None:
+                raw = delimiter.join(row)
+                rejections.append(Rejection(start, problem, raw.replace("\x00", "\\0")))
+                continue
+            rows.append(row)
+            row_lines.append(start)
+            if len(rows) >= chunk_rows:
+                yield _delimited_chunk(rows, row_lines, names, rejections, delimiter, fh)
+                rows, row_lines, rejections = [], [], []
+        if rows or rejections:
+            yield _delimited_chunk(rows, row_lines, names, rejections, delimiter, fh)
+
+
+def _row_problem(
+    lines: _DecodedLines, start: int, end: int, n_found: int, n_expected: int
+) -> str | None:
+    if lines.bad_encoding:
+        for line in range(start, end + 1):
+            if line in lines.bad_encoding:
+                return lines.bad_encoding[line]
+    if lines.nul_lines and any(line in lines.nul_lines for line in range(start, end + 1)):
+        return "NUL byte in the row"
+    if n_found != n_expected:
+        return f"expected {n_expected} fields, found {n_found} (truncated or malformed row)"
+    return None
+
+
+def _delimited_header(spec: TableSpec, reader: Iterator[list[str]], delimiter: str) -> list[str]:
+    if not spec.header:
+        if spec.names is None:
+            raise InputFileError(spec.path, "a file without a header needs column names")
+        return list(spec.names)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error) as exc:
+        raise InputFileError(spec.path, f"cannot read the header line: {exc}") from None
+    header = [h.strip().lstrip("\ufeff") for h in header]
+    if len(header) == 1:
+        others = [d for d in _LIKELY_DELIMITERS if d != delimiter and d in header[0]]
+        if others:
+            raise InputFileError(
+                spec.path,
+                f"the header {header[0][:80]!r} has one column when split on {delimiter!r}: "
+                f"wrong delimiter? it contains {others[0]!r}",
+            )
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise InputFileError(spec.path, f"duplicate column name(s) in the header: {dupes}")
+    return header
+
+
+def _delimited_chunk(
+    rows: list[list[str]],
+    row_lines: list[int],
+    names: list[str],
+    rejections: list[Rejection],
+    delimiter: str,
+    fh: IO[bytes],
+) -> Chunk:
+    frame = pd.DataFrame(rows, columns=names, dtype=object) if rows else _empty_frame(names)
+    lines = np.asarray(row_lines, dtype=np.int64)
+    return Chunk(frame, lines, rejections, delimiter, _position(fh))
+
+
+def _position(fh: IO[bytes]) -> int:
+    raw = getattr(fh, "fileobj", None)  # a GzipFile: progress in compressed bytes
+    return (raw or fh).tell()
+
+
+def _empty_frame(names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([], dtype=object) for name in names})
+
+
+def _read_jsonl(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
+    try:
+        fh = _open_binary(spec.path)
+        empty = not fh.read(4096).strip()
+        fh.seek(0)
+    except (OSError, EOFError) as exc:
+        raise InputFileError(spec.path, f"cannot read: {exc}") from None
+    if empty:
+        raise InputFileError(spec.path, "the file is empty")
+    with fh:
+        records: list[dict] = []
+        row_lines: list[int] = []
+        rejections: list[Rejection] = []
+        parsed_any = False
+        probed = 0
+        for line_no, raw in enumerate(_iter_lines(fh, spec.path), start=1):
+            if not raw.strip():
+                continue
+            problem, record = _parse_json_line(raw, spec.encoding)
+            if problem is None and record is not None:
+                parsed_any = True
+                records.append(record)
+                row_lines.append(line_no)
+            else:
+                probed += 1
+                if not parsed_any and probed >= _JSONL_PROBE_LINES:
+                    raise InputFileError(
+                        spec.path,
+                        f"not JSON Lines: the first lines are not JSON objects ({problem})",
+                    )
+                text = raw.decode(spec.encoding, errors="replace").rstrip("\r\n")
+                rejections.append(Rejection(line_no, problem or "not a JSON object", text))
+            if len(records) >= chunk_rows:
+                frame = pd.DataFrame.from_records(records)
+                yield Chunk(frame, np.asarray(row_lines), rejections, None, _position(fh))
+                records, row_lines, rejections = [], [], []
+        if not parsed_any and rejections:
+            raise InputFileError(
+                spec.path, f"not JSON Lines: no line is a JSON object ({rejections[0].reason})"
+            )
+        if records or rejections:
+            frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+            lines = np.asarray(row_lines, dtype=np.int64)
+            yield Chunk(frame, lines, rejections, None, _position(fh))
+
+
+def _iter_lines(fh: IO[bytes], path: Path) -> Iterator[bytes]:
+    try:
+        yield from fh
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputFileError(path, f"cannot read: {exc}") from None
+
+
+def _parse_json_line(raw: bytes, encoding: str) -> tuple[str | None, dict | None]:
+    if b"\x00" in raw:
+        return "NUL byte in the row", None
+    try:
+        data = (
+            raw if encoding.lower().replace("-", "") in ("utf8", "ascii") else raw.decode(encoding)
+        )
+        record = orjson.loads(data)
+    except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
+        return f"invalid JSON: {exc}", None
+    if not isinstance(record, dict):
+        return f"expected a JSON object, found {type(record).__name__}", None
+    return None, record
+
+
+def _read_parquet(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(spec.path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputFileError(spec.path, f"not a readable Parquet file: {exc}") from None
+    first_row = 1
+    total_rows = max(parquet.metadata.num_rows, 1)
+    size = spec.path.stat().st_size
+    for batch in parquet.iter_batches(batch_size=chunk_rows):
+        frame = batch.to_pandas()
+        lines = np.arange(first_row, first_row + len(frame), dtype=np.int64)
+        first_row += len(frame)
+        yield Chunk(frame, lines, bytes_done=size * (first_row - 1) // total_rows)
+
+
+def _raw_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)

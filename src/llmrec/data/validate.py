@@ -1,0 +1,476 @@
+"""Turn a chunk of raw rows into typed, canonical records, or say why a row is rejected.
+
+Every check is vectorised over the chunk; Python runs per row only to format the reason
+of a rejected row and to build the free-form ``attributes`` of items and users. A row
+gets the first reason that applies, and good rows are never dropped because of bad ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api import types as ptypes
+
+from llmrec.config import IngestSettings
+from llmrec.data.readers import Chunk, Rejection
+from llmrec.data.records import COLUMNS, DEFAULT_EVENT_TYPE, REQUIRED_COLUMNS, RecordKind
+from llmrec.errors import InputFileError
+
+_EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_\-]{0,31}$"
+_TRUE = frozenset({"true", "1", "yes", "y", "t"})
+_FALSE = frozenset({"false", "0", "no", "n", "f"})
+# Epoch numbers above this are taken as milliseconds (in seconds it would be year 5138).
+_MILLISECONDS_ABOVE = 1e11
+_MISSING_VALUE_SENTINEL = -np.inf  # rejected as a value, so free to stand for "no value"
+_MISSING_TIME_SENTINEL = np.iinfo(np.int64).min
+_HASH_MULTIPLIER = np.uint64(0x100000001B3)
+TEXT = pd.StringDtype("pyarrow")
+
+
+@dataclass(slots=True)
+class Validated:
+    """The good rows of a chunk as typed canonical columns, and the rejected ones."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    rejections: list[Rejection]
+    duplicates: int
+
+
+class _Reasons:
+    """The first reason each row of a chunk is rejected for (None for a good row)."""
+
+    def __init__(self, n_rows: int) -> None:
+        self.bad = np.zeros(n_rows, dtype=bool)
+        self.text = np.full(n_rows, None, dtype=object)
+
+    def flag(self, mask: np.ndarray | pd.Series, message: str, values: pd.Series | None = None):
+        new = np.asarray(mask, dtype=bool) & ~self.bad
+        if not new.any():
+            return
+        rows = np.flatnonzero(new)
+        if values is None:
+            self.text[rows] = message
+        else:
+            shown = np.asarray(values, dtype=object)[rows]
+            self.text[rows] = [message.format(value=_shorten(v)) for v in shown]
+        self.bad |= new
+
+
+def _shorten(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}...' ({len(str(value))} characters)"
+
+
+class Validator:
+    """Validates chunks of one record kind against the ingest limits.
+
+    ``known_item_ids``, when given, rejects events about items not in the catalogue.
+    ``default_event_type`` fills events that have no type.
+    """
+
+    def __init__(
+        self,
+        kind: RecordKind,
+        limits: IngestSettings,
+        known_item_ids: set[str] | None = None,
+        default_event_type: str = DEFAULT_EVENT_TYPE,
+    ) -> None:
+        self.kind = kind
+        self.limits = limits
+        self.known_item_ids = known_item_ids
+        self.default_event_type = default_event_type
+
+    def check_columns(self, columns: list[str], source: str) -> None:
+        """Raise :class:`InputFileError` when the table lacks a required column."""
+        missing = [c for c in REQUIRED_COLUMNS[self.kind] if c not in columns]
+        if self.kind is RecordKind.EVENTS and "item_id" not in columns and "query" not in columns:
+            missing.append("item_id (or query)")
+        if missing:
+            raise InputFileError(
+                source,
+                f"missing required column(s) for {self.kind}: {', '.join(missing)}; found: "
+                f"{', '.join(map(str, columns)) or 'none'} (map columns with --map NAME=COLUMN)",
+            )
+
+    def validate(self, chunk: Chunk) -> Validated:
+        frame = chunk.frame.reset_index(drop=True)
+        reasons = _Reasons(len(frame))
+        if self.kind is RecordKind.EVENTS:
+            out = self._events(frame, reasons)
+            key = "event_key"
+        elif self.kind is RecordKind.ITEMS:
+            out = self._items(frame, reasons)
+            key = "item_id"
+        elif self.kind is RecordKind.USERS:
+            out = self._users(frame, reasons)
+            key = "user_id"
+        else:
+            out = self._links(frame, reasons)
+            key = ["user_id", "friend_id"]
+        rejected = np.flatnonzero(reasons.bad)
+        rejections = list(chunk.rejections)
+        if rejected.size:
+            raws = chunk.raw_rows(rejected)
+            limit = self.limits.max_raw_quarantine_chars
+            rejections += [
+                Rejection(int(line), str(reason), raw[:limit])
+                for line, reason, raw in zip(
+                    chunk.lines[rejected], reasons.text[rejected], raws, strict=True
+                )
+            ]
+        good = ~reasons.bad
+        out = out[good].reset_index(drop=True)
+        lines = chunk.lines[good]
+        # Later rows win: an updated item later in the file replaces the earlier one.
+        dup = out.duplicated(key, keep="last").to_numpy()
+        if dup.any():
+            out = out[~dup].reset_index(drop=True)
+            lines = lines[~dup]
+        return Validated(out, lines, rejections, int(dup.sum()))
+
+    # -- per kind ------------------------------------------------------------------
+
+    def _id(self, frame: pd.DataFrame, column: str, reasons: _Reasons, required: bool = True):
+        raw = frame[column] if column in frame.columns else _missing_column(len(frame))
+        text = _as_text(raw)
+        wrong_type = _non_scalar(raw)
+        reasons.flag(wrong_type, f"{column} must be a string or number, got {{value}}", raw)
+        if required:
+            reasons.flag(text == "", f"missing {column}")
+        too_long = text.str.len() > self.limits.max_id_length
+        reasons.flag(
+            too_long,
+            f"{column} longer than {self.limits.max_id_length} characters: {{value}}",
+            text,
+        )
+        return text
+
+    def _text(self, frame: pd.DataFrame, column: str, reasons: _Reasons) -> pd.Series:
+        raw = frame[column] if column in frame.columns else _missing_column(len(frame))
+        reasons.flag(_non_scalar(raw), f"{column} must be text, got {{value}}", raw)
+        text = _as_text(raw)
+        lengths = text.str.len()
+        limit = self.limits.max_text_length
+        reasons.flag(lengths > limit, f"{column} longer than {limit} characters: {{value}}", text)
+        reasons.flag(text.str.contains("\x00", regex=False), f"NUL byte in {column}")
+        return text
+
+    def _events(self, frame: pd.DataFrame, reasons: _Reasons) -> pd.DataFrame:
+        user_id = self._id(frame, "user_id", reasons)
+        item_id = self._id(frame, "item_id", reasons, required=False)
+        query = self._text(frame, "query", reasons)
+        event_type = _as_text(frame.get("event_type", _missing_column(len(frame)))).str.lower()
+        event_type = event_type.mask(event_type == "", self.default_event_type)
+        reasons.flag(
+            ~event_type.str.match(_EVENT_TYPE_PATTERN),
+            "invalid event_type {value} (lower-case letters, digits, _ or -)",
+            event_type,
+        )
+        is_search = (event_type == "search").to_numpy()
+        reasons.flag(is_search & (query == "").to_numpy(), "search event without a query")
+        reasons.flag(~is_search & (item_id == "").to_numpy(), "missing item_id")
+        value_raw = _as_text(frame.get("value", _missing_column(len(frame))))
+        value = _to_float(value_raw)
+        reasons.flag(
+            (value_raw != "").to_numpy(dtype=bool) & ~np.isfinite(value.to_numpy()),
+            "non-numeric value {value}",
+            value_raw,
+        )
+        value = value.where(np.isfinite(value))
+        reasons.flag((event_type == "rating") & value.isna(), "rating event without a value")
+        seconds = self._timestamps(frame, "timestamp", reasons)
+        if self.known_item_ids is not None:
+            unknown = (item_id != "") & ~item_id.isin(self.known_item_ids)
+            reasons.flag(unknown, "unknown item_id {value} (not in the catalogue)", item_id)
+        out = pd.DataFrame(
+            {
+                "user_id": user_id,
+                "item_id": item_id.mask(item_id == ""),
+                "event_type": event_type,
+                "value": value,
+                "query": query.mask(query == ""),
+                "timestamp": seconds,
+            }
+        )
+        out.insert(0, "event_key", event_keys(out))
+        return out
+
+    def _items(self, frame: pd.DataFrame, reasons: _Reasons) -> pd.DataFrame:
+        item_id = self._id(frame, "item_id", reasons)
+        title = self._text(frame, "title", reasons)
+        reasons.flag(title == "", "missing title")
+        description = self._text(frame, "description", reasons)
+        tags = self._tags(frame, reasons)
+        created_at = self._timestamps(frame, "created_at", reasons)
+        available = self._booleans(frame, "available", reasons, default=True)
+        attributes = self._attributes(frame, RecordKind.ITEMS, reasons)
+        return pd.DataFrame(
+            {
+                "item_id": item_id,
+                "title": title,
+                "description": description,
+                "tags": tags,
+                "attributes": attributes,
+                "created_at": created_at,
+                "available": available,
+            }
+        )
+
+    def _users(self, frame: pd.DataFrame, reasons: _Reasons) -> pd.DataFrame:
+        user_id = self._id(frame, "user_id", reasons)
+        attributes = self._attributes(frame, RecordKind.USERS, reasons)
+        return pd.DataFrame({"user_id": user_id, "attributes": attributes})
+
+    def _links(self, frame: pd.DataFrame, reasons: _Reasons) -> pd.DataFrame:
+        user_id = self._id(frame, "user_id", reasons)
+        friend_id = self._id(frame, "friend_id", reasons)
+        reasons.flag(user_id == friend_id, "a user linked to itself: {value}", user_id)
+        return pd.DataFrame({"user_id": user_id, "friend_id": friend_id})
+
+    # -- typed fields ----------------------------------------------------------------
+
+    def _timestamps(self, frame: pd.DataFrame, column: str, reasons: _Reasons) -> pd.Series:
+        """Epoch seconds (UTC) as nullable Int64; unparseable values are flagged."""
+        raw = frame[column] if column in frame.columns else _missing_column(len(frame))
+        if ptypes.is_datetime64_any_dtype(raw):
+            stamps = pd.to_datetime(raw, utc=True)
+            return _epoch_seconds(stamps)
+        text = _as_text(raw)
+        present = text != ""
+        numbers = _to_float(text)
+        numbers = numbers.mask(numbers.abs() > _MILLISECONDS_ABOVE, numbers / 1000.0)
+        seconds = np.floor(numbers)
+        pending = present & numbers.isna()
+        if pending.any():
+            parsed = pd.to_datetime(text[pending], utc=True, format="ISO8601", errors="coerce")
+            retry = parsed.isna()
+            if retry.any():
+                parsed[retry] = pd.to_datetime(
+                    text[pending][retry], utc=True, format="mixed", errors="coerce"
+                )
+            seconds[pending] = _epoch_seconds(parsed).astype("float64")
+        reasons.flag(present & seconds.isna(), f"unparseable {column} {{value}}", text)
+        return seconds.astype("Int64")
+
+    def _booleans(
+        self, frame: pd.DataFrame, column: str, reasons: _Reasons, default: bool
+    ) -> pd.Series:
+        if column not in frame.columns:
+            return pd.Series(default, index=frame.index, dtype=bool)
+        raw = frame[column]
+        if ptypes.is_bool_dtype(raw):
+            return raw.astype(bool)
+        text = _as_text(raw).str.lower()
+        known = text.isin(_TRUE | _FALSE) | (text == "")
+        reasons.flag(~known, f"{column} is not true/false: {{value}}", text)
+        return text.isin(_TRUE) | ((text == "") & default)
+
+    def _tags(self, frame: pd.DataFrame, reasons: _Reasons) -> list[list[str]]:
+        if "tags" not in frame.columns:
+            return [[] for _ in range(len(frame))]
+        tags: list[list[str]] = []
+        limit = self.limits.max_text_length
+        bad = np.zeros(len(frame), dtype=bool)
+        for row, value in enumerate(frame["tags"].tolist()):
+            parsed = _parse_tags(value)
+            if parsed is None or sum(map(len, parsed)) > limit:
+                bad[row] = True
+                parsed = []
+            tags.append(parsed)
+        reasons.flag(
+            bad, "tags must be a list of strings or a '|'-separated string: {value}", frame["tags"]
+        )
+        return tags
+
+    def _attributes(
+        self, frame: pd.DataFrame, kind: RecordKind, reasons: _Reasons
+    ) -> list[dict[str, object]]:
+        """The ``attributes`` column (object or JSON text) merged with unmapped columns."""
+        extra = [c for c in frame.columns if c not in COLUMNS[kind]]
+        base: list[dict[str, object]] = [{} for _ in range(len(frame))]
+        if "attributes" in frame.columns:
+            bad = np.zeros(len(frame), dtype=bool)
+            for row, value in enumerate(frame["attributes"].tolist()):
+                parsed = _parse_object(value)
+                if parsed is None:
+                    bad[row] = True
+                else:
+                    base[row] = parsed
+            reasons.flag(bad, "attributes must be a JSON object: {value}", frame["attributes"])
+        for column in extra:
+            values = _typed_extra_column(frame[column])
+            for row, value in enumerate(values):
+                if value is not None:
+                    base[row][str(column)] = value
+        too_big = np.fromiter(
+            (len(orjson.dumps(a, default=str)) > self.limits.max_text_length for a in base),
+            dtype=bool,
+            count=len(base),
+        )
+        reasons.flag(too_big, f"attributes longer than {self.limits.max_text_length} characters")
+        return base
+
+
+def event_keys(events: pd.DataFrame) -> np.ndarray:
+    """A 64-bit key per event from all its fields: equal events get equal keys.
+
+    The key is what makes ingestion idempotent: the store ignores a key it already has.
+    Strings are hashed once per distinct value (factorised), which keeps it fast.
+    """
+    hashes = [
+        _hash_strings(events["user_id"]),
+        _hash_strings(events["item_id"]),
+        _hash_strings(events["event_type"]),
+        _hash_strings(events["query"]),
+    ]
+    values = events["value"].to_numpy(dtype="float64", na_value=np.nan)
+    hashes.append(pd.util.hash_array(np.where(np.isnan(values), _MISSING_VALUE_SENTINEL, values)))
+    times = events["timestamp"].to_numpy(dtype="int64", na_value=_MISSING_TIME_SENTINEL)
+    hashes.append(pd.util.hash_array(times))
+    key = hashes[0]
+    with np.errstate(over="ignore"):
+        for h in hashes[1:]:
+            key = (key * _HASH_MULTIPLIER) ^ h
+    return key.view(np.int64)
+
+
+def _hash_strings(values: pd.Series) -> np.ndarray:
+    codes, uniques = pd.factorize(values.fillna(""))
+    return pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
+
+
+# -- conversions ----------------------------------------------------------------------
+
+
+def _missing_column(n_rows: int) -> pd.Series:
+    return pd.Series([""] * n_rows, dtype=TEXT)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Values as stripped Arrow strings ("" for missing); integral floats lose their ".0".
+
+    Arrow-backed strings keep the checks vectorised in C++ rather than per Python object.
+    """
+    if ptypes.is_integer_dtype(values) and not values.isna().any():
+        return values.astype(str).astype(TEXT)
+    if ptypes.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return values.astype(TEXT).fillna("").str.strip()
+    return values.map(_scalar_text).astype(TEXT)
+
+
+def _to_float(text: pd.Series) -> pd.Series:
+    """Parse non-empty strings as numbers (NaN where empty or not a number)."""
+    present = (text != "").to_numpy(dtype=bool)
+    out = np.full(len(text), np.nan)
+    if not present.any():
+        return pd.Series(out, index=text.index)
+    arrow = pa.Array.from_pandas(text[present])
+    try:
+        out[present] = pc.cast(arrow, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Some value is not a number: the slower parse marks it NaN for the caller to flag.
+        out[present] = pd.to_numeric(text[present].astype(object), errors="coerce")
+    return pd.Series(out, index=text.index)
+
+
+def _scalar_text(value: object) -> str:
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (list, dict, tuple)):
+        return orjson.dumps(value, default=str).decode()
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    return str(value).strip()
+
+
+def _non_scalar(values: pd.Series) -> np.ndarray:
+    if values.dtype != object or ptypes.infer_dtype(values, skipna=True) == "string":
+        return np.zeros(len(values), dtype=bool)
+    return values.map(lambda v: isinstance(v, (list, dict, tuple))).to_numpy(dtype=bool)
+
+
+def _epoch_seconds(stamps: pd.Series) -> pd.Series:
+    seconds = stamps.astype("int64", copy=False) // 10**9 if not stamps.isna().any() else None
+    if seconds is not None:
+        return seconds.astype("Int64")
+    out = pd.Series(pd.NA, index=stamps.index, dtype="Int64")
+    ok = stamps.notna()
+    out[ok] = stamps[ok].astype("int64") // 10**9
+    return out
+
+
+def _parse_tags(value: object) -> list[str] | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                return None
+        else:
+            value = text.split("|")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) for t in value):
+        return None
+    seen: dict[str, None] = {}
+    for tag in value:
+        tag = tag.strip()
+        if tag and "\x00" not in tag:
+            seen.setdefault(tag, None)
+    return list(seen)
+
+
+def _parse_object(value: object) -> dict | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, str):
+        if not value.strip():
+            return {}
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def _typed_extra_column(values: pd.Series) -> list[object]:
+    """An unmapped column as attribute values: numbers where the whole column is numeric."""
+    text = _as_text(values) if values.dtype == object else None
+    if text is not None:
+        present = text != ""
+        numbers = pd.to_numeric(text.mask(~present), errors="coerce")
+        if present.any() and numbers[present].notna().all():
+            out = numbers.astype(object).where(present, None).tolist()
+            return [int(v) if isinstance(v, float) and v.is_integer() else v for v in out]
+        return text.mask(~present, None).tolist()
+    cleaned = values.astype(object).where(values.notna(), None).tolist()
+    return [_json_safe(v) for v in cleaned]
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value

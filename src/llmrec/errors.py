@@ -1,0 +1,30 @@
+"""Errors a user can act on. The CLI prints them as one line, without a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class LlmrecError(Exception):
+    """Base class of every error llmrec raises on purpose."""
+
+
+class ConfigError(LlmrecError):
+    """The configuration file or environment holds an invalid setting."""
+
+
+class InputFileError(LlmrecError):
+    """An input file cannot be read at all (missing, wrong format, wrong delimiter...)."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class DatasetError(LlmrecError):
+    """A public dataset is unknown, or its download or files are not as expected."""
+
+
+class StoreError(LlmrecError):
+    """The store cannot be opened or its schema is newer than this code."""

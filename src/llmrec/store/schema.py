@@ -1,0 +1,115 @@
+"""Tables of the store and the migrations that create and evolve them.
+
+Each migration is applied once, in order, and recorded in ``schema_migrations``; a store
+whose recorded version is newer than this code refuses to open rather than guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+_json = JSON().with_variant(JSONB(), "postgresql")
+# SQLite makes an INTEGER PRIMARY KEY the rowid itself: one B-tree instead of two.
+_key = BigInteger().with_variant(Integer(), "sqlite")
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", Text, nullable=False),
+    Column("applied_at", BigInteger, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("item_id", String(256), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("tags", _json, nullable=False),
+    Column("attributes", _json, nullable=False),
+    Column("created_at", BigInteger, nullable=True),
+    Column("available", Boolean, nullable=False, default=True),
+    # Hash of the fields above: an upsert of unchanged content writes nothing.
+    Column("content_hash", String(32), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(256), primary_key=True),
+    Column("attributes", _json, nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+user_links = Table(
+    "user_links",
+    metadata,
+    Column("user_id", String(256), primary_key=True),
+    Column("friend_id", String(256), primary_key=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    # A hash of every field (see llmrec.data.validate.event_keys): a duplicate is ignored.
+    Column("event_key", _key, primary_key=True, autoincrement=False),
+    Column("user_id", String(256), nullable=False),
+    Column("item_id", String(256), nullable=True),
+    Column("event_type", String(32), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("query", Text, nullable=True),
+    Column("timestamp", BigInteger, nullable=True),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    # Hash of (source, line, reason, raw): re-ingesting a bad file adds no copies.
+    Column("quarantine_key", _key, primary_key=True, autoincrement=False),
+    Column("source", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _create_initial_tables(conn: Connection) -> None:
+    metadata.create_all(
+        conn, tables=[items, users, user_links, events, quarantine], checkfirst=True
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "items, users, user_links, events, quarantine", _create_initial_tables),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
