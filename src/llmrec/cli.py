@@ -199,9 +199,12 @@ def _progress() -> Iterator[Callable[[str], ProgressCallback]]:
     ) as progress:
 
         def for_file(name: str) -> ProgressCallback:
-            task = progress.add_task(name, total=None)
+            task = None  # added on the first update: a file that fails at once shows no bar
 
             def update(done: int, total: int) -> None:
+                nonlocal task
+                if task is None:
+                    task = progress.add_task(name, total=total)
                 progress.update(task, completed=done, total=total)
 
             return update

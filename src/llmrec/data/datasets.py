@@ -154,7 +154,7 @@ def _lastfm_tag_events(folder: Path) -> FrameTransform:
 
 # -- Amazon Review Data 2018 ----------------------------------------------------------
 
-_TAG_PATTERN = re.compile(r"<[^>]*>")
+_TAG_PATTERN = re.compile(r"<[^>]*(?:>|$)")  # also an unterminated fragment
 _AMAZON_BASE = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2"
 _AMAZON_TITLE_MAX = 200
 _FALLBACK_TITLE_CHARS = 80

@@ -63,9 +63,12 @@ class Chunk:
     rejections: list[Rejection] = field(default_factory=list)
     delimiter: str | None = None
     bytes_done: int = 0  # how far into the file (compressed bytes for .gz), for progress
+    source_lines: list[str] | None = None  # JSON Lines: each row's line as read
 
     def raw_rows(self, positions: np.ndarray) -> list[str]:
         """The source text of the rows at ``positions`` (re-joined fields for CSV)."""
+        if self.source_lines is not None:
+            return [self.source_lines[p] for p in positions]
         rows = self.frame.iloc[positions]
         if self.delimiter is not None:
             return [self.delimiter.join(map(_raw_text, row)) for row in rows.itertuples(False)]
@@ -303,6 +306,7 @@ def _read_jsonl(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
     with fh:
         records: list[dict] = []
         row_lines: list[int] = []
+        texts: list[str] = []
         rejections: list[Rejection] = []
         parsed_any = False
         probed = 0
@@ -314,6 +318,7 @@ def _read_jsonl(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
                 parsed_any = True
                 records.append(record)
                 row_lines.append(line_no)
+                texts.append(raw.decode(spec.encoding, errors="replace").rstrip("\r\n"))
             else:
                 probed += 1
                 if not parsed_any and probed >= _JSONL_PROBE_LINES:
@@ -325,8 +330,8 @@ def _read_jsonl(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
                 rejections.append(Rejection(line_no, problem or "not a JSON object", text))
             if len(records) >= chunk_rows:
                 frame = pd.DataFrame.from_records(records)
-                yield Chunk(frame, np.asarray(row_lines), rejections, None, _position(fh))
-                records, row_lines, rejections = [], [], []
+                yield Chunk(frame, np.asarray(row_lines), rejections, None, _position(fh), texts)
+                records, row_lines, texts, rejections = [], [], [], []
         if not parsed_any and rejections:
             raise InputFileError(
                 spec.path, f"not JSON Lines: no line is a JSON object ({rejections[0].reason})"
@@ -334,7 +339,7 @@ def _read_jsonl(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
         if records or rejections:
             frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
             lines = np.asarray(row_lines, dtype=np.int64)
-            yield Chunk(frame, lines, rejections, None, _position(fh))
+            yield Chunk(frame, lines, rejections, None, _position(fh), texts)
 
 
 def _iter_lines(fh: IO[bytes], path: Path) -> Iterator[bytes]:

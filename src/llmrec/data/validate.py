@@ -403,12 +403,9 @@ def _non_scalar(values: pd.Series) -> np.ndarray:
 
 
 def _epoch_seconds(stamps: pd.Series) -> pd.Series:
-    seconds = stamps.astype("int64", copy=False) // 10**9 if not stamps.isna().any() else None
-    if seconds is not None:
-        return seconds.astype("Int64")
     out = pd.Series(pd.NA, index=stamps.index, dtype="Int64")
     ok = stamps.notna()
-    out[ok] = stamps[ok].astype("int64") // 10**9
+    out[ok] = stamps[ok].dt.as_unit("s").astype("int64")
     return out
 
 
@@ -461,7 +458,7 @@ def _typed_extra_column(values: pd.Series) -> list[object]:
         if present.any() and numbers[present].notna().all():
             out = numbers.astype(object).where(present, None).tolist()
             return [int(v) if isinstance(v, float) and v.is_integer() else v for v in out]
-        return text.mask(~present, None).tolist()
+        return [t if p else None for t, p in zip(text.tolist(), present.tolist(), strict=True)]
     cleaned = values.astype(object).where(values.notna(), None).tolist()
     return [_json_safe(v) for v in cleaned]
 

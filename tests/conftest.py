@@ -1,0 +1,102 @@
+"""Shared fixtures: settings in a temporary home, a fresh SQLite store, the shared datasets,
+and a real PostgreSQL server on 127.0.0.1 for the tests that need one."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llmrec.config import Settings, load_settings
+from llmrec.store import Store
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("LLMREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def shared_dataset(folder: str) -> Path:
+    path = SHARED_DATA / folder
+    if not path.is_dir():
+        pytest.skip(f"{path} is missing: the shared datasets are not beside the repository")
+    return path
+
+
+@pytest.fixture
+def ml100k() -> Path:
+    return shared_dataset("ml-100k")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.chdir(tmp_path)  # no stray llmrec.toml from the caller's folder
+    for name in list(os.environ):
+        if name.startswith("LLMREC_") and name != "LLMREC_SHARED_DATA":
+            monkeypatch.delenv(name)
+    return load_settings(home=tmp_path / "home")
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    with Store.open(settings.effective_database_url) as opened:
+        yield opened
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return Path(candidates[-1]).parent if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL server on 127.0.0.1, stopped after the session."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not found (Debian package: postgresql)")
+    # The server refuses to run as root: run it as the 'postgres' system user then.
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    root = Path(tempfile.mkdtemp(prefix="llmrec-pg-"))
+    root.chmod(0o755)
+    data = root / "data"
+    if as_user:
+        shutil.chown(root, "postgres")
+    port = _free_port()
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [*as_user, *map(str, args)], check=True, capture_output=True, text=True
+    )
+    try:
+        run(bindir / "initdb", "-D", data, "-U", "llmrec", "--auth=trust", "-E", "UTF8")
+        run(
+            bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-w", "-t", "60",
+            "-o", f"-p {port} -h 127.0.0.1 -k {root} -F", "start",
+        )  # fmt: skip
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"could not start PostgreSQL: {exc.stderr}")
+    try:
+        yield f"postgresql+psycopg://llmrec@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)

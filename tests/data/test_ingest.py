@@ -1,0 +1,155 @@
+"""Ingestion end to end: good rows stored, bad rows quarantined, reruns store nothing new."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from llmrec.config import Settings
+from llmrec.data.ingest import ingest_file
+from llmrec.data.readers import TableSpec
+from llmrec.data.records import RecordKind
+from llmrec.store import Store
+
+MESSY_EVENTS = (
+    "user_id,item_id,event_type,value,timestamp\n"
+    "u1,i1,view,,1700000000\n"
+    "u1,i2,rating,4,1700000100\n"
+    "u2,i1,rating,abc,1700000200\n"  # non-numeric rating
+    "u2,i3,click\n"  # truncated
+    "u3,i1,purchase,,not-a-time\n"  # bad timestamp
+    "u1,i1,view,,1700000000\n"  # exact duplicate of line 2
+    "u4,你好,like,,2023-11-14T22:13:20Z\n"
+)
+
+
+def test_messy_file_stores_good_rows_and_quarantines_bad_ones(
+    tmp_path: Path, settings: Settings, store: Store
+):
+    path = tmp_path / "events.csv"
+    path.write_text(MESSY_EVENTS, encoding="utf-8")
+    report = ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings)
+    assert (report.rows_read, report.stored, report.duplicates, report.quarantined) == (7, 3, 1, 3)
+    events = store.events_frame().sort_values(["user_id", "item_id"])
+    assert events[["user_id", "item_id", "event_type"]].values.tolist() == [
+        ["u1", "i1", "view"],
+        ["u1", "i2", "rating"],
+        ["u4", "你好", "like"],
+    ]
+    assert events["timestamp"].tolist() == [1700000000, 1700000100, 1700000000]
+
+    assert report.quarantine_file == tmp_path / "events.csv.quarantine.jsonl"
+    lines = [orjson.loads(x) for x in report.quarantine_file.read_bytes().splitlines()]
+    assert sorted((r["line"], r["reason"]) for r in lines) == [
+        (4, "non-numeric value 'abc'"),
+        (5, "expected 5 fields, found 3 (truncated or malformed row)"),
+        (6, "unparseable timestamp 'not-a-time'"),
+    ]
+    stored = store.quarantine_frame()
+    assert sorted(stored["line"].tolist()) == [4, 5, 6]
+    assert set(stored["source"]) == {str(path)}
+    assert "u2,i1,rating,abc,1700000200" in stored["raw"].tolist()
+
+
+def test_ingesting_the_same_file_twice_stores_nothing_new(
+    tmp_path: Path, settings: Settings, store: Store
+):
+    path = tmp_path / "events.csv"
+    path.write_text(MESSY_EVENTS, encoding="utf-8")
+    ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings)
+    before = store.counts()
+    again = ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings)
+    assert again.stored == 0 and again.duplicates == 4 and again.quarantined == 3
+    assert store.counts() == before
+
+
+def test_items_update_when_changed_and_stay_when_identical(
+    tmp_path: Path, settings: Settings, store: Store
+):
+    path = tmp_path / "items.jsonl"
+    path.write_text(
+        '{"item_id": "a", "title": "Alpha", "tags": ["x"], "price": 3}\n'
+        '{"item_id": "b", "title": "Beta"}\n'
+    )
+    first = ingest_file(store, TableSpec(path), RecordKind.ITEMS, settings)
+    assert (first.stored, first.duplicates) == (2, 0)
+    path.write_text(
+        '{"item_id": "a", "title": "Alpha v2", "tags": ["x"], "price": 3}\n'
+        '{"item_id": "b", "title": "Beta"}\n'
+    )
+    second = ingest_file(store, TableSpec(path), RecordKind.ITEMS, settings)
+    assert (second.stored, second.duplicates) == (1, 1)
+    items = store.items_frame().set_index("item_id")
+    assert items.loc["a", "title"] == "Alpha v2"
+    assert items.loc["a", "attributes"] == {"price": 3} and items.loc["a", "tags"] == ["x"]
+
+
+def test_unknown_items_quarantined_when_required(tmp_path: Path, settings: Settings, store: Store):
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title\ni1,One\n")
+    ingest_file(store, TableSpec(items), RecordKind.ITEMS, settings)
+    events = tmp_path / "events.csv"
+    events.write_text("user_id,item_id\nu,i1\nu,i2\n")
+    report = ingest_file(
+        store, TableSpec(events), RecordKind.EVENTS, settings, require_known_items=True
+    )
+    assert (report.stored, report.quarantined) == (1, 1)
+
+
+def test_read_only_folder_gets_its_quarantine_under_home(
+    tmp_path: Path, settings: Settings, store: Store
+):
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    path = folder / "events.csv"
+    path.write_text("user_id,item_id,value\nu,i,x\n")
+    folder.chmod(0o555)
+    try:
+        report = ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings)
+    finally:
+        folder.chmod(0o755)
+    assert report.quarantine_file == settings.home / "quarantine" / "events.csv.quarantine.jsonl"
+    assert not (folder / "events.csv.quarantine.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_killed_ingest_loses_nothing_acknowledged_and_rerun_completes(tmp_path: Path):
+    """SIGKILL an ingest midway; every committed chunk stays, a rerun adds the rest once."""
+    n_rows = 400_000
+    path = tmp_path / "big.csv"
+    with path.open("w") as fh:
+        fh.write("user_id,item_id,timestamp\n")
+        for i in range(n_rows):
+            fh.write(f"u{i % 5000},i{i % 7919},{1_600_000_000 + i}\n")
+    env = {**os.environ, "LLMREC_HOME": str(tmp_path / "home"),
+           "LLMREC_INGEST__CHUNK_ROWS": "20000"}  # fmt: skip
+    command = [sys.executable, "-m", "llmrec", "ingest", "events", str(path)]
+    proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'home' / 'llmrec.db'}"
+    deadline = time.monotonic() + 60
+    stored_at_kill = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if (tmp_path / "home" / "llmrec.db").exists():
+            with Store.open(url) as store:
+                stored_at_kill = store.counts()["events"]
+            if stored_at_kill >= 40_000:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 0 < stored_at_kill < n_rows, "the ingest should be killed midway"
+    with Store.open(url) as store:
+        survived = store.counts()["events"]
+    assert survived >= stored_at_kill and survived % 20_000 == 0  # whole chunks only
+    rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    with Store.open(url) as store:
+        assert store.counts()["events"] == n_rows

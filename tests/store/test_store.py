@@ -1,0 +1,83 @@
+"""The store: migrations, upserts, idempotent event and quarantine writes (SQLite)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from llmrec.data.readers import Rejection
+from llmrec.data.validate import event_keys
+from llmrec.errors import StoreError
+from llmrec.store import Store
+from llmrec.store.schema import SCHEMA_VERSION
+
+
+def _events(n: int, offset: int = 0) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{i % 3}" for i in range(offset, offset + n)],
+            "item_id": [f"i{i}" for i in range(offset, offset + n)],
+            "event_type": ["view"] * n,
+            "value": [np.nan] * n,
+            "query": [None] * n,
+            "timestamp": pd.array(range(offset, offset + n), dtype="Int64"),
+        }
+    )
+    frame.insert(0, "event_key", event_keys(frame))
+    return frame
+
+
+def test_new_store_is_migrated_and_in_wal_mode(store: Store):
+    assert store.schema_version() == SCHEMA_VERSION
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert store.counts() == dict.fromkeys(
+        ["items", "users", "user_links", "events", "quarantine"], 0
+    )
+
+
+def test_reopening_applies_no_migration_twice(settings, store: Store):
+    with Store.open(settings.effective_database_url) as again, again.engine.connect() as conn:
+        n = conn.execute(text("SELECT COUNT(*) FROM schema_migrations")).scalar()
+    assert n == SCHEMA_VERSION
+
+
+def test_a_newer_schema_is_refused(settings, store: Store):
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO schema_migrations VALUES (:v, 'future', 0)"),
+            {"v": SCHEMA_VERSION + 1},
+        )
+    with pytest.raises(StoreError, match="newer than this llmrec"):
+        Store.open(settings.effective_database_url)
+
+
+def test_events_are_stored_once_across_writes(store: Store):
+    assert store.add_events(_events(5)).written == 5
+    second = store.add_events(_events(5, offset=3))  # 2 already stored
+    assert (second.written, second.unchanged) == (3, 2)
+    frame = store.events_frame()
+    assert sorted(frame["item_id"]) == [f"i{i}" for i in range(8)]
+    assert frame["timestamp"].dtype == "Int64" and frame["value"].isna().all()
+
+
+def test_events_stream_in_bounded_chunks(store: Store):
+    store.add_events(_events(25))
+    sizes = [len(f) for f in store.iter_events(["user_id"], chunk_rows=10)]
+    assert sizes == [10, 10, 5]
+
+
+def test_quarantine_keeps_one_copy_of_a_rejection(store: Store):
+    rejections = [Rejection(3, "missing user_id", ",i1"), Rejection(9, "bad", "x")]
+    assert store.add_quarantine("f.csv", "events", rejections) == 2
+    assert store.add_quarantine("f.csv", "events", rejections) == 0
+    assert store.quarantine_frame()["line"].tolist() == [3, 9]
+
+
+def test_unsupported_and_invalid_urls_are_clear_errors():
+    with pytest.raises(StoreError, match="unsupported database 'mysql'"):
+        Store.open("mysql://localhost/x")
+    with pytest.raises(StoreError, match="invalid database URL"):
+        Store.open("not a url")

@@ -1,0 +1,98 @@
+"""The command line as a user runs it: a real process, real files, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def llmrec(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "llmrec", *args],
+        cwd=cwd,
+        env={**base, "COLUMNS": "200", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_quickstart_loads_movielens_and_prints_stats(tmp_path: Path, ml100k: Path):
+    result = llmrec("quickstart", "--path", str(ml100k), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "u.data" in result.stdout and "100,000" in result.stdout
+    assert "Star Wars (1977)" in result.stdout  # the most rated movie
+    assert "sparsity" in result.stdout and "93.69" in result.stdout
+    assert (tmp_path / ".llmrec" / "llmrec.db").is_file()
+
+
+def test_ingest_with_mapping_reports_and_quarantines(tmp_path: Path):
+    path = tmp_path / "plays.csv"
+    path.write_text("listener;track;plays\nanna;t1;3\nben;t2;lots\n")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('delimiter = ";"\n[columns]\nuser_id = "listener"\n[constants]\n'
+                       'event_type = "play"\n')  # fmt: skip
+    result = llmrec(
+        "ingest", "events", str(path), "--mapping", str(mapping), "--map", "item_id=track",
+        "--map", "value=plays", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    row = next(
+        line for line in result.stdout.splitlines() if "plays.csv" in line and "events" in line
+    )
+    assert [c.strip() for c in row.strip("│ ").split("│")][1:6] == ["events", "2", "1", "0", "1"]
+    assert "plays.csv.quarantine.jsonl" in result.stdout.replace("\n", "")
+    shown = llmrec("quarantine", cwd=tmp_path)
+    assert "non-numeric value 'lots'" in shown.stdout
+    stats = llmrec("stats", cwd=tmp_path)
+    assert stats.returncode == 0 and "play" in stats.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "events", "missing.csv"], "missing.csv: no such file"),
+        (["ingest", "events", "semi.csv"], "wrong delimiter? it contains ';'"),
+        (["ingest", "events", "semi.csv", "--map", "user"], "expected NAME=COLUMN"),
+        (
+            ["ingest", "items", "semi.csv", "--delimiter", ";"],
+            "missing required column(s) for items",
+        ),
+        (["ingest", "events", "semi.csv", "--format", "xml"], "--format 'xml'"),
+        (["datasets", "load", "nope"], "unknown dataset 'nope'"),
+        (["--database-url", "mysql://x/y", "stats"], "unsupported database 'mysql'"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str):
+    (tmp_path / "semi.csv").write_text("user_id;item_id\nu;i\n")
+    result = llmrec(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("error:") and message in " ".join(lines)
+
+
+def test_bad_settings_are_reported_without_traceback(tmp_path: Path):
+    result = llmrec("stats", cwd=tmp_path, env={"LLMREC_INGEST__CHUNK_ROWS": "-1"})
+    assert result.returncode == 2 and "ingest.chunk_rows" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_show_reflects_file_and_environment(tmp_path: Path):
+    (tmp_path / "llmrec.toml").write_text("[ingest]\nmax_id_length = 64\n")
+    result = llmrec("config", "show", cwd=tmp_path, env={"LLMREC_HOME": str(tmp_path / "h")})
+    assert result.returncode == 0, result.stderr
+    assert '"max_id_length": 64' in result.stdout
+    assert str(tmp_path / "h" / "llmrec.db") in result.stdout
+
+
+def test_datasets_list_names_every_dataset(tmp_path: Path):
+    result = llmrec("datasets", "list", cwd=tmp_path)
+    for name in ("movielens-100k", "movielens-latest-small", "lastfm-2k",
+                 "amazon-2018-gift-cards"):  # fmt: skip
+        assert name in result.stdout
