@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -159,37 +161,6 @@ def _open_binary(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-class _DecodedLines:
-    """Decode a binary file line by line, remembering lines with bad bytes or NULs.
-
-    Decoding per line (rather than the whole stream) lets one badly encoded line be
-    quarantined while the rest of the file is read.
-    """
-
-    def __init__(self, fh: IO[bytes], encoding: str) -> None:
-        self._fh = fh
-        self._encoding = encoding
-        self.line_no = 0
-        self.bad_encoding: dict[int, str] = {}
-        self.nul_lines: set[int] = set()
-
-    def __iter__(self) -> Iterator[str]:
-        encoding = self._encoding
-        for raw in self._fh:
-            self.line_no += 1
-            try:
-                text = raw.decode(encoding)
-            except UnicodeDecodeError as exc:
-                self.bad_encoding[self.line_no] = (
-                    f"bad encoding: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is "
-                    f"not valid {encoding} (give the file's encoding, e.g. latin-1)"
-                )
-                text = raw.decode(encoding, errors="replace")
-            if "\x00" in text:
-                self.nul_lines.add(self.line_no)
-            yield text
-
-
 def _read_delimited(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
     delimiter = spec.resolved_delimiter
     try:
@@ -200,52 +171,65 @@ def _read_delimited(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
     if not first.strip():
         raise InputFileError(spec.path, "the file is empty")
     fh.seek(0)
-    with fh:
-        lines = _DecodedLines(fh, spec.encoding)
-        reader = csv.reader(lines, delimiter=delimiter)
+    # Undecodable bytes become lone surrogates (one bad line must not stop the file);
+    # each chunk is then checked for them, and for NULs, at C speed.
+    text = io.TextIOWrapper(fh, encoding=spec.encoding, errors="surrogateescape", newline="")
+    with text:
+        reader = csv.reader(text, delimiter=delimiter)
         names = _delimited_header(spec, reader, delimiter)
         n_fields = len(names)
         rows: list[list[str]] = []
-        row_lines: list[int] = []
+        starts: list[int] = []
         rejections: list[Rejection] = []
+        previous_end = reader.line_num
         while True:
-            start = lines.line_no + 1
             try:
-                row = next(reader)
-            except StopIteration:
+                for row in reader:
+                    if len(row) == n_fields:
+                        rows.append(row)
+                        starts.append(previous_end + 1)
+                    elif row:  # a blank line parses as []
+                        rejections.append(
+                            Rejection(
+                                previous_end + 1,
+                                f"expected {n_fields} fields, found {len(row)} "
+                                "(truncated or malformed row)",
+                                _printable(delimiter.join(row)),
+                            )
+                        )
+                    previous_end = reader.line_num
+                    if len(rows) >= chunk_rows:
+                        yield _delimited_chunk(rows, starts, names, rejections, spec, fh)
+                        rows, starts, rejections = [], [], []
                 break
             except csv.Error as exc:
-                rejections.append(Rejection(start, f"unparseable row: {exc}", ""))
-                continue
-            end = lines.line_no
-            if not row:
-                continue  # blank line
-            problem = _row_problem(lines, start, end, len(row), n_fields)
-            if problem is not None:
-                raw = delimiter.join(row)
-                rejections.append(Rejection(start, problem, raw.replace("\x00", "\\0")))
-                continue
-            rows.append(row)
-            row_lines.append(start)
-            if len(rows) >= chunk_rows:
-                yield _delimited_chunk(rows, row_lines, names, rejections, delimiter, fh)
-                rows, row_lines, rejections = [], [], []
+                rejections.append(Rejection(previous_end + 1, f"unparseable row: {exc}", ""))
+                previous_end = reader.line_num
         if rows or rejections:
-            yield _delimited_chunk(rows, row_lines, names, rejections, delimiter, fh)
+            yield _delimited_chunk(rows, starts, names, rejections, spec, fh)
 
 
-def _row_problem(
-    lines: _DecodedLines, start: int, end: int, n_found: int, n_expected: int
-) -> str | None:
-    if lines.bad_encoding:
-        for line in range(start, end + 1):
-            if line in lines.bad_encoding:
-                return lines.bad_encoding[line]
-    if lines.nul_lines and any(line in lines.nul_lines for line in range(start, end + 1)):
-        return "NUL byte in the row"
-    if n_found != n_expected:
-        return f"expected {n_expected} fields, found {n_found} (truncated or malformed row)"
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _bad_text_problem(row: list[str], encoding: str) -> str | None:
+    """Why a row's text is unusable (an undecodable byte or a NUL), or None."""
+    for field_text in row:
+        found = _UNDECODABLE.search(field_text)
+        if found is not None:
+            byte = ord(found.group()) - 0xDC00
+            return (
+                f"bad encoding: byte 0x{byte:02x} is not valid {encoding} "
+                "(give the file's encoding, e.g. latin-1)"
+            )
+        if "\x00" in field_text:
+            return "NUL byte in the row"
     return None
+
+
+def _printable(raw: str) -> str:
+    """Raw text safe to store: NULs shown as \\0, undecodable bytes as U+FFFD."""
+    return _UNDECODABLE.sub("\ufffd", raw.replace("\x00", "\\0"))
 
 
 def _delimited_header(spec: TableSpec, reader: Iterator[list[str]], delimiter: str) -> list[str]:
@@ -274,14 +258,26 @@ def _delimited_header(spec: TableSpec, reader: Iterator[list[str]], delimiter: s
 
 def _delimited_chunk(
     rows: list[list[str]],
-    row_lines: list[int],
+    starts: list[int],
     names: list[str],
     rejections: list[Rejection],
-    delimiter: str,
+    spec: TableSpec,
     fh: IO[bytes],
 ) -> Chunk:
+    delimiter = spec.resolved_delimiter
+    text = "\x1f".join(map("\x1f".join, rows))
+    if "\x00" in text or _UNDECODABLE.search(text):
+        kept_rows, kept_starts = [], []
+        for row, start in zip(rows, starts, strict=True):
+            problem = _bad_text_problem(row, spec.encoding)
+            if problem is None:
+                kept_rows.append(row)
+                kept_starts.append(start)
+            else:
+                rejections.append(Rejection(start, problem, _printable(delimiter.join(row))))
+        rows, starts = kept_rows, kept_starts
     frame = pd.DataFrame(rows, columns=names, dtype=object) if rows else _empty_frame(names)
-    lines = np.asarray(row_lines, dtype=np.int64)
+    lines = np.asarray(starts, dtype=np.int64)
     return Chunk(frame, lines, rejections, delimiter, _position(fh))
 
 
