@@ -82,8 +82,8 @@ class Event:
     timestamp: datetime | None = None
 
 
-# Canonical frame columns per kind, in storage order. ``required`` must be present in
-# every input table (after column mapping); the rest are optional.
+# Canonical frame columns per kind, in storage order. REQUIRED_COLUMNS must be present
+# in every input table (after column mapping); the rest are optional.
 COLUMNS: dict[RecordKind, tuple[str, ...]] = {
     RecordKind.ITEMS: (
         "item_id",

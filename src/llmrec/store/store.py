@@ -24,20 +24,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from llmrec.data.readers import Rejection
+from llmrec.data.records import COLUMNS, RecordKind
 from llmrec.errors import StoreError
 from llmrec.store import schema
 from llmrec.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _JSON_COLUMNS = frozenset({"tags", "attributes"})
-EVENT_COLUMNS: tuple[str, ...] = (
-    "user_id",
-    "item_id",
-    "event_type",
-    "value",
-    "query",
-    "timestamp",
-)
+EVENT_COLUMNS: tuple[str, ...] = COLUMNS[RecordKind.EVENTS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,31 +127,24 @@ class Store:
 
     def upsert_items(self, items: pd.DataFrame) -> WriteResult:
         """Insert new items and update changed ones; identical items are left alone."""
-        columns = [
-            "item_id",
-            "title",
-            "description",
-            "tags",
-            "attributes",
-            "created_at",
-            "available",
-        ]
-        return self._upsert(schema.items, "item_id", items, columns)
+        return self._upsert(schema.items, "item_id", items, list(COLUMNS[RecordKind.ITEMS]))
 
     def upsert_users(self, users: pd.DataFrame) -> WriteResult:
-        return self._upsert(schema.users, "user_id", users, ["user_id", "attributes"])
+        return self._upsert(schema.users, "user_id", users, list(COLUMNS[RecordKind.USERS]))
 
     def add_links(self, links: pd.DataFrame) -> WriteResult:
-        rows = _records(links, ["user_id", "friend_id"])
+        rows = _records(links, list(COLUMNS[RecordKind.LINKS]))
         written = self._insert_ignore(schema.user_links, rows)
         return WriteResult(written, len(rows) - written)
 
     def add_events(self, events: pd.DataFrame) -> WriteResult:
-        """Store events by their ``event_key``; an event already stored is skipped."""
+        """Store events; one equal to a stored event (same ``event_key``) is skipped."""
         # Key order gives the B-tree page locality: ~1.5x faster inserts into SQLite.
-        rows = _records(events.sort_values("event_key"), ["event_key", *EVENT_COLUMNS])
-        written = self._insert_ignore(schema.events, rows)
-        return WriteResult(written, len(rows) - written)
+        # Index order gives page locality in the identity index.
+        ordered = events.sort_values(["timestamp", "event_key"], na_position="first")
+        columns = ["event_key", *EVENT_COLUMNS]
+        written = self._insert_ignore(schema.events, _records(ordered, columns), columns)
+        return WriteResult(written, len(events) - written)
 
     def add_quarantine(self, source: str, kind: str, rejections: Sequence[Rejection]) -> int:
         """Record rejected rows; the same rejection recorded twice is kept once."""
@@ -176,12 +163,12 @@ class Store:
         ]
         return self._insert_ignore(schema.quarantine, rows)
 
-    def _insert_ignore(self, table, rows: list[tuple]) -> int:
+    def _insert_ignore(self, table, rows: list[tuple], columns: list[str] | None = None) -> int:
         if not rows:
             return 0
         stmt = _INSERTS[self.backend](table).on_conflict_do_nothing()
         with self.engine.begin() as conn:
-            return _executemany(conn, stmt, rows)
+            return _executemany(conn, stmt, rows, columns)
 
     def _upsert(self, table, key: str, frame: pd.DataFrame, columns: list[str]) -> WriteResult:
         now = int(time.time())
@@ -372,15 +359,18 @@ def _python_values(series: pd.Series) -> list:
     return series.astype(object).where(series.notna(), None).tolist()
 
 
-def _executemany(conn: Connection, stmt, rows: list[tuple]) -> int:
-    """Run ``stmt`` (an INSERT of every column of its table, in table order) for each row.
+def _executemany(
+    conn: Connection, stmt, rows: list[tuple], columns: list[str] | None = None
+) -> int:
+    """Run the INSERT ``stmt`` for each row; a row holds ``columns`` (default: every
+    column of the table), in that order.
 
     Rows go as plain tuples through the driver's own executemany: SQLAlchemy's per-row
     parameter processing would cost more than SQLite's insert itself.
     """
-    compiled = stmt.compile(dialect=conn.dialect)
+    names = columns or [c.name for c in stmt.table.columns]
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
     sql = str(compiled)
-    names = [c.name for c in stmt.table.columns]
     params: list = rows
     if compiled.positiontup is None:  # named placeholders (psycopg)
         params = [dict(zip(names, row, strict=True)) for row in rows]
