@@ -124,8 +124,8 @@ def test_items_parse_tags_attributes_and_flags():
     assert items.loc["1", "title"] == "Toy Story"
     assert items.loc["1", "tags"] == ["Animation", "Children's"]
     assert items.loc["2", "tags"] == ["剧情", "家庭"]
-    assert items.loc["1", "available"] is np.False_ or items.loc["1", "available"] == False  # noqa: E712
-    assert bool(items.loc["2", "available"]) is True
+    assert not items.loc["1", "available"]
+    assert items.loc["2", "available"]
     assert items.loc["1", "attributes"] == {"price": 9.5, "brand": "Pixar"}
     assert items.loc["2", "attributes"] == {"price": 12}
 
