@@ -21,6 +21,11 @@ class InputFileError(LlmrecError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self):
+        # Raised in the ingest worker process and re-raised in the parent: pickle the
+        # constructor's own arguments.
+        return (type(self), (self.path, self.problem))
+
 
 class DatasetError(LlmrecError):
     """A public dataset is unknown, or its download or files are not as expected."""

@@ -13,9 +13,11 @@ import orjson
 import pytest
 
 from llmrec.config import Settings
+from llmrec.data import ingest
 from llmrec.data.ingest import ingest_file
 from llmrec.data.readers import TableSpec
 from llmrec.data.records import RecordKind
+from llmrec.errors import InputFileError
 from llmrec.store import Store
 
 MESSY_EVENTS = (
@@ -56,6 +58,33 @@ def test_messy_file_stores_good_rows_and_quarantines_bad_ones(
     assert sorted(stored["line"].tolist()) == [4, 5, 6]
     assert set(stored["source"]) == {str(path)}
     assert "u2,i1,rating,abc,1700000200" in stored["raw"].tolist()
+
+
+def test_large_files_are_parsed_in_a_worker_process_with_the_same_result(
+    tmp_path: Path, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(ingest, "WORKER_MIN_BYTES", 0)
+    spawned: list[object] = []
+    real_in_worker = ingest._in_worker
+    monkeypatch.setattr(ingest, "_in_worker", lambda p: spawned.append(p) or real_in_worker(p))
+    path = tmp_path / "events.csv"
+    path.write_text(MESSY_EVENTS, encoding="utf-8")
+    report = ingest.ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings)
+    assert spawned, "the worker path should have been taken"
+    assert (report.rows_read, report.stored, report.duplicates, report.quarantined) == (7, 3, 1, 3)
+    assert sorted(store.quarantine_frame()["line"].tolist()) == [4, 5, 6]
+
+
+def test_errors_in_the_worker_process_reach_the_caller(
+    tmp_path: Path, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(ingest, "WORKER_MIN_BYTES", 0)
+    path = tmp_path / "events.csv"
+    path.write_text("user_id;item_id\nu;i\n")
+    with pytest.raises(InputFileError, match="wrong delimiter") as err:
+        ingest.ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings)
+    assert err.value.path == str(path)
+    assert store.counts()["events"] == 0
 
 
 def test_ingesting_the_same_file_twice_stores_nothing_new(

@@ -8,6 +8,7 @@ rerun stores only what is missing (events are keyed by content, items and users 
 from __future__ import annotations
 
 import gc
+import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
+from typing import TypeVar
 
 import orjson
 import pandas as pd
@@ -23,7 +26,14 @@ from llmrec.config import Settings
 from llmrec.data.readers import Rejection, TableSpec, read_table
 from llmrec.data.records import DEFAULT_EVENT_TYPE, RecordKind
 from llmrec.data.validate import Validated, Validator
+from llmrec.errors import LlmrecError
 from llmrec.store import Store, WriteResult
+
+# Files at least this large are parsed and validated in a worker process; below it the
+# process start costs more than it saves.
+WORKER_MIN_BYTES = 16 * 2**20
+_WORKER_POLL_S = 1.0
+T = TypeVar("T")
 
 # Called with (bytes done, bytes in all) after each chunk.
 ProgressCallback = Callable[[int, int], None]
@@ -86,33 +96,85 @@ def ingest_file(
         if progress is not None:
             progress(min(bytes_done, total_bytes), total_bytes)
 
-    # One writer thread stores chunk k while this thread reads and validates chunk k+1;
-    # the database releases the GIL while it writes. At most one chunk waits: memory stays
-    # bounded, and chunks are committed in file order.
-    checked = False
+    def validated_chunks() -> Iterator[tuple[Validated, int, int]]:
+        checked = False
+        for chunk in read_table(spec, settings.ingest.chunk_rows):
+            if transform is not None and len(chunk.frame):
+                chunk.frame = transform(chunk.frame)
+            if not checked and len(chunk.frame.columns):
+                validator.check_columns(list(chunk.frame.columns), source)
+                checked = True
+            rows_read = len(chunk.frame) + len(chunk.rejections)
+            yield validator.validate(chunk), rows_read, chunk.bytes_done
+
+    # Parsing and validation run in a worker process for large files (both cores busy);
+    # a writer thread stores chunk k while the next one is received or parsed (the
+    # database releases the GIL while it writes). At most one chunk waits on each side:
+    # memory stays bounded, and chunks are committed in file order.
+    big = total_bytes >= WORKER_MIN_BYTES and _can_fork()
+    chunks = _in_worker(validated_chunks) if big else validated_chunks()
     pending: Future[None] | None = None
     with _few_gc_pauses(), ThreadPoolExecutor(1, thread_name_prefix="llmrec-ingest") as writer:
         try:
-            for chunk in read_table(spec, settings.ingest.chunk_rows):
-                if transform is not None and len(chunk.frame):
-                    chunk.frame = transform(chunk.frame)
-                if not checked and len(chunk.frame.columns):
-                    validator.check_columns(list(chunk.frame.columns), source)
-                    checked = True
-                validated = validator.validate(chunk)
+            for validated, rows_read, bytes_done in chunks:
                 if pending is not None:
                     pending.result()
-                rows_read = len(chunk.frame) + len(chunk.rejections)
-                pending = writer.submit(store_chunk, validated, rows_read, chunk.bytes_done)
+                pending = writer.submit(store_chunk, validated, rows_read, bytes_done)
             if pending is not None:
                 pending.result()
         finally:
             if pending is not None:
                 pending.exception()  # the writer finishes (or fails) before the file closes
+            if big:
+                chunks.close()  # type: ignore[union-attr]  # stops the worker
             quarantine.close()
     report.quarantine_file = quarantine.path if report.quarantined else None
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _can_fork() -> bool:
+    return "fork" in mp.get_all_start_methods()
+
+
+def _in_worker(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
+    """Run the generator ``produce()`` in a forked process and yield what it yields.
+
+    Fork (not spawn) lets the worker inherit the validator and any transform closure; the
+    worker touches neither the store nor the terminal. Its exceptions are re-raised here.
+    """
+    context = mp.get_context("fork")
+    queue = context.Queue(maxsize=1)
+    worker = context.Process(target=_relay, args=(produce, queue), daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                kind, payload = queue.get(timeout=_WORKER_POLL_S)
+            except Empty:
+                if not worker.is_alive():
+                    raise LlmrecError(
+                        f"the ingest worker stopped unexpectedly (exit code {worker.exitcode})"
+                    ) from None
+                continue
+            if kind == "error":
+                raise payload
+            if kind == "done":
+                return
+            yield payload
+    finally:
+        if worker.is_alive():
+            worker.terminate()
+        worker.join()
+
+
+def _relay(produce: Callable[[], Iterator[T]], queue) -> None:
+    try:
+        for item in produce():
+            queue.put(("item", item))
+        queue.put(("done", None))
+    except BaseException as exc:
+        queue.put(("error", exc))
 
 
 @contextmanager
