@@ -74,11 +74,9 @@ def ingest_file(
     started = time.perf_counter()
     source = str(spec.path)
     report = IngestReport(source=source, kind=kind)
-    require = (
-        settings.ingest.require_known_items
-        if require_known_items is None
-        else (require_known_items)
-    )
+    require = require_known_items
+    if require is None:
+        require = settings.ingest.require_known_items
     known_items = store.item_ids() if require and kind is RecordKind.EVENTS else None
     validator = Validator(kind, settings.ingest, known_items, default_event_type)
     quarantine = _QuarantineFile(spec.path, settings.home)
