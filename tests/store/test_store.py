@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,3 +84,17 @@ def test_unsupported_and_invalid_urls_are_clear_errors():
         Store.open("mysql://localhost/x")
     with pytest.raises(StoreError, match="invalid database URL"):
         Store.open("not a url")
+
+
+def test_processes_opening_a_new_store_at_once_take_turns(tmp_path):
+    """Several processes create the same new store concurrently: all succeed, once."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    code = "import sys; from llmrec.store import Store; Store.open(sys.argv[1]).close()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    with Store.open(url) as store, store.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM schema_migrations")).scalar() == 1

@@ -30,6 +30,7 @@ from llmrec.store import schema
 from llmrec.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_MIGRATION_LOCK_ID = 0x6C6C6D726563  # "llmrec": the PostgreSQL advisory lock of migrations
 _JSON_COLUMNS = frozenset({"tags", "attributes"})
 EVENT_COLUMNS: tuple[str, ...] = COLUMNS[RecordKind.EVENTS]
 
@@ -97,8 +98,16 @@ class Store:
     # -- schema ------------------------------------------------------------------------
 
     def migrate(self) -> int:
-        """Apply the migrations this database lacks; return the schema version."""
+        """Apply the migrations this database lacks; return the schema version.
+
+        Processes that open a new store at the same moment (a CLI beside the service)
+        take turns: the migration runs under the database's write lock.
+        """
         with self.engine.begin() as conn:
+            if self.backend == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_ID)))
             schema.schema_migrations.create(conn, checkfirst=True)
             current = conn.execute(select(func.max(schema.schema_migrations.c.version))).scalar()
             current = current or 0
@@ -329,9 +338,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (the API) run while an ingest writes; NORMAL sync is durable in WAL
     # mode against process crashes, which is what an acknowledged event needs.
+    # The busy timeout first: switching to WAL itself waits for other connections.
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-131072")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
