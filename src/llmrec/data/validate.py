@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
 from llmrec.config import IngestSettings
+from llmrec.data.hashing import combine, fnv1a_64
 from llmrec.data.readers import Chunk, Rejection
 from llmrec.data.records import COLUMNS, DEFAULT_EVENT_TYPE, REQUIRED_COLUMNS, RecordKind
 from llmrec.errors import InputFileError
@@ -29,7 +30,6 @@ _FALSE = frozenset({"false", "0", "no", "n", "f"})
 _MILLISECONDS_ABOVE = 1e11
 _MISSING_VALUE_SENTINEL = -np.inf  # rejected as a value, so free to stand for "no value"
 _MISSING_TIME_SENTINEL = np.iinfo(np.int64).min
-_HASH_MULTIPLIER = np.uint64(0x100000001B3)
 TEXT = pd.StringDtype("pyarrow")
 
 
@@ -322,28 +322,21 @@ def event_keys(events: pd.DataFrame) -> np.ndarray:
     """A 64-bit key per event from all its fields: equal events get equal keys.
 
     The key is what makes ingestion idempotent: the store ignores a key it already has.
-    Strings are hashed once per distinct value (factorised), which keeps it fast.
+    It is defined by llmrec itself (FNV-1a + splitmix64 over the fields' bytes), so it
+    does not change with library versions.
     """
-    hashes = [
-        _hash_strings(events["user_id"]),
-        _hash_strings(events["item_id"]),
-        _hash_strings(events["event_type"]),
-        _hash_strings(events["query"]),
-    ]
     values = events["value"].to_numpy(dtype="float64", na_value=np.nan)
-    hashes.append(pd.util.hash_array(np.where(np.isnan(values), _MISSING_VALUE_SENTINEL, values)))
+    values = np.where(np.isnan(values), _MISSING_VALUE_SENTINEL, values)
     times = events["timestamp"].to_numpy(dtype="int64", na_value=_MISSING_TIME_SENTINEL)
-    hashes.append(pd.util.hash_array(times))
-    key = hashes[0]
-    with np.errstate(over="ignore"):
-        for h in hashes[1:]:
-            key = (key * _HASH_MULTIPLIER) ^ h
-    return key.view(np.int64)
-
-
-def _hash_strings(values: pd.Series) -> np.ndarray:
-    codes, uniques = pd.factorize(values.fillna(""))
-    return pd.util.hash_array(np.asarray(uniques, dtype=object))[codes]
+    parts = [
+        fnv1a_64(events["user_id"]),
+        fnv1a_64(events["item_id"]),
+        fnv1a_64(events["event_type"]),
+        fnv1a_64(events["query"]),
+        values.view(np.uint64),
+        times.view(np.uint64),
+    ]
+    return combine(parts).view(np.int64)
 
 
 # -- conversions ----------------------------------------------------------------------
