@@ -8,13 +8,17 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from llmrec.config import Settings, load_settings
+from llmrec.config import LLMSettings, Settings, load_settings
+from llmrec.llm import EmbeddedLLM
 from llmrec.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -100,3 +104,47 @@ def postgres_url() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def embedded_llm() -> Iterator[EmbeddedLLM]:
+    """The bundled SmolLM2 in llama.cpp, loaded once for the whole session."""
+    llm = EmbeddedLLM(threads=LLMSettings().threads, parallel=4)
+    yield llm
+    llm.close()
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[tuple[str, str]]:
+    """A real llama.cpp OpenAI-compatible server with the bundled model, started by
+    ``llmrec llm serve`` on 127.0.0.1; yields (base URL, API key)."""
+    port, key = _free_port(), "test-key-123"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llmrec", "llm", "serve", "--port", str(port), "--api-key", key],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"llmrec llm serve exited: {process.stderr.read().decode()}")
+            try:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("llmrec llm serve did not become healthy in 60 s")
+            time.sleep(0.2)
+        yield f"{base_url}/v1", key
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

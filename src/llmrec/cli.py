@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TaskProgressColumn,
     TextColumn,
@@ -29,7 +32,12 @@ from llmrec.data.datasets import DATASETS, load_dataset
 from llmrec.data.ingest import IngestReport, ProgressCallback, ingest_file
 from llmrec.data.readers import FORMATS, TableSpec
 from llmrec.data.records import DEFAULT_EVENT_TYPE, RecordKind
+from llmrec.enrich.batches import EnrichReport
+from llmrec.enrich.descriptions import enrich_items
+from llmrec.enrich.interests import enrich_users
 from llmrec.errors import ConfigError, LlmrecError
+from llmrec.llm import bundled_model_path, load_llm
+from llmrec.llm.embedded import start_llama_server
 from llmrec.store import Store
 
 app = typer.Typer(
@@ -39,7 +47,13 @@ app = typer.Typer(
 )
 datasets_app = typer.Typer(help="Public datasets: list them, load one into the store.")
 config_app = typer.Typer(help="Show the effective configuration.")
+enrich_app = typer.Typer(
+    help="LLM enrichment: item descriptions and keywords, user interest keywords."
+)
+llm_app = typer.Typer(help="The language model: serve the embedded model over HTTP.")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(enrich_app, name="enrich")
+app.add_typer(llm_app, name="llm")
 app.add_typer(config_app, name="config")
 
 console = Console()
@@ -356,6 +370,138 @@ def config_show(ctx: typer.Context) -> None:
     console.print_json(orjson.dumps(data).decode())
 
 
+# -- enrich -------------------------------------------------------------------------------
+
+_LIMIT = typer.Option(min=1, help="stop after this many")
+
+
+@enrich_app.command("items")
+def enrich_items_command(
+    ctx: typer.Context,
+    items: Annotated[
+        list[str] | None, typer.Option("--items", help="only these item ids (repeatable)")
+    ] = None,
+    limit: Annotated[int | None, _LIMIT] = None,
+) -> None:
+    """Write a grounded description and 3–8 keywords per item (cached; resumable)."""
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store, load_llm(settings.llm) as llm:
+        total = _count_of(len(store.item_ids()), items, limit)
+        report = _run_enrichment(
+            "items",
+            lambda p: enrich_items(store, llm, settings, item_ids=items, limit=limit, progress=p),
+            total,
+        )
+        _print_enrich_report(report)
+
+
+@enrich_app.command("users")
+def enrich_users_command(
+    ctx: typer.Context,
+    users: Annotated[
+        list[str] | None, typer.Option("--users", help="only these user ids (repeatable)")
+    ] = None,
+    limit: Annotated[int | None, _LIMIT] = None,
+) -> None:
+    """Extract 3–10 weighted interest keywords and a summary per user (cached; resumable)."""
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store, load_llm(settings.llm) as llm:
+        total = _count_of(store.activity_summary()["active_users"], users, limit)
+        report = _run_enrichment(
+            "users",
+            lambda p: enrich_users(store, llm, settings, user_ids=users, limit=limit, progress=p),
+            total,
+        )
+        _print_enrich_report(report)
+
+
+def _count_of(available: int, ids: list[str] | None, limit: int | None) -> int:
+    total = len(ids) if ids else available
+    return min(total, limit) if limit else total
+
+
+def _run_enrichment(
+    what: str, job: Callable[[Callable[[int], None]], EnrichReport], total: int
+) -> EnrichReport:
+    with Progress(
+        TextColumn(f"[bold]{what}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(show_speed=True),
+        TimeRemainingColumn(),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task(what, total=total)
+        return job(lambda n: progress.advance(task, n))
+
+
+def _print_enrich_report(report: EnrichReport) -> None:
+    table = Table(title=f"enrich {report.kind}: {escape(report.model_id)}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("done", report.total),
+        ("model calls", report.llm_calls),
+        ("answers from the cache", report.cache_hits),
+        ("rows written", report.written),
+        *((f"{report.kind}: {k}", v) for k, v in sorted(report.outcomes.items())),
+        ("generated tokens", report.completion_tokens),
+        ("tokens/s", f"{report.tokens_per_second:.1f}"),
+        ("seconds", f"{report.seconds:.1f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+def _print_item_texts(store: Store, limit: int) -> None:
+    texts = store.item_texts_frame().head(limit)
+    titles = store.items_frame().set_index("item_id")["title"]
+    table = Table(title="generated descriptions (original text kept beside them)")
+    for column in ("item", "title", "description", "keywords", "guard"):
+        table.add_column(column)
+    for row in texts.itertuples(index=False):
+        table.add_row(
+            escape(row.item_id),
+            escape(str(titles.get(row.item_id, ""))),
+            escape(row.description),
+            escape(", ".join(row.keywords)),
+            row.verdict,
+        )
+    console.print(table)
+
+
+# -- llm ----------------------------------------------------------------------------------
+
+
+@llm_app.command("serve")
+def llm_serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8080,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="LLMREC_LLM_SERVE_KEY", help="bearer token clients need")
+    ] = None,
+) -> None:
+    """Serve the embedded model as an OpenAI-compatible server (llama.cpp) until Ctrl-C."""
+    settings = _settings(ctx)
+    with _user_errors():
+        path = settings.llm.model_path or bundled_model_path()
+        server = start_llama_server(
+            path,
+            settings.llm.threads,
+            settings.llm.concurrency,
+            settings.llm.context_per_slot,
+            host=host,
+            port=port,
+            api_key=api_key,
+        )
+    console.print(f"serving {escape(path.name)} at {server.listening_address}/v1", highlight=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
+    del server  # stops llama.cpp's server
+
+
 # -- quickstart ---------------------------------------------------------------------------
 
 
@@ -366,9 +512,21 @@ def quickstart(
         Path | None,
         typer.Option(help="a local copy of MovieLens-100K (default: download it once)"),
     ] = None,
+    describe: Annotated[
+        int, typer.Option(min=0, help="items the embedded LLM describes (0: none)")
+    ] = 20,
 ) -> None:
-    """The main job on the embedded defaults: load MovieLens-100K and describe it."""
+    """The main job on the embedded defaults: load MovieLens-100K, describe it, and let
+    the bundled LLM write descriptions for the first items."""
     settings = _settings(ctx)
     _load_dataset(settings, "movielens-100k", path)
     with _user_errors(), _open_store(settings) as store:
         _print_stats(store, top=10)
+        if describe:
+            with load_llm(settings.llm) as llm:
+                _run_enrichment(
+                    "items",
+                    lambda p: enrich_items(store, llm, settings, limit=describe, progress=p),
+                    describe,
+                )
+            _print_item_texts(store, describe)

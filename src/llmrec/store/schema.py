@@ -111,6 +111,56 @@ quarantine = Table(
 )
 
 
+llm_cache = Table(
+    "llm_cache",
+    metadata,
+    # Hash of (model id, prompt name, prompt version, request body): see llmrec.llm.cache.
+    Column("cache_key", String(32), primary_key=True),
+    Column("model_id", Text, nullable=False),
+    Column("prompt", String(64), nullable=False),
+    Column("prompt_version", Integer, nullable=False),
+    Column("output", Text, nullable=False),
+    Column("finish_reason", String(32), nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Generated text lives beside the item's own text, never over it.
+item_texts = Table(
+    "item_texts",
+    metadata,
+    Column("item_id", String(256), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("keywords", _json, nullable=False),
+    # pass | repaired | rejected (then description is empty and keywords come from tags)
+    Column("verdict", String(16), nullable=False),
+    Column("problems", _json, nullable=False),
+    Column("model_id", Text, nullable=False),
+    Column("prompt_version", Integer, nullable=False),
+    Column("source_hash", String(32), nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+user_interests = Table(
+    "user_interests",
+    metadata,
+    Column("user_id", String(256), primary_key=True),
+    # [[keyword, weight], ...], heaviest first
+    Column("keywords", _json, nullable=False),
+    Column("summary", Text, nullable=False),
+    # llm | fallback (the deterministic extractor, when the model's answer was invalid)
+    Column("source", String(16), nullable=False),
+    Column("model_id", Text, nullable=False),
+    Column("prompt_version", Integer, nullable=False),
+    Column("source_hash", String(32), nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -124,7 +174,12 @@ def _create_initial_tables(conn: Connection) -> None:
     )
 
 
+def _create_llm_tables(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[llm_cache, item_texts, user_interests], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "items, users, user_links, events, quarantine", _create_initial_tables),
+    Migration(2, "llm_cache, item_texts, user_interests", _create_llm_tables),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -31,7 +31,39 @@ from llmrec.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _MIGRATION_LOCK_ID = 0x6C6C6D726563  # "llmrec": the PostgreSQL advisory lock of migrations
-_JSON_COLUMNS = frozenset({"tags", "attributes"})
+_JSON_COLUMNS = frozenset({"tags", "attributes", "keywords", "problems"})
+_KEYS_PER_QUERY = 900  # below SQLite's smallest limit on bound parameters
+ITEM_TEXT_COLUMNS: tuple[str, ...] = (
+    "item_id",
+    "description",
+    "keywords",
+    "verdict",
+    "problems",
+    "model_id",
+    "prompt_version",
+    "source_hash",
+)
+USER_INTEREST_COLUMNS: tuple[str, ...] = (
+    "user_id",
+    "keywords",
+    "summary",
+    "source",
+    "model_id",
+    "prompt_version",
+    "source_hash",
+)
+LLM_CACHE_COLUMNS: tuple[str, ...] = (
+    "cache_key",
+    "model_id",
+    "prompt",
+    "prompt_version",
+    "output",
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "seconds",
+    "created_at",
+)
 EVENT_COLUMNS: tuple[str, ...] = COLUMNS[RecordKind.EVENTS]
 
 
@@ -171,6 +203,21 @@ class Store:
         ]
         return self._insert_ignore(schema.quarantine, rows)
 
+    def upsert_item_texts(self, texts: pd.DataFrame) -> WriteResult:
+        """Store generated descriptions (``ITEM_TEXT_COLUMNS``); unchanged rows are kept."""
+        return self._upsert(schema.item_texts, "item_id", texts, list(ITEM_TEXT_COLUMNS))
+
+    def upsert_user_interests(self, interests: pd.DataFrame) -> WriteResult:
+        """Store interest keywords (``USER_INTEREST_COLUMNS``); unchanged rows are kept."""
+        return self._upsert(
+            schema.user_interests, "user_id", interests, list(USER_INTEREST_COLUMNS)
+        )
+
+    def put_llm_outputs(self, rows: Sequence[tuple]) -> int:
+        """Cache model answers, rows in ``LLM_CACHE_COLUMNS`` order; a key stored twice
+        keeps its first answer."""
+        return self._insert_ignore(schema.llm_cache, list(rows))
+
     def _insert_ignore(self, table, rows: list[tuple], columns: list[str] | None = None) -> int:
         if not rows:
             return 0
@@ -251,6 +298,52 @@ class Store:
         if not frames:
             return _typed_events(pd.DataFrame({c: [] for c in columns}))
         return pd.concat(frames, ignore_index=True)
+
+    def llm_outputs(self, keys: Sequence[str]) -> dict[str, tuple]:
+        """Cached answers by key: ``{key: (output, finish_reason, prompt_tokens,
+        completion_tokens, seconds)}``; keys not cached are absent."""
+        t = schema.llm_cache
+        found: dict[str, tuple] = {}
+        unique = list(dict.fromkeys(keys))
+        with self.engine.connect() as conn:
+            for start in range(0, len(unique), _KEYS_PER_QUERY):
+                part = unique[start : start + _KEYS_PER_QUERY]
+                stmt = select(
+                    t.c.cache_key,
+                    t.c.output,
+                    t.c.finish_reason,
+                    t.c.prompt_tokens,
+                    t.c.completion_tokens,
+                    t.c.seconds,
+                ).where(t.c.cache_key.in_(part))
+                for key, *answer in conn.execute(stmt):
+                    found[key] = tuple(answer)
+        return found
+
+    def llm_cache_summary(self) -> pd.DataFrame:
+        """Cached answers per model and prompt version, with their token counts."""
+        t = schema.llm_cache
+        stmt = (
+            select(
+                t.c.model_id,
+                t.c.prompt,
+                t.c.prompt_version,
+                func.count().label("answers"),
+                func.sum(t.c.completion_tokens).label("completion_tokens"),
+            )
+            .group_by(t.c.model_id, t.c.prompt, t.c.prompt_version)
+            .order_by(t.c.prompt, t.c.prompt_version)
+        )
+        return self._frame(stmt)
+
+    def item_texts_frame(self) -> pd.DataFrame:
+        t = schema.item_texts
+        return self._frame(select(*(t.c[c] for c in ITEM_TEXT_COLUMNS)).order_by(t.c.item_id))
+
+    def user_interests_frame(self) -> pd.DataFrame:
+        t = schema.user_interests
+        stmt = select(*(t.c[c] for c in USER_INTEREST_COLUMNS)).order_by(t.c.user_id)
+        return self._frame(stmt)
 
     def _frame(self, stmt) -> pd.DataFrame:
         with self.engine.connect() as conn:
