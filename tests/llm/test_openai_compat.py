@@ -77,7 +77,7 @@ def test_an_unreachable_server_is_a_clear_error():
         port = sock.getsockname()[1]  # nothing listens once the socket closes
     with OpenAICompatibleLLM(
         f"http://127.0.0.1:{port}/v1", model="m", max_retries=2, backoff_s=0.01
-    ) as llm, pytest.raises(LLMError, match=r"cannot reach the LLM server .* after 3 attempt"):
+    ) as llm, pytest.raises(LLMError, match=r"cannot reach the server .* after 3 attempt"):
         llm.generate([HELLO])
 
 

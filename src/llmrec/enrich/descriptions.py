@@ -26,10 +26,11 @@ from llmrec.llm.cache import CachedLLM, PromptId
 from llmrec.store import Store
 
 PROMPT = PromptId("describe-item", 1)
-MAX_TOKENS = 72
+MAX_TOKENS = 56
 _MAX_TAGS = 12
 _MAX_ATTRIBUTES = 8
 _URL = re.compile(r"(?:https?|ftp)://|www\.", re.IGNORECASE)
+_METADATA_KEY = re.compile(r"(?:^|_)(?:date|url|id|asin|isbn|sku|timestamp)$", re.IGNORECASE)
 
 SYSTEM = (
     "You write short, factual catalogue descriptions. Use only the facts inside "
@@ -51,7 +52,7 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
 )
 # One sentence, then keywords; Latin-script items get lowercase ASCII keywords.
 _GRAMMAR = r"""root ::= sentence "\nKeywords: " keyword (", " keyword){2,5}
-sentence ::= [^\n<>] [^\n<>]{8,220}
+sentence ::= [^\n<>] [^\n<>]{8,160}
 keyword ::= {keyword}
 """
 _LATIN_KEYWORD = r"""[a-z0-9] [a-z0-9'&-]{1,24} (" " [a-z0-9'&-]{1,20}){0,2}"""
@@ -72,8 +73,14 @@ def item_block(item: pd.Series | dict, max_chars: int) -> str:
         shown = 0
         for key, value in attributes.items():
             text = clean_text(value, 120)
-            # Links cost tokens and tell the model nothing it can read.
-            if not text or isinstance(value, dict | list) or _URL.match(text):
+            # Links, dates and identifiers cost prompt and answer tokens ("released on
+            # <date>") and say nothing about what the item is.
+            if (
+                not text
+                or isinstance(value, dict | list)
+                or _URL.match(text)
+                or _METADATA_KEY.search(str(key))
+            ):
                 continue
             lines.append(f"{clean_text(key, 40).replace('_', ' ')}: {text}")
             shown += 1
@@ -91,7 +98,7 @@ def describe_request(block: str, seed: int = 0) -> ChatRequest:
     return ChatRequest(
         tuple(messages),
         max_tokens=MAX_TOKENS,
-        temperature=0.0,
+        temperature=0.0 if seed == 0 else 0.7,
         seed=seed,
         grammar=_GRAMMAR.replace("{keyword}", keyword),
     )
@@ -132,27 +139,37 @@ def enrich_items(
     rows = [row for _, row in items.iterrows()]
     for batch in batches(rows, settings.enrich.batch_size):
         blocks = [item_block(row, max_chars) for row in batch]
-        before = cached.calls
-        answers = cached.generate(PROMPT, [describe_request(b) for b in blocks], progress)
-        if progress is not None:
-            progress(len(batch) - (cached.calls - before))  # cache hits advance at once
+        verdicts: list[GuardResult | None] = [None] * len(batch)
+        todo = list(range(len(batch)))
+        # A rejected answer is asked once more, sampled instead of greedy: the greedy
+        # answer often only restates the title.
+        for seed in (0, 1):
+            requests = [describe_request(blocks[i], seed) for i in todo]
+            before = cached.calls
+            answers = cached.generate(PROMPT, requests, progress if seed == 0 else None)
+            if progress is not None and seed == 0:
+                progress(len(todo) - (cached.calls - before))  # cache hits advance at once
+            for i, answer in zip(todo, answers, strict=True):
+                description, keywords = parse_answer(answer.text)
+                verdicts[i] = check_description(
+                    description,
+                    keywords,
+                    blocks[i],
+                    title=str(batch[i]["title"]),
+                    tags=_tags(batch[i]),
+                    max_chars=settings.enrich.max_description_chars,
+                )
+                if not answer.cached:
+                    report.prompt_tokens += answer.prompt_tokens
+                    report.completion_tokens += answer.completion_tokens
+                    report.generation_seconds += answer.seconds / llm_parallelism(llm)
+            todo = [i for i in todo if verdicts[i].verdict == "rejected"]
+            if not todo:
+                break
         results = []
-        for row, block, answer in zip(batch, blocks, answers, strict=True):
-            description, keywords = parse_answer(answer.text)
-            verdict = check_description(
-                description,
-                keywords,
-                block,
-                title=str(row["title"]),
-                tags=_tags(row),
-                max_chars=settings.enrich.max_description_chars,
-            )
+        for row, block, verdict in zip(batch, blocks, verdicts, strict=True):
             results.append(_text_row(row["item_id"], verdict, report.model_id, block))
             report.outcomes[verdict.verdict] += 1
-            if not answer.cached:
-                report.prompt_tokens += answer.prompt_tokens
-                report.completion_tokens += answer.completion_tokens
-                report.generation_seconds += answer.seconds / llm_parallelism(llm)
         report.written += store.upsert_item_texts(pd.DataFrame(results)).written
     report.llm_calls, report.cache_hits = cached.calls, cached.hits
     report.seconds = time.perf_counter() - started

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -161,6 +162,17 @@ user_interests = Table(
 )
 
 
+# Text vectors by (encoder, hash of the exact text): a text is encoded once per encoder.
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("encoder_id", String(128), primary_key=True),
+    Column("text_hash", String(32), primary_key=True),
+    Column("vector", LargeBinary, nullable=False),  # float32, little-endian
+    Column("created_at", BigInteger, nullable=False),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -178,8 +190,13 @@ def _create_llm_tables(conn: Connection) -> None:
     metadata.create_all(conn, tables=[llm_cache, item_texts, user_interests], checkfirst=True)
 
 
+def _create_embedding_table(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[embeddings], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "items, users, user_links, events, quarantine", _create_initial_tables),
     Migration(2, "llm_cache, item_texts, user_interests", _create_llm_tables),
+    Migration(3, "embeddings", _create_embedding_table),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

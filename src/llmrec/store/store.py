@@ -218,6 +218,13 @@ class Store:
         keeps its first answer."""
         return self._insert_ignore(schema.llm_cache, list(rows))
 
+    def put_embeddings(self, encoder_id: str, hashes: Sequence[str], vectors: np.ndarray) -> int:
+        """Cache text vectors under (encoder, text hash); a stored pair is kept as it is."""
+        now = int(time.time())
+        data = np.ascontiguousarray(vectors, dtype="<f4")
+        rows = [(encoder_id, h, data[i].tobytes(), now) for i, h in enumerate(hashes)]
+        return self._insert_ignore(schema.embeddings, rows)
+
     def _insert_ignore(self, table, rows: list[tuple], columns: list[str] | None = None) -> int:
         if not rows:
             return 0
@@ -318,6 +325,23 @@ class Store:
                 ).where(t.c.cache_key.in_(part))
                 for key, *answer in conn.execute(stmt):
                     found[key] = tuple(answer)
+        return found
+
+    def embeddings(self, encoder_id: str, hashes: Sequence[str], dim: int) -> dict[str, np.ndarray]:
+        """Cached vectors of ``encoder_id`` by text hash; hashes not cached are absent."""
+        t = schema.embeddings
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        with self.engine.connect() as conn:
+            for start in range(0, len(unique), _KEYS_PER_QUERY):
+                part = unique[start : start + _KEYS_PER_QUERY]
+                stmt = select(t.c.text_hash, t.c.vector).where(
+                    t.c.encoder_id == encoder_id, t.c.text_hash.in_(part)
+                )
+                for text_hash, blob in conn.execute(stmt):
+                    vector = np.frombuffer(blob, dtype="<f4")
+                    if len(vector) == dim:
+                        found[text_hash] = vector
         return found
 
     def llm_cache_summary(self) -> pd.DataFrame:

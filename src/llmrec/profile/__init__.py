@@ -1,0 +1,1 @@
+"""User interest models: interest vectors and keyword profiles, updated as events arrive."""
