@@ -118,10 +118,21 @@ def embedded_llm() -> Iterator[EmbeddedLLM]:
 def llama_server() -> Iterator[tuple[str, str]]:
     """A real llama.cpp OpenAI-compatible server with the bundled model, started by
     ``llmrec llm serve`` on 127.0.0.1; yields (base URL, API key)."""
+    yield from _serve_llm()
+
+
+@pytest.fixture(scope="session")
+def llama_embedding_server() -> Iterator[tuple[str, str]]:
+    """The same server in embedding mode (``/v1/embeddings``)."""
+    yield from _serve_llm("--embeddings")
+
+
+def _serve_llm(*options: str) -> Iterator[tuple[str, str]]:
     port, key = _free_port(), "test-key-123"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
+    command = ["llm", "serve", "--port", str(port), "--api-key", key, *options]
     process = subprocess.Popen(
-        [sys.executable, "-m", "llmrec", "llm", "serve", "--port", str(port), "--api-key", key],
+        [sys.executable, "-m", "llmrec", *command],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

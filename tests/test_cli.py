@@ -35,7 +35,7 @@ def test_quickstart_loads_movielens_and_prints_stats(tmp_path: Path, ml100k: Pat
 
 
 def _table_value(output: str, name: str) -> str:
-    line = next(line for line in output.splitlines() if name in line)
+    line = next(line for line in output.splitlines() if f"│ {name} " in line)
     return line.strip(" │┃|").split("│")[-1].strip()
 
 
@@ -132,3 +132,30 @@ def test_datasets_list_names_every_dataset(tmp_path: Path):
     for name in ("movielens-100k", "movielens-latest-small", "lastfm-2k",
                  "amazon-2018-gift-cards"):  # fmt: skip
         assert name in result.stdout
+
+
+def test_embed_recommend_similar_search_from_the_command_line(tmp_path: Path, ml100k: Path):
+    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    first = llmrec("embed", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert _table_value(first.stdout, "items") == "1681"
+    # 18 movies are in the catalogue twice under two ids, with the same text.
+    assert _table_value(first.stdout, "encoded now") == "1663"
+    again = llmrec("embed", cwd=tmp_path)
+    assert _table_value(again.stdout, "encoded now") == "0"
+    assert _table_value(again.stdout, "from the cache") == "1681"
+
+    rec = llmrec("recommend", "--user", "1", "-k", "5", cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    assert "interest vectors" in rec.stdout and rec.stdout.count("│") > 20
+    cold = llmrec("recommend", "--user", "new-person", "--interests", "space battles and robots", cwd=tmp_path)
+    assert "stated interests" in cold.stdout
+    sim = llmrec("similar", "--item", "50", "-k", "3", cwd=tmp_path)
+    assert "Empire Strikes Back" in sim.stdout
+    found = llmrec("search", "animated film for kids", "--user", "1", cwd=tmp_path)
+    assert found.returncode == 0 and "query + interest vector" in found.stdout
+
+    missing = llmrec("similar", "--item", "no-such-item", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.strip() == "error: unknown item id: no-such-item"
+    empty = llmrec("search", "   ", cwd=tmp_path)
+    assert empty.returncode == 2 and "empty" in empty.stderr

@@ -32,12 +32,15 @@ from llmrec.data.datasets import DATASETS, load_dataset
 from llmrec.data.ingest import IngestReport, ProgressCallback, ingest_file
 from llmrec.data.readers import FORMATS, TableSpec
 from llmrec.data.records import DEFAULT_EVENT_TYPE, RecordKind
+from llmrec.embed import load_encoder
+from llmrec.embed.vectors import embed_items
 from llmrec.enrich.batches import EnrichReport
 from llmrec.enrich.descriptions import enrich_items
 from llmrec.enrich.interests import enrich_users
 from llmrec.errors import ConfigError, LlmrecError
 from llmrec.llm import bundled_model_path, load_llm
 from llmrec.llm.embedded import start_llama_server
+from llmrec.retrieve.matcher import ContentMatcher
 from llmrec.store import Store
 
 app = typer.Typer(
@@ -423,16 +426,8 @@ def _count_of(available: int, ids: list[str] | None, limit: int | None) -> int:
 def _run_enrichment(
     what: str, job: Callable[[Callable[[int], None]], EnrichReport], total: int
 ) -> EnrichReport:
-    with Progress(
-        TextColumn(f"[bold]{what}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(show_speed=True),
-        TimeRemainingColumn(),
-        console=err_console,
-    ) as progress:
-        task = progress.add_task(what, total=total)
-        return job(lambda n: progress.advance(task, n))
+    with _count_progress(what, total) as advance:
+        return job(advance)
 
 
 def _print_enrich_report(report: EnrichReport) -> None:
@@ -471,6 +466,107 @@ def _print_item_texts(store: Store, limit: int) -> None:
     console.print(table)
 
 
+# -- embeddings and matching ---------------------------------------------------------------
+
+
+@app.command()
+def embed(ctx: typer.Context) -> None:
+    """Encode every item's text (title, tags, description and the LLM's text) into the
+    embedding cache; only new or changed texts are encoded."""
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store, load_encoder(settings.embed) as encoder:
+        total = len(store.item_ids())
+        with _count_progress("items", total) as advance:
+            _, report = embed_items(store, encoder, settings.embed, progress=advance)
+    table = Table(title=f"embed items: {escape(report.encoder_id)}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in [
+        ("items", report.items),
+        ("encoded now", report.encoded),
+        ("from the cache", report.cache_hits),
+        ("seconds", f"{report.seconds:.1f}"),
+    ]:
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+@app.command()
+def recommend(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Option("--user", help="user id (a new id gets cold start)")],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="how many items")] = 10,
+    interests: Annotated[
+        str | None, typer.Option(help="stated interests in free text (new users)")
+    ] = None,
+) -> None:
+    """Recommend items to a user by their interest vectors (or cold start)."""
+    with _user_errors(), _matcher(ctx) as matcher:
+        _print_items(matcher.recommend(user, k, interests=interests), f"for user {user}")
+
+
+@app.command()
+def similar(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Option("--item", help="item id")],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="how many items")] = 10,
+) -> None:
+    """Items whose text is closest to an item's."""
+    with _user_errors(), _matcher(ctx) as matcher:
+        _print_items(matcher.similar_items(item, k), f"similar to {item}")
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help='what to find, e.g. "animated film for kids"')],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="how many items")] = 10,
+    user: Annotated[str | None, typer.Option("--user", help="personalise for this user")] = None,
+) -> None:
+    """Natural-language search over the catalogue (any language the encoder knows)."""
+    with _user_errors(), _matcher(ctx) as matcher:
+        try:
+            found = matcher.search(query, k, user_id=user)
+        except ValueError as exc:
+            raise LlmrecError(str(exc)) from None
+        _print_items(found, f"search: {query}")
+
+
+@contextmanager
+def _matcher(ctx: typer.Context) -> Iterator[ContentMatcher]:
+    settings = _settings(ctx)
+    with _open_store(settings) as store, load_encoder(settings.embed) as encoder:
+        with _count_progress("items", len(store.item_ids())) as advance:
+            matcher = ContentMatcher.from_store(store, encoder, settings, progress=advance)
+        yield matcher
+
+
+@contextmanager
+def _count_progress(what: str, total: int) -> Iterator[Callable[[int], None]]:
+    with Progress(
+        TextColumn(f"[bold]{what}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(show_speed=True),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(what, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def _print_items(frame, title: str) -> None:
+    table = Table(title=escape(title))
+    for column in ("rank", "item", "title", "score", "source"):
+        table.add_column(column, justify="right" if column in ("rank", "score") else "left")
+    for rank, row in enumerate(frame.itertuples(index=False), start=1):
+        table.add_row(
+            str(rank), escape(row.item_id), escape(str(row.title)), f"{row.score:.3f}", row.source
+        )
+    console.print(table)
+
+
 # -- llm ----------------------------------------------------------------------------------
 
 
@@ -482,6 +578,9 @@ def llm_serve(
     api_key: Annotated[
         str | None, typer.Option(envvar="LLMREC_LLM_SERVE_KEY", help="bearer token clients need")
     ] = None,
+    embeddings: Annotated[
+        bool, typer.Option("--embeddings", help="serve /v1/embeddings instead of chat")
+    ] = False,
 ) -> None:
     """Serve the embedded model as an OpenAI-compatible server (llama.cpp) until Ctrl-C."""
     settings = _settings(ctx)
@@ -495,6 +594,7 @@ def llm_serve(
             host=host,
             port=port,
             api_key=api_key,
+            embeddings=embeddings,
         )
     console.print(f"serving {escape(path.name)} at {server.listening_address}/v1", highlight=False)
     with contextlib.suppress(KeyboardInterrupt):

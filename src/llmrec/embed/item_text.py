@@ -6,13 +6,15 @@ generated for it (empty when the item was not enriched or its description was re
 
 from __future__ import annotations
 
+import re
 import string
 
 import pandas as pd
 
-from llmrec.enrich.text import clean_text
+from llmrec.enrich.text import clean_text, truncate
 from llmrec.errors import ConfigError
 
+_SEPARATORS = re.compile(r"([.,])(?:\s*[.,])+")
 TEMPLATE_FIELDS = frozenset({"title", "tags", "description", "generated_description", "keywords"})
 
 
@@ -46,13 +48,13 @@ def item_texts(
         if row.item_id in extra.index:
             gen_description, keywords = extra.loc[row.item_id, ["description", "keywords"]]
         text = template.format(
-            title=row.title or "",
-            tags=", ".join(str(t) for t in tags),
-            description=row.description or "",
+            title=clean_text(row.title, max_chars),
+            tags=", ".join(clean_text(t, 100) for t in tags),
+            description=clean_text(row.description, max_chars),
             generated_description=gen_description or "",
             keywords=", ".join(keywords or []),
         )
-        # Empty fields leave stray separators (". ."): collapse them.
-        text = " ".join(text.replace(" .", "").split()).strip(" .,") or str(row.title or "")
-        texts.append(clean_text(text, max_chars))
+        # Empty fields leave stray separators ("Heat. . A heist."): collapse them.
+        text = _SEPARATORS.sub(r"\1", " ".join(text.split())).strip(" ,")
+        texts.append(truncate(text or clean_text(row.title, max_chars), max_chars))
     return pd.Series(texts, index=pd.Index(items["item_id"], name="item_id"), name="text")

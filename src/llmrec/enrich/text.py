@@ -48,7 +48,7 @@ def truncate(text: str, max_chars: int) -> str:
     space = cut.rfind(" ")
     if space > max_chars // 2:
         cut = cut[:space]
-    return cut.rstrip(" ,;:") + "…"
+    return cut.rstrip(" ,;:.") + "…"
 
 
 def script_of(text: str) -> str | None:

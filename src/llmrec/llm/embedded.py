@@ -48,10 +48,12 @@ def start_llama_server(
     port: int = 0,
     api_key: str | None = None,
     alias: str | None = None,
+    embeddings: bool = False,
 ) -> Any:
     """Load ``model_path`` in llama.cpp's OpenAI-compatible server inside this process.
 
-    Returns the ``xllamacpp.Server``; it serves until it is garbage-collected.
+    Returns the ``xllamacpp.Server``; it serves until it is garbage-collected. With
+    ``embeddings`` it serves ``/v1/embeddings`` (mean-pooled) instead of chat.
     """
     if not model_path.is_file():
         raise LLMError(f"{model_path}: no such GGUF model file")
@@ -71,6 +73,9 @@ def start_llama_server(
     params.model_alias = {alias or model_path.stem}
     if api_key:
         params.api_keys = [api_key]
+    if embeddings:
+        params.embedding = True
+        params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
     try:
         return xllamacpp.Server(params)
     except Exception as exc:  # the binding raises plain RuntimeError/ValueError

@@ -43,6 +43,10 @@ class ContentMatcher:
     ) -> None:
         self.encoder = encoder
         self.titles = dict(zip(items["item_id"].astype(str), items["title"], strict=True))
+        self.tags = {
+            str(i): list(t) if isinstance(t, list) else []
+            for i, t in zip(items["item_id"], items["tags"], strict=True)
+        }
         self.index = VectorIndex(metric=metric).fit(item_vectors.item_ids, item_vectors.vectors)
         self.profiles = profiles
         self.popular = [str(i) for i in popular]
