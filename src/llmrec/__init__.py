@@ -14,6 +14,8 @@ from llmrec.data.matrix import (
 )
 from llmrec.data.readers import TableSpec
 from llmrec.data.records import Event, Item, RecordKind, User, UserLink
+from llmrec.embed import TextEncoder, load_encoder
+from llmrec.embed.vectors import ItemVectors, embed_items
 from llmrec.enrich.batches import EnrichReport
 from llmrec.enrich.descriptions import enrich_items
 from llmrec.enrich.interests import enrich_users
@@ -35,6 +37,9 @@ from llmrec.llm import (
     OpenAICompatibleLLM,
     load_llm,
 )
+from llmrec.profile.vectors import UserProfiles
+from llmrec.retrieve.index import VectorIndex
+from llmrec.retrieve.matcher import ContentMatcher
 from llmrec.store import Store
 
 __version__ = "0.1.0"
@@ -45,6 +50,7 @@ __all__ = [
     "ChatRequest",
     "Completion",
     "ConfigError",
+    "ContentMatcher",
     "DatasetError",
     "EmbeddedLLM",
     "EnrichReport",
@@ -53,6 +59,7 @@ __all__ = [
     "InputFileError",
     "InteractionMatrix",
     "Item",
+    "ItemVectors",
     "LLMError",
     "LlmrecError",
     "Message",
@@ -62,15 +69,20 @@ __all__ = [
     "Store",
     "StoreError",
     "TableSpec",
+    "TextEncoder",
     "UnknownIdError",
     "User",
     "UserLink",
+    "UserProfiles",
+    "VectorIndex",
     "build_interaction_matrix",
+    "embed_items",
     "enrich_items",
     "enrich_users",
     "ingest_file",
     "interaction_matrix_from_store",
     "load_dataset",
+    "load_encoder",
     "load_llm",
     "load_settings",
 ]

@@ -23,7 +23,6 @@ class EnrichReport:
     llm_calls: int = 0
     cache_hits: int = 0
     written: int = 0
-    skipped: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     generation_seconds: float = 0.0

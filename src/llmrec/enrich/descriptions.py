@@ -162,7 +162,7 @@ def enrich_items(
                 if not answer.cached:
                     report.prompt_tokens += answer.prompt_tokens
                     report.completion_tokens += answer.completion_tokens
-                    report.generation_seconds += answer.seconds / llm_parallelism(llm)
+                    report.generation_seconds += answer.seconds / llm.parallelism
             todo = [i for i in todo if verdicts[i].verdict == "rejected"]
             if not todo:
                 break
@@ -174,11 +174,6 @@ def enrich_items(
     report.llm_calls, report.cache_hits = cached.calls, cached.hits
     report.seconds = time.perf_counter() - started
     return report
-
-
-def llm_parallelism(llm: LLM) -> int:
-    """Requests the model answers at once, to turn summed request time into wall time."""
-    return max(1, int(getattr(llm, "parallel", None) or getattr(llm, "concurrency", 1)))
 
 
 def _text_row(item_id: str, result: GuardResult, model_id: str, block: str) -> dict:

@@ -25,7 +25,6 @@ import pandas as pd
 
 from llmrec.config import Settings
 from llmrec.enrich.batches import EnrichReport, ProgressCallback, batches
-from llmrec.enrich.descriptions import llm_parallelism
 from llmrec.enrich.guard import check_description
 from llmrec.enrich.text import clean_text
 from llmrec.errors import UnknownIdError
@@ -335,7 +334,7 @@ def _count(report: EnrichReport, answers: Sequence[Completion], llm: LLM) -> Non
         if not answer.cached:
             report.prompt_tokens += answer.prompt_tokens
             report.completion_tokens += answer.completion_tokens
-            report.generation_seconds += answer.seconds / llm_parallelism(llm)
+            report.generation_seconds += answer.seconds / llm.parallelism
 
 
 def _weighted(keywords: Sequence[str], support: Mapping[str, float]) -> list[tuple[str, float]]:

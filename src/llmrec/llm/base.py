@@ -92,6 +92,11 @@ class LLM(ABC):
     @abstractmethod
     def model_id(self) -> str: ...
 
+    @property
+    def parallelism(self) -> int:
+        """Requests answered at once (turns summed request time into wall time)."""
+        return 1
+
     @abstractmethod
     def generate(
         self, requests: Sequence[ChatRequest], progress: ProgressCallback | None = None

@@ -108,6 +108,10 @@ class EmbeddedLLM(LLM):
         # Name and size identify a GGUF file well enough, without reading 100 MB to hash it.
         return f"llama.cpp:{path.name}:{path.stat().st_size}"
 
+    @property
+    def parallelism(self) -> int:
+        return self.parallel
+
     def _path(self) -> Path:
         return self.model_path if self.model_path is not None else bundled_model_path()
 

@@ -41,6 +41,10 @@ class OpenAICompatibleLLM(LLM):
                 self._model_id = f"openai:{self.model or self._http.served_model('llm.model')}"
             return self._model_id
 
+    @property
+    def parallelism(self) -> int:
+        return self.concurrency
+
     def generate(
         self, requests: Sequence[ChatRequest], progress: ProgressCallback | None = None
     ) -> list[Completion]:

@@ -72,12 +72,12 @@ class UserProfiles:
         self.times_: dict[str, float] = {}
         self.seen_: dict[str, set[str]] = {}
         self.history_: dict[str, _History] = {}
-        self._add(events, now=None)
+        self._add(events)
         return self
 
     def update(self, events: pd.DataFrame) -> UserProfiles:
         """Apply new events (any order, any users) without refitting."""
-        self._add(events, now=None)
+        self._add(events)
         return self
 
     # -- reads ------------------------------------------------------------------------
@@ -132,7 +132,7 @@ class UserProfiles:
         base[searches] = self.query_weight
         return base
 
-    def _add(self, events: pd.DataFrame, now: float | None) -> None:
+    def _add(self, events: pd.DataFrame) -> None:
         if events.empty:
             return
         frame = events.reset_index(drop=True)

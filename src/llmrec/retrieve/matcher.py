@@ -126,11 +126,13 @@ class ContentMatcher:
 
     def _popular(self, k: int, seen: set[str], allowed: Sequence[str] | None) -> pd.DataFrame:
         allowed_set = set(map(str, allowed)) if allowed is not None else None
-        picked = [
-            i for i in self.popular if i not in seen and (allowed_set is None or i in allowed_set)
-        ][:k]
         n = len(self.popular) or 1
-        return self._frame([(i, 1.0 - self.popular.index(i) / n) for i in picked], "popularity")
+        ranked = [
+            (item_id, 1.0 - rank / n)  # a score that falls with the popularity rank
+            for rank, item_id in enumerate(self.popular)
+            if item_id not in seen and (allowed_set is None or item_id in allowed_set)
+        ]
+        return self._frame(ranked[:k], "popularity")
 
     def similar_items(self, item_id: str, k: int = 10) -> pd.DataFrame:
         item_id = str(item_id)

@@ -1,0 +1,137 @@
+"""Encoder throughput and vector-index speed and recall on this machine.
+
+    python benchmarks/embed.py [--data ../shared/data] [--sizes 100000,1000000] [--queries 200]
+
+1. The bundled encoder (multilingual USE) on the MovieLens-100K item texts: a full
+   re-embed into an empty cache (texts/s), then the cached rerun of ``embed_items``.
+2. The index at each size, on synthetic clustered unit vectors of the encoder's
+   dimension (1,000 Gaussian clusters: like text embeddings, unlike uniform noise):
+   build time, single-query latency p50/p99 for exact search and for the HNSW graph
+   (M=32, efSearch=128), and the graph's recall@10 against exact search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from llmrec.config import load_settings
+from llmrec.data.datasets import load_dataset
+from llmrec.embed import UniversalSentenceEncoder
+from llmrec.embed.vectors import embed_items
+from llmrec.retrieve.index import VectorIndex
+from llmrec.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+console = Console()
+
+
+def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((1000, dim)).astype(np.float32)
+    out = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 100_000):  # bounded temporaries at 1M × 512
+        size = min(100_000, n - start)
+        rows = centres[rng.integers(0, 1000, size)] * 0.6
+        rows += rng.standard_normal((size, dim), dtype=np.float32)
+        out[start : start + size] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return out
+
+
+def _percentiles(seconds: list[float]) -> tuple[float, float]:
+    ms = np.array(seconds) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def encoder_rows(data: Path, table: Table) -> None:
+    threads = load_settings().embed.threads
+    encoder = UniversalSentenceEncoder(threads=threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(home=tmp)
+        store = Store.open(settings.effective_database_url)
+        load_dataset("movielens-100k", store, settings, data / "ml-100k")
+        encoder.encode(["warm up"])  # loads the weights: not part of the throughput
+        started = time.perf_counter()
+        _, first = embed_items(store, encoder, settings.embed)
+        full = time.perf_counter() - started
+        reruns = []
+        for _ in range(3):
+            started = time.perf_counter()
+            _, again = embed_items(store, encoder, settings.embed)
+            reruns.append(time.perf_counter() - started)
+        store.close()
+    table.add_row(
+        f"USE encoder, {threads} threads: full embed of ML-100K items",
+        f"{first.items} items ({first.encoded} distinct texts)",
+        f"{full:.1f} s",
+        f"{first.encoded / full:.0f} texts/s",
+    )
+    table.add_row(
+        "cached rerun (median of 3)",
+        f"{again.items} items, {again.encoded} encoded",
+        f"{statistics.median(reruns):.2f} s",
+        "-",
+    )
+
+
+def index_rows(size: int, dim: int, queries: int, table: Table) -> None:
+    vectors = _clustered(size, dim, seed=size)
+    ids = [str(i) for i in range(size)]
+    probe = _clustered(queries, dim, seed=size + 1)
+    exact = VectorIndex(ann_threshold=10**12).fit(ids, vectors)
+    latencies = []
+    truth = []
+    for q in probe:
+        started = time.perf_counter()
+        truth.append(set(exact.search(q, k=10).ids[0]))
+        latencies.append(time.perf_counter() - started)
+    p50, p99 = _percentiles(latencies)
+    table.add_row(
+        f"exact search, {size:,} × {dim}", "build: none", f"p50 {p50:.1f} ms", f"p99 {p99:.1f} ms"
+    )
+
+    started = time.perf_counter()
+    graph = VectorIndex(ann_threshold=0).fit(ids, vectors)
+    build = time.perf_counter() - started
+    latencies, found = [], []
+    for q in probe:
+        started = time.perf_counter()
+        found.append(set(graph.search(q, k=10).ids[0]))
+        latencies.append(time.perf_counter() - started)
+    p50, p99 = _percentiles(latencies)
+    recall = np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)])
+    table.add_row(
+        f"HNSW M=32 efSearch=128, {size:,} × {dim}",
+        f"build {build:.0f} s, recall@10 {recall:.3f}",
+        f"p50 {p50:.2f} ms",
+        f"p99 {p99:.2f} ms",
+    )
+    console.print(f"done: {size:,} items")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--skip-encoder", action="store_true")
+    args = parser.parse_args()
+    table = Table(title="embeddings and vector index")
+    for column in ("what", "size / build", "time", "rate / p99"):
+        table.add_column(column)
+    if not args.skip_encoder:
+        encoder_rows(args.data, table)
+    for size in (int(s) for s in args.sizes.split(",") if s):
+        index_rows(size, 512, args.queries, table)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
