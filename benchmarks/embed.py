@@ -4,8 +4,8 @@
 
 1. The bundled encoder (multilingual USE) on the MovieLens-100K item texts: a full
    re-embed into an empty cache (texts/s), then the cached rerun of ``embed_items``.
-2. The index at each size, on synthetic clustered unit vectors of the encoder's
-   dimension (1,000 Gaussian clusters: like text embeddings, unlike uniform noise):
+2. The index at each size, on synthetic vectors made from the real ML-100K item vectors
+   (mixtures of two items plus noise: text-like, unlike uniform noise):
    build time, single-query latency p50/p99 for exact search and for the HNSW graph
    (M=32, efSearch=128), and the graph's recall@10 against exact search.
 """
@@ -33,14 +33,17 @@ REPO = Path(__file__).resolve().parents[1]
 console = Console()
 
 
-def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
+def _text_like(base: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` unit vectors spread like text embeddings: mixtures of two real item vectors
+    plus a little noise (uniform noise in 512 dimensions has no neighbours to find)."""
     rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((1000, dim)).astype(np.float32)
-    out = np.empty((n, dim), dtype=np.float32)
+    out = np.empty((n, base.shape[1]), dtype=np.float32)
     for start in range(0, n, 100_000):  # bounded temporaries at 1M × 512
         size = min(100_000, n - start)
-        rows = centres[rng.integers(0, 1000, size)] * 0.6
-        rows += rng.standard_normal((size, dim), dtype=np.float32)
+        first, second = rng.integers(0, len(base), (2, size))
+        mix = rng.uniform(0.2, 0.8, size)[:, None].astype(np.float32)
+        rows = mix * base[first] + (1 - mix) * base[second]
+        rows += 0.05 * rng.standard_normal(rows.shape, dtype=np.float32)
         out[start : start + size] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
     return out
 
@@ -50,7 +53,8 @@ def _percentiles(seconds: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
-def encoder_rows(data: Path, table: Table) -> None:
+def encoder_rows(data: Path, table: Table) -> np.ndarray:
+    """Encoder rows of the table; returns the ML-100K item vectors."""
     threads = load_settings().embed.threads
     encoder = UniversalSentenceEncoder(threads=threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,7 +63,7 @@ def encoder_rows(data: Path, table: Table) -> None:
         load_dataset("movielens-100k", store, settings, data / "ml-100k")
         encoder.encode(["warm up"])  # loads the weights: not part of the throughput
         started = time.perf_counter()
-        _, first = embed_items(store, encoder, settings.embed)
+        vectors, first = embed_items(store, encoder, settings.embed)
         full = time.perf_counter() - started
         reruns = []
         for _ in range(3):
@@ -79,12 +83,14 @@ def encoder_rows(data: Path, table: Table) -> None:
         f"{statistics.median(reruns):.2f} s",
         "-",
     )
+    return vectors.vectors
 
 
-def index_rows(size: int, dim: int, queries: int, table: Table) -> None:
-    vectors = _clustered(size, dim, seed=size)
+def index_rows(base: np.ndarray, size: int, queries: int, table: Table) -> None:
+    vectors = _text_like(base, size, seed=size)
     ids = [str(i) for i in range(size)]
-    probe = _clustered(queries, dim, seed=size + 1)
+    probe = _text_like(base, queries, seed=size + 1)
+    dim = base.shape[1]
     exact = VectorIndex(ann_threshold=10**12).fit(ids, vectors)
     latencies = []
     truth = []
@@ -121,15 +127,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--skip-encoder", action="store_true")
     args = parser.parse_args()
     table = Table(title="embeddings and vector index")
     for column in ("what", "size / build", "time", "rate / p99"):
         table.add_column(column)
-    if not args.skip_encoder:
-        encoder_rows(args.data, table)
+    base = encoder_rows(args.data, table)
     for size in (int(s) for s in args.sizes.split(",") if s):
-        index_rows(size, 512, args.queries, table)
+        index_rows(base, size, args.queries, table)
     console.print(table)
 
 

@@ -18,6 +18,7 @@ import argparse
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -39,6 +40,7 @@ from llmrec.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 console = Console()
+Row = Callable[..., None]  # adds a row to the table and prints it
 
 
 def _store(home: Path, dataset: str, data: Path, folder: str) -> tuple[Store, object]:
@@ -73,12 +75,79 @@ def _passing(report: EnrichReport) -> str:
     )
 
 
+def _compare_parallelism(args: argparse.Namespace, tmp: Path, threads: int, row: Row) -> None:
+    for parallel in (1, 2, 4):
+        store, settings = _store(tmp / f"p{parallel}", "movielens-100k", args.data, "ml-100k")
+        with EmbeddedLLM(threads=threads, parallel=parallel) as llm:
+            llm.generate([])  # nothing: the model loads on the first real batch
+            report = _run(store, settings, llm, args.compare, f"{parallel} in flight")
+        row(
+            f"ML-100K, {parallel} request(s) in flight",
+            str(report.total),
+            f"{report.seconds:.1f}",
+            f"{report.total / report.seconds * 60:.0f}",
+            f"{report.completion_tokens / report.seconds:.1f}",
+            _passing(report),
+        )
+        store.close()
+
+
+def _full_run(args: argparse.Namespace, threads: int, row: Row) -> None:
+    if args.fresh and args.home.exists():
+        shutil.rmtree(args.home)
+    store, settings = _store(args.home, "movielens-100k", args.data, "ml-100k")
+    with EmbeddedLLM(threads=threads, parallel=settings.llm.concurrency) as llm:
+        full = _run(store, settings, llm, args.items, "ML-100K all items")
+        started = time.perf_counter()
+        rerun = enrich_items(store, llm, settings, limit=args.items)
+        rerun_s = time.perf_counter() - started
+    row(
+        f"ML-100K full, {settings.llm.concurrency} in flight",
+        str(full.total),
+        f"{full.seconds:.1f}",
+        f"{full.total / full.seconds * 60:.0f}",
+        f"{full.completion_tokens / full.seconds:.1f}",
+        _passing(full),
+    )
+    row(
+        f"ML-100K rerun (cache: {rerun.cache_hits} hits, {rerun.llm_calls} calls)",
+        str(rerun.total),
+        f"{rerun_s:.2f}",
+        f"{rerun.total / rerun_s * 60:.0f}",
+        "-",
+        _passing(rerun),
+    )
+    store.close()
+
+
+def _amazon(args: argparse.Namespace, tmp: Path, threads: int, row: Row) -> None:
+    store, settings = _store(
+        tmp / "amazon",
+        "amazon-2018-gift-cards",
+        args.data,
+        "amazon-2018-gift-cards",
+    )
+    with EmbeddedLLM(threads=threads, parallel=settings.llm.concurrency) as llm:
+        gift = _run(store, settings, llm, args.amazon_items, "Amazon Gift Cards")
+    row(
+        "Amazon Gift Cards",
+        str(gift.total),
+        f"{gift.seconds:.1f}",
+        f"{gift.total / gift.seconds * 60:.0f}",
+        f"{gift.completion_tokens / gift.seconds:.1f}",
+        _passing(gift),
+    )
+    store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--compare", type=int, default=48, help="items in the serial test")
     parser.add_argument("--items", type=int, default=None, help="items in the full run")
     parser.add_argument("--skip-amazon", action="store_true")
+    parser.add_argument("--amazon-items", type=int, default=None, help="limit the Amazon run")
+    parser.add_argument("--skip-ml", action="store_true", help="only the Amazon run")
     parser.add_argument("--home", type=Path, default=REPO / ".llmrec-bench" / "ml-100k")
     parser.add_argument("--fresh", action="store_true", help="empty --home first")
     args = parser.parse_args()
@@ -93,67 +162,11 @@ def main() -> None:
         console.print(" | ".join(cells))  # as it completes: the full run takes minutes
 
     with tempfile.TemporaryDirectory() as tmp:
-        for parallel in (1, 2, 4):
-            store, settings = _store(
-                Path(tmp) / f"p{parallel}", "movielens-100k", args.data, "ml-100k"
-            )
-            with EmbeddedLLM(threads=threads, parallel=parallel) as llm:
-                llm.generate([])  # nothing: the model loads on the first real batch
-                report = _run(store, settings, llm, args.compare, f"{parallel} in flight")
-            row(
-                f"ML-100K, {parallel} request(s) in flight",
-                str(report.total),
-                f"{report.seconds:.1f}",
-                f"{report.total / report.seconds * 60:.0f}",
-                f"{report.completion_tokens / report.seconds:.1f}",
-                _passing(report),
-            )
-            store.close()
-
-        if args.fresh and args.home.exists():
-            shutil.rmtree(args.home)
-        store, settings = _store(args.home, "movielens-100k", args.data, "ml-100k")
-        with EmbeddedLLM(threads=threads, parallel=settings.llm.concurrency) as llm:
-            full = _run(store, settings, llm, args.items, "ML-100K all items")
-            started = time.perf_counter()
-            rerun = enrich_items(store, llm, settings, limit=args.items)
-            rerun_s = time.perf_counter() - started
-        row(
-            f"ML-100K full, {settings.llm.concurrency} in flight",
-            str(full.total),
-            f"{full.seconds:.1f}",
-            f"{full.total / full.seconds * 60:.0f}",
-            f"{full.completion_tokens / full.seconds:.1f}",
-            _passing(full),
-        )
-        row(
-            f"ML-100K rerun (cache: {rerun.cache_hits} hits, {rerun.llm_calls} calls)",
-            str(rerun.total),
-            f"{rerun_s:.2f}",
-            f"{rerun.total / rerun_s * 60:.0f}",
-            "-",
-            _passing(rerun),
-        )
-        store.close()
-
+        if not args.skip_ml:
+            _compare_parallelism(args, Path(tmp), threads, row)
+            _full_run(args, threads, row)
         if not args.skip_amazon:
-            store, settings = _store(
-                Path(tmp) / "amazon",
-                "amazon-2018-gift-cards",
-                args.data,
-                "amazon-2018-gift-cards",
-            )
-            with EmbeddedLLM(threads=threads, parallel=settings.llm.concurrency) as llm:
-                gift = _run(store, settings, llm, None, "Amazon Gift Cards")
-            row(
-                "Amazon Gift Cards",
-                str(gift.total),
-                f"{gift.seconds:.1f}",
-                f"{gift.total / gift.seconds * 60:.0f}",
-                f"{gift.completion_tokens / gift.seconds:.1f}",
-                _passing(gift),
-            )
-            store.close()
+            _amazon(args, Path(tmp), threads, row)
     console.print(table)
 
 
