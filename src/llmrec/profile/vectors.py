@@ -166,7 +166,11 @@ class UserProfiles:
             previous = self.times_.get(user_id)
             if previous is not None:
                 newest[n] = max(newest[n], previous)
-        decay = self.decay(newest[codes] - t)
+        # Events without a time are not decayed (age 0), like those at the newest time.
+        known = np.isfinite(t) & np.isfinite(newest[codes])
+        age = np.zeros(len(t))
+        age[known] = newest[codes][known] - t[known]
+        decay = self.decay(age)
         contributions = sp.csr_matrix(
             (weights[order] * decay, (codes, np.arange(len(order)))),
             shape=(len(uniques), len(order)),
