@@ -7,7 +7,7 @@
 2. The index at each size, on synthetic vectors made from the real ML-100K item vectors
    (mixtures of two items plus noise: text-like, unlike uniform noise):
    build time, single-query latency p50/p99 for exact search and for the HNSW graph
-   (M=32, efSearch=128), and the graph's recall@10 against exact search.
+   (M=32, each efSearch of ``--ef``), and the graph's recall@10 against exact search.
 """
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ def encoder_rows(data: Path, table: Table) -> np.ndarray:
     return vectors.vectors
 
 
-def index_rows(base: np.ndarray, size: int, queries: int, table: Table) -> None:
+def index_rows(
+    base: np.ndarray, size: int, queries: int, ef_values: list[int], table: Table
+) -> None:
     vectors = _text_like(base, size, seed=size)
     ids = [str(i) for i in range(size)]
     probe = _text_like(base, queries, seed=size + 1)
@@ -106,19 +108,21 @@ def index_rows(base: np.ndarray, size: int, queries: int, table: Table) -> None:
     started = time.perf_counter()
     graph = VectorIndex(ann_threshold=0).fit(ids, vectors)
     build = time.perf_counter() - started
-    latencies, found = [], []
-    for q in probe:
-        started = time.perf_counter()
-        found.append(set(graph.search(q, k=10).ids[0]))
-        latencies.append(time.perf_counter() - started)
-    p50, p99 = _percentiles(latencies)
-    recall = np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)])
-    table.add_row(
-        f"HNSW M=32 efSearch=128, {size:,} × {dim}",
-        f"build {build:.0f} s, recall@10 {recall:.3f}",
-        f"p50 {p50:.2f} ms",
-        f"p99 {p99:.2f} ms",
-    )
+    for ef in ef_values:
+        graph.ef_search = ef
+        latencies, found = [], []
+        for q in probe:
+            started = time.perf_counter()
+            found.append(set(graph.search(q, k=10).ids[0]))
+            latencies.append(time.perf_counter() - started)
+        p50, p99 = _percentiles(latencies)
+        recall = np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)])
+        table.add_row(
+            f"HNSW M=32 efSearch={ef}, {size:,} × {dim}",
+            f"build {build:.0f} s, recall@10 {recall:.3f}",
+            f"p50 {p50:.2f} ms",
+            f"p99 {p99:.2f} ms",
+        )
     console.print(f"done: {size:,} items")
 
 
@@ -127,13 +131,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--ef", default="128,256,512", help="efSearch values to try")
     args = parser.parse_args()
     table = Table(title="embeddings and vector index")
     for column in ("what", "size / build", "time", "rate / p99"):
         table.add_column(column)
     base = encoder_rows(args.data, table)
     for size in (int(s) for s in args.sizes.split(",") if s):
-        index_rows(base, size, args.queries, table)
+        index_rows(base, size, args.queries, [int(e) for e in args.ef.split(",")], table)
     console.print(table)
 
 
