@@ -87,7 +87,12 @@ def encoder_rows(data: Path, table: Table) -> np.ndarray:
 
 
 def index_rows(
-    base: np.ndarray, size: int, queries: int, ef_values: list[int], table: Table
+    base: np.ndarray,
+    size: int,
+    queries: int,
+    ef_values: list[int],
+    nprobe_values: list[int],
+    table: Table,
 ) -> None:
     vectors = _text_like(base, size, seed=size)
     ids = [str(i) for i in range(size)]
@@ -105,20 +110,38 @@ def index_rows(
         f"exact search, {size:,} × {dim}", "build: none", f"p50 {p50:.1f} ms", f"p99 {p99:.1f} ms"
     )
 
-    started = time.perf_counter()
-    graph = VectorIndex(ann_threshold=0).fit(ids, vectors)
-    build = time.perf_counter() - started
-    for ef in ef_values:
-        graph.ef_search = ef
+    if ef_values:
+        started = time.perf_counter()
+        graph = VectorIndex(ann_threshold=0).fit(ids, vectors)
+        build = time.perf_counter() - started
+        for ef in ef_values:
+            graph.ef_search = ef
+            latencies, found = [], []
+            for q in probe:
+                started = time.perf_counter()
+                found.append(set(graph.search(q, k=10).ids[0]))
+                latencies.append(time.perf_counter() - started)
+            p50, p99 = _percentiles(latencies)
+            recall = np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)])
+            table.add_row(
+                f"HNSW M=32 efSearch={ef}, {size:,} × {dim}",
+                f"build {build:.0f} s, recall@10 {recall:.3f}",
+                f"p50 {p50:.2f} ms",
+                f"p99 {p99:.2f} ms",
+            )
+    for nprobe in nprobe_values:
+        started = time.perf_counter()
+        ivf = VectorIndex(ann_threshold=0, ann="ivf", ivf_nprobe=nprobe).fit(ids, vectors)
+        build = time.perf_counter() - started
         latencies, found = [], []
         for q in probe:
             started = time.perf_counter()
-            found.append(set(graph.search(q, k=10).ids[0]))
+            found.append(set(ivf.search(q, k=10).ids[0]))
             latencies.append(time.perf_counter() - started)
         p50, p99 = _percentiles(latencies)
         recall = np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)])
         table.add_row(
-            f"HNSW M=32 efSearch={ef}, {size:,} × {dim}",
+            f"IVF nprobe={nprobe}, {size:,} × {dim}",
             f"build {build:.0f} s, recall@10 {recall:.3f}",
             f"p50 {p50:.2f} ms",
             f"p99 {p99:.2f} ms",
@@ -131,14 +154,22 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--ef", default="128,256,512", help="efSearch values to try")
+    parser.add_argument("--ef", default="128,512", help="HNSW efSearch values to try")
+    parser.add_argument("--nprobe", default="16,32,64", help="IVF cells searched, to try")
     args = parser.parse_args()
     table = Table(title="embeddings and vector index")
     for column in ("what", "size / build", "time", "rate / p99"):
         table.add_column(column)
     base = encoder_rows(args.data, table)
     for size in (int(s) for s in args.sizes.split(",") if s):
-        index_rows(base, size, args.queries, [int(e) for e in args.ef.split(",")], table)
+        index_rows(
+            base,
+            size,
+            args.queries,
+            [int(e) for e in args.ef.split(",") if e],
+            [int(n) for n in args.nprobe.split(",") if n],
+            table,
+        )
     console.print(table)
 
 

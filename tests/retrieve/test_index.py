@@ -52,12 +52,13 @@ def test_add_replace_and_remove():
     assert index.search(vectors[3], k=1).ids == [["i15"]] and "i3" not in index
 
 
-def test_hnsw_recall_against_exact():
+@pytest.mark.parametrize(("ann", "options"), [("hnsw", {}), ("ivf", {"ivf_nprobe": 96})])
+def test_approximate_recall_against_exact(ann, options):
     ids, vectors = _data(5000, 32)
     rng = np.random.default_rng(1)
     queries = _unit(rng.normal(size=(100, 32)))
     exact = VectorIndex(ann_threshold=10**9).fit(ids, vectors).search(queries, k=10)
-    ann_index = VectorIndex(ann_threshold=1000).fit(ids, vectors)
+    ann_index = VectorIndex(ann_threshold=1000, ann=ann, **options).fit(ids, vectors)
     assert ann_index.is_approximate
     ann = ann_index.search(queries, k=10)
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(ann.ids, exact.ids, strict=True)])
@@ -79,10 +80,10 @@ def test_hnsw_removal_and_compaction():
     assert index.search(vectors[700], k=1).ids == [["i700"]]
 
 
-@pytest.mark.parametrize("threshold", [10**9, 100])
-def test_save_and_load_give_the_same_answers(tmp_path, threshold):
+@pytest.mark.parametrize(("threshold", "ann"), [(10**9, "hnsw"), (100, "hnsw"), (100, "ivf")])
+def test_save_and_load_give_the_same_answers(tmp_path, threshold, ann):
     ids, vectors = _data(500, 16)
-    index = VectorIndex(ann_threshold=threshold).fit(ids, vectors)
+    index = VectorIndex(ann_threshold=threshold, ann=ann).fit(ids, vectors)
     index.remove(["i1"])
     index.save(tmp_path / "idx")
     loaded = VectorIndex.load(tmp_path / "idx")
@@ -97,6 +98,7 @@ def test_save_and_load_give_the_same_answers(tmp_path, threshold):
         (lambda: VectorIndex().fit(["a"], np.ones((2, 2))), "1 ids but 2 vectors"),
         (lambda: VectorIndex().fit(["a"], np.array([[np.nan, 1.0]])), "NaN"),
         (lambda: VectorIndex(metric="manhattan").fit(["a"], np.ones((1, 2))), "metric"),
+        (lambda: VectorIndex(ann="lsh").fit(["a"], np.ones((1, 2))), "ann must"),
         (lambda: VectorIndex().fit(["a"], np.ones((1, 2))).add(["b"], np.ones((1, 3))), "dimensions"),
         (lambda: VectorIndex().fit(["a"], np.ones((1, 2))).search(np.ones(2), k=0), "k must"),
     ],

@@ -1,12 +1,13 @@
 """A vector index with one API for exact and approximate search.
 
 Below ``ann_threshold`` items the search is exact (one matrix product, vectorised over a
-batch of queries); above it, a faiss HNSW graph answers and the exact vectors stay beside
-it. Items are added and removed incrementally (a removed item is masked, and the graph is
-rebuilt from the live rows once a quarter of it is dead), filtered per query (ids to
-exclude, such as the items a user has seen) or for the whole batch (an ``allowed`` mask:
-availability, tags). Scores: the cosine (vectors are unit length) or the negative
-Euclidean distance.
+batch of queries); above it, a faiss approximate index answers — an HNSW graph
+(``ann="hnsw"``) or an inverted file of k-means cells (``ann="ivf"``) — and the exact
+vectors stay beside it. Items are added and removed incrementally (a removed item is
+masked, and the approximate index is rebuilt from the live rows once a quarter of it is
+dead), filtered per query (ids to exclude, such as the items a user has seen) or for the
+whole batch (an ``allowed`` mask: availability, tags). Scores: the cosine (vectors are
+unit length) or the negative Euclidean distance.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 Metric = Literal["cosine", "euclidean"]
+Approximate = Literal["hnsw", "ivf"]
 _FORMAT_VERSION = 1
 _QUERY_CHUNK = 512  # queries scored at once in exact search (bounds the score matrix)
 
@@ -46,18 +48,24 @@ class VectorIndex:
         hnsw_m: int = 32,
         ef_construction: int = 80,
         ef_search: int = 128,
+        ann: Approximate = "hnsw",
+        ivf_nprobe: int = 32,
     ) -> None:
         self.metric = metric
         self.ann_threshold = ann_threshold
         self.hnsw_m = hnsw_m
         self.ef_construction = ef_construction
         self.ef_search = ef_search
+        self.ann = ann
+        self.ivf_nprobe = ivf_nprobe
 
     # -- building ---------------------------------------------------------------------
 
     def fit(self, ids: Sequence[str], vectors: np.ndarray) -> VectorIndex:
         if self.metric not in ("cosine", "euclidean"):
             raise ValueError(f"metric must be cosine or euclidean, got {self.metric!r}")
+        if self.ann not in ("hnsw", "ivf"):
+            raise ValueError(f"ann must be hnsw or ivf, got {self.ann!r}")
         ids = [str(i) for i in ids]
         vectors = _as_matrix(vectors, len(ids))
         if len(set(ids)) != len(ids):
@@ -180,7 +188,7 @@ class VectorIndex:
         rows_out, scores_out = [], []
         for q, query in enumerate(queries):
             want = k + len(excluded_rows[q]) + min(dead, 4 * k)
-            self.graph_.hnsw.efSearch = max(self.ef_search, want)
+            self._set_search_breadth(want)
             distances, labels = self.graph_.search(query[None, :], want)
             keep = labels[0] >= 0
             rows, dist = labels[0][keep], distances[0][keep]
@@ -196,14 +204,31 @@ class VectorIndex:
             scores_out.append(dist if self.metric == "cosine" else -np.sqrt(np.maximum(dist, 0)))
         return rows_out, scores_out
 
+    def _set_search_breadth(self, want: int) -> None:
+        if hasattr(self.graph_, "hnsw"):
+            self.graph_.hnsw.efSearch = max(self.ef_search, want)
+        else:
+            self.graph_.nprobe = self.ivf_nprobe
+
     def _build_graph(self) -> None:
         import faiss
 
         dim = self.vectors_.shape[1]
         faiss_metric = faiss.METRIC_INNER_PRODUCT if self.metric == "cosine" else faiss.METRIC_L2
-        graph = faiss.IndexHNSWFlat(dim, self.hnsw_m, faiss_metric)
-        graph.hnsw.efConstruction = self.ef_construction
-        graph.hnsw.efSearch = self.ef_search
+        if self.ann == "ivf":
+            live = self.vectors_
+            cells = max(1, min(int(4 * np.sqrt(len(live))), len(live) // 39))
+            quantizer = faiss.IndexFlat(dim, faiss_metric)
+            graph = faiss.IndexIVFFlat(quantizer, dim, cells, faiss_metric)
+            rng = np.random.default_rng(0)
+            sample = live[rng.choice(len(live), min(len(live), 64 * cells), replace=False)]
+            graph.train(sample)
+            graph.nprobe = self.ivf_nprobe
+            self._quantizer = quantizer  # faiss does not own it from Python: keep it alive
+        else:
+            graph = faiss.IndexHNSWFlat(dim, self.hnsw_m, faiss_metric)
+            graph.hnsw.efConstruction = self.ef_construction
+            graph.hnsw.efSearch = self.ef_search
         graph.add(self.vectors_)
         self.graph_ = graph
 
@@ -226,10 +251,12 @@ class VectorIndex:
             "hnsw_m": self.hnsw_m,
             "ef_construction": self.ef_construction,
             "ef_search": self.ef_search,
+            "ann": self.ann,
+            "ivf_nprobe": self.ivf_nprobe,
             "ids": [str(i) for i in self.ids_],
         }
         (folder / "index.json").write_text(json.dumps(meta))
-        graph_file = folder / "hnsw.faiss"
+        graph_file = folder / "ann.faiss"
         if self.graph_ is not None:
             import faiss
 
@@ -245,7 +272,7 @@ class VectorIndex:
             raise ValueError(f"{folder}: index format {meta.get('format')} is not supported")
         index = cls(
             meta["metric"], meta["ann_threshold"], meta["hnsw_m"], meta["ef_construction"],
-            meta["ef_search"],
+            meta["ef_search"], meta["ann"], meta["ivf_nprobe"],
         )  # fmt: skip
         index.ids_ = np.array(meta["ids"], dtype=object)
         index.vectors_ = np.load(folder / "vectors.npy")
@@ -254,11 +281,11 @@ class VectorIndex:
             item_id: row for row, item_id in enumerate(meta["ids"]) if index.alive_[row]
         }
         index.graph_ = None
-        if (folder / "hnsw.faiss").exists():
+        if (folder / "ann.faiss").exists():
             import faiss
 
-            index.graph_ = faiss.read_index(str(folder / "hnsw.faiss"))
-            index.graph_.hnsw.efSearch = index.ef_search
+            index.graph_ = faiss.read_index(str(folder / "ann.faiss"))
+            index._set_search_breadth(0)
         return index
 
 
