@@ -155,6 +155,10 @@ def test_embed_recommend_similar_search_from_the_command_line(tmp_path: Path, ml
     found = llmrec("search", "animated film for kids", "--user", "1", cwd=tmp_path)
     assert found.returncode == 0 and "query + interest vector" in found.stdout
 
+    interests = llmrec("profile", "--user", "1", "--top", "3", cwd=tmp_path)
+    assert interests.returncode == 0 and "interests of user 1" in interests.stdout
+    assert interests.stdout.count("│") >= 9  # three keyword rows
+
     missing = llmrec("similar", "--item", "no-such-item", cwd=tmp_path)
     assert missing.returncode == 2 and missing.stderr.strip() == "error: unknown item id: no-such-item"
     empty = llmrec("search", "   ", cwd=tmp_path)

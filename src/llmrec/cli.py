@@ -532,6 +532,23 @@ def search(
         _print_items(found, f"search: {query}")
 
 
+@app.command()
+def profile(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Option("--user", help="user id")],
+    top: Annotated[int, typer.Option(min=1, max=100, help="how many keywords")] = 10,
+) -> None:
+    """A user's interest keywords (from their items and the LLM's extraction) and summary."""
+    with _user_errors(), _matcher(ctx) as matcher:
+        keywords, summary = matcher.interest_keywords(user, top)
+    table = Table(title=f"interests of user {escape(user)}", caption=escape(summary) or None)
+    table.add_column("keyword")
+    table.add_column("weight", justify="right")
+    for keyword, weight in keywords:
+        table.add_row(escape(keyword), f"{weight:.3f}")
+    console.print(table)
+
+
 @contextmanager
 def _matcher(ctx: typer.Context) -> Iterator[ContentMatcher]:
     settings = _settings(ctx)

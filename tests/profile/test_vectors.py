@@ -92,3 +92,15 @@ def test_keyword_profile_uses_the_same_weights():
     p = profiles().fit(ev, ITEMS, VECTORS)
     keywords = {"x": ["war", "drama"], "y": ["drama"], "z": ["horror"]}
     assert keyword_profile(ev, keywords, p, "u") == [("drama", pytest.approx(9 / 17, abs=1e-4)), ("war", pytest.approx(8 / 17, abs=1e-4))]
+
+
+def test_keyword_profile_blends_the_llm_interests():
+    ev = events([("u", "x", "purchase", None, None, 0), ("u", "y", "view", None, None, 0)])
+    p = profiles().fit(ev, ITEMS, VECTORS)
+    keywords = {"x": ["war"], "y": ["drama"]}  # items: war 8/9, drama 1/9
+    llm = [["drama", 0.75], ["history", 0.25]]
+    blended = keyword_profile(ev, keywords, p, "u", llm_keywords=llm, llm_share=0.5)
+    # war 0.5 × 8/9 = 0.4444; drama 0.5 × 1/9 + 0.5 × 0.75 = 0.4306; history 0.125
+    assert blended == [("war", pytest.approx(0.4444, abs=1e-4)), ("drama", pytest.approx(0.4306, abs=1e-4)), ("history", 0.125)]
+    # A user known only to the LLM (no events) still has a profile.
+    assert keyword_profile(ev.iloc[0:0], keywords, p, "u", llm_keywords=llm) == [("drama", 0.75), ("history", 0.25)]

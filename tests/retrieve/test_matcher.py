@@ -65,3 +65,13 @@ def test_search_in_english_and_chinese_and_personalised(matcher):
     assert personal["source"].eq("query + interest vector").all()
     with pytest.raises(ValueError, match="empty"):
         matcher.search("  ")
+
+
+def test_interest_keywords_from_the_users_items(matcher):
+    keywords, summary = matcher.interest_keywords("1", top=5)
+    assert len(keywords) == 5 and summary == ""  # no LLM extraction in this store
+    assert sum(w for _, w in keywords) == pytest.approx(1.0, abs=1e-3)
+    assert keywords[0][0] in {t.lower() for tags in matcher.tags.values() for t in tags}
+    assert [w for _, w in keywords] == sorted((w for _, w in keywords), reverse=True)
+    with pytest.raises(UnknownIdError, match="nobody"):
+        matcher.interest_keywords("nobody")

@@ -236,21 +236,41 @@ def keyword_profile(
     profiles: UserProfiles,
     user_id: str,
     top: int = 10,
+    llm_keywords: Sequence[Sequence] | None = None,
+    llm_share: float = 0.5,
 ) -> list[tuple[str, float]]:
-    """A user's weighted keywords from their items' keywords (same weights and decay as
-    the vectors), heaviest first, weights summing to 1 over the positive ones."""
+    """A user's weighted keywords, heaviest first, weights summing to 1.
+
+    From their items' keywords (the same event weights and decay as the vectors; negative
+    events subtract), blended with the LLM's interest keywords (``[[keyword, weight],
+    ...]`` from ``llmrec enrich users``) at ``llm_share`` when given.
+    """
     mine = events[events["user_id"].astype(str) == str(user_id)]
-    if mine.empty:
-        return []
-    weights = profiles.weights_of(mine)
-    times = pd.to_numeric(mine.get("timestamp"), errors="coerce").to_numpy(dtype=np.float64)
-    newest = np.nanmax(times) if np.isfinite(times).any() else np.nan
-    decay = profiles.decay(newest - times)
     scores: dict[str, float] = {}
-    for item_id, w in zip(mine["item_id"], weights * decay, strict=True):
-        for keyword in item_keywords.get(str(item_id), ()):
-            scores[keyword] = scores.get(keyword, 0.0) + float(w)
-    positive = {k: v for k, v in scores.items() if v > 0}
-    total = sum(positive.values()) or 1.0
-    ranked = sorted(positive.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    if not mine.empty:
+        weights = profiles.weights_of(mine)
+        times = pd.to_numeric(mine.get("timestamp"), errors="coerce").to_numpy(np.float64)
+        newest = np.nanmax(times) if np.isfinite(times).any() else np.nan
+        known = np.isfinite(times) & np.isfinite(newest)
+        age = np.zeros(len(times))
+        age[known] = newest - times[known]
+        for item_id, w in zip(mine["item_id"], weights * profiles.decay(age), strict=True):
+            for keyword in item_keywords.get(str(item_id), ()):
+                scores[keyword] = scores.get(keyword, 0.0) + float(w)
+    from_items = _shares(scores)
+    from_llm = _shares({str(k): float(w) for k, w in llm_keywords or []})
+    if from_llm and from_items:
+        blended = {k: (1 - llm_share) * v for k, v in from_items.items()}
+        for k, v in from_llm.items():
+            blended[k] = blended.get(k, 0.0) + llm_share * v
+    else:
+        blended = from_items or from_llm
+    ranked = sorted(blended.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    total = sum(v for _, v in ranked) or 1.0
     return [(k, round(v / total, 4)) for k, v in ranked]
+
+
+def _shares(scores: Mapping[str, float]) -> dict[str, float]:
+    positive = {k: v for k, v in scores.items() if v > 0}
+    total = sum(positive.values())
+    return {k: v / total for k, v in positive.items()} if total else {}

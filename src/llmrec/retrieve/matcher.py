@@ -19,7 +19,7 @@ from llmrec.config import Settings
 from llmrec.embed.encoders import TextEncoder
 from llmrec.embed.vectors import ItemVectors, embed_items
 from llmrec.errors import UnknownIdError
-from llmrec.profile.vectors import UserProfiles
+from llmrec.profile.vectors import UserProfiles, keyword_profile
 from llmrec.retrieve.cold_start import friends_vector, similar_users_vector
 from llmrec.retrieve.index import Metric, VectorIndex
 from llmrec.store import Store
@@ -40,6 +40,9 @@ class ContentMatcher:
         users: pd.DataFrame | None = None,
         links: pd.DataFrame | None = None,
         metric: Metric = "cosine",
+        events: pd.DataFrame | None = None,
+        item_keywords: Mapping[str, Sequence[str]] | None = None,
+        llm_interests: pd.DataFrame | None = None,
     ) -> None:
         self.encoder = encoder
         self.titles = dict(zip(items["item_id"].astype(str), items["title"], strict=True))
@@ -51,6 +54,21 @@ class ContentMatcher:
         self.profiles = profiles
         self.popular = [str(i) for i in popular]
         self.users = users if users is not None else pd.DataFrame(columns=["user_id", "attributes"])
+        self.events = events if events is not None else pd.DataFrame(columns=["user_id"])
+        # Keywords per item: the LLM's when it described the item, else the item's tags.
+        self.item_keywords = dict(item_keywords or {})
+        for item_id, tags in self.tags.items():
+            self.item_keywords.setdefault(item_id, [t.lower() for t in tags])
+        self.llm_interests = (
+            {
+                str(u): (k, summary)
+                for u, k, summary in llm_interests[["user_id", "keywords", "summary"]].itertuples(
+                    index=False
+                )
+            }
+            if llm_interests is not None and not llm_interests.empty
+            else {}
+        )
         self.friends: dict[str, list[str]] = {}
         if links is not None:
             for user_id, friend_id in zip(links["user_id"], links["friend_id"], strict=True):
@@ -75,9 +93,31 @@ class ContentMatcher:
             & events["item_id"].notna()
         ]
         popular = positive["item_id"].value_counts().index.tolist()
+        generated = store.item_texts_frame()
         return cls(
-            encoder, vectors, items, profiles, popular, store.users_frame(), store.links_frame()
+            encoder,
+            vectors,
+            items,
+            profiles,
+            popular,
+            store.users_frame(),
+            store.links_frame(),
+            events=events,
+            item_keywords=dict(zip(generated["item_id"], generated["keywords"], strict=True)),
+            llm_interests=store.user_interests_frame(),
         )
+
+    def interest_keywords(self, user_id: str, top: int = 10) -> tuple[list[tuple[str, float]], str]:
+        """A user's weighted interest keywords (items' keywords blended with the LLM's
+        extraction when present) and the LLM's one-sentence summary ("" without one)."""
+        user_id = str(user_id)
+        llm_keywords, summary = self.llm_interests.get(user_id, (None, ""))
+        if user_id not in self.profiles and llm_keywords is None:
+            raise UnknownIdError(f"no behaviour or interests known for user id: {user_id}")
+        keywords = keyword_profile(
+            self.events, self.item_keywords, self.profiles, user_id, top, llm_keywords
+        )
+        return keywords, summary
 
     # -- recommendations ---------------------------------------------------------------
 
