@@ -86,6 +86,16 @@ def encoder_rows(data: Path, table: Table) -> np.ndarray:
     return vectors.vectors
 
 
+def _timed_search(index: VectorIndex, probe: np.ndarray) -> tuple[list[set[str]], list[float]]:
+    """The top-10 ids of each probe query, and each query's latency in seconds."""
+    found, latencies = [], []
+    for query in probe:
+        started = time.perf_counter()
+        found.append(set(index.search(query, k=10).ids[0]))
+        latencies.append(time.perf_counter() - started)
+    return found, latencies
+
+
 def index_rows(
     base: np.ndarray,
     size: int,
@@ -99,53 +109,34 @@ def index_rows(
     probe = _text_like(base, queries, seed=size + 1)
     dim = base.shape[1]
     exact = VectorIndex(ann_threshold=10**12).fit(ids, vectors)
-    latencies = []
-    truth = []
-    for q in probe:
-        started = time.perf_counter()
-        truth.append(set(exact.search(q, k=10).ids[0]))
-        latencies.append(time.perf_counter() - started)
+    truth, latencies = _timed_search(exact, probe)
     p50, p99 = _percentiles(latencies)
     table.add_row(
         f"exact search, {size:,} × {dim}", "build: none", f"p50 {p50:.1f} ms", f"p99 {p99:.1f} ms"
     )
 
-    if ef_values:
+    # Each approximate index is built once; its search breadth is then varied.
+    approximate = [
+        ("HNSW M=32 efSearch", VectorIndex(ann_threshold=0), "ef_search", ef_values),
+        ("IVF nprobe", VectorIndex(ann_threshold=0, ann="ivf"), "ivf_nprobe", nprobe_values),
+    ]
+    for name, index, breadth, values in approximate:
+        if not values:
+            continue
         started = time.perf_counter()
-        graph = VectorIndex(ann_threshold=0).fit(ids, vectors)
+        index.fit(ids, vectors)
         build = time.perf_counter() - started
-        for ef in ef_values:
-            graph.ef_search = ef
-            latencies, found = [], []
-            for q in probe:
-                started = time.perf_counter()
-                found.append(set(graph.search(q, k=10).ids[0]))
-                latencies.append(time.perf_counter() - started)
+        for value in values:
+            setattr(index, breadth, value)
+            found, latencies = _timed_search(index, probe)
             p50, p99 = _percentiles(latencies)
             recall = np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)])
             table.add_row(
-                f"HNSW M=32 efSearch={ef}, {size:,} × {dim}",
+                f"{name}={value}, {size:,} × {dim}",
                 f"build {build:.0f} s, recall@10 {recall:.3f}",
                 f"p50 {p50:.2f} ms",
                 f"p99 {p99:.2f} ms",
             )
-    for nprobe in nprobe_values:
-        started = time.perf_counter()
-        ivf = VectorIndex(ann_threshold=0, ann="ivf", ivf_nprobe=nprobe).fit(ids, vectors)
-        build = time.perf_counter() - started
-        latencies, found = [], []
-        for q in probe:
-            started = time.perf_counter()
-            found.append(set(ivf.search(q, k=10).ids[0]))
-            latencies.append(time.perf_counter() - started)
-        p50, p99 = _percentiles(latencies)
-        recall = np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)])
-        table.add_row(
-            f"IVF nprobe={nprobe}, {size:,} × {dim}",
-            f"build {build:.0f} s, recall@10 {recall:.3f}",
-            f"p50 {p50:.2f} ms",
-            f"p99 {p99:.2f} ms",
-        )
     console.print(f"done: {size:,} items")
 
 
