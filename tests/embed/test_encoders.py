@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from llmrec.config import load_settings
+from llmrec.data.hashing import text_hash
 from llmrec.embed import UniversalSentenceEncoder, load_encoder
-from llmrec.embed.cache import CachedEncoder, text_hash
+from llmrec.embed.cache import CachedEncoder
 from llmrec.errors import LLMError
 
 

@@ -1,16 +1,26 @@
-"""Stable, vectorised 64-bit hashes (independent of library versions and processes).
+"""Stable hashes, independent of library versions and processes: vectorised 64-bit
+hashes of many strings, and a 128-bit digest of one text (``text_hash``).
 
-FNV-1a over each string's UTF-8 bytes, computed a byte position at a time across all
-strings at once (strings sorted by length, so each step touches only those still going):
-the work is proportional to the total bytes, in numpy rather than per Python object.
+The 64-bit hashes: FNV-1a over each string's UTF-8 bytes, computed a byte position at a
+time across all strings at once (strings sorted by length, so each step touches only
+those still going): the work is proportional to the total bytes, in numpy rather than
+per Python object.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+
+def text_hash(text: str) -> str:
+    """A 128-bit hex digest of one text: the key of caches keyed by exact text."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)

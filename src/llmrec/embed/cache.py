@@ -6,18 +6,14 @@ alone. Each batch is written as soon as it is encoded, so a killed run keeps its
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from llmrec.data.hashing import text_hash
 from llmrec.embed.encoders import TextEncoder
 from llmrec.store import Store
-
-
-def text_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 class CachedEncoder:

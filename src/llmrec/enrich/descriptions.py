@@ -9,7 +9,6 @@ Results go to ``item_texts``, beside the item's own text.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from llmrec.config import Settings
+from llmrec.data.hashing import text_hash
 from llmrec.enrich.batches import EnrichReport, ProgressCallback, batches
 from llmrec.enrich.guard import GuardResult, check_description
 from llmrec.enrich.text import clean_text, script_of
@@ -185,7 +185,7 @@ def _text_row(item_id: str, result: GuardResult, model_id: str, block: str) -> d
         "problems": list(result.problems),
         "model_id": model_id,
         "prompt_version": PROMPT.version,
-        "source_hash": hashlib.blake2b(block.encode(), digest_size=16).hexdigest(),
+        "source_hash": text_hash(block),
     }
 
 

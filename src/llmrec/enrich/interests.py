@@ -12,7 +12,6 @@ extractor over the same behaviour, and the fallback is counted.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import time
@@ -24,6 +23,7 @@ import orjson
 import pandas as pd
 
 from llmrec.config import Settings
+from llmrec.data.hashing import text_hash
 from llmrec.enrich.batches import EnrichReport, ProgressCallback, batches
 from llmrec.enrich.guard import check_description
 from llmrec.enrich.text import clean_text
@@ -316,9 +316,7 @@ def enrich_users(
                     "source": source,
                     "model_id": report.model_id,
                     "prompt_version": PROMPT.version,
-                    "source_hash": hashlib.blake2b(
-                        behaviour.block().encode(), digest_size=16
-                    ).hexdigest(),
+                    "source_hash": text_hash(behaviour.block()),
                 }
             )
         report.written += store.upsert_user_interests(pd.DataFrame(rows)).written
