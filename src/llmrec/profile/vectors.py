@@ -166,11 +166,7 @@ class UserProfiles:
             previous = self.times_.get(user_id)
             if previous is not None:
                 newest[n] = max(newest[n], previous)
-        # Events without a time are not decayed (age 0), like those at the newest time.
-        known = np.isfinite(t) & np.isfinite(newest[codes])
-        age = np.zeros(len(t))
-        age[known] = newest[codes][known] - t[known]
-        decay = self.decay(age)
+        decay = self.decay(_ages(newest[codes], t))
         contributions = sp.csr_matrix(
             (weights[order] * decay, (codes, np.arange(len(order)))),
             shape=(len(uniques), len(order)),
@@ -200,6 +196,15 @@ class UserProfiles:
             return np.ones_like(age_seconds, dtype=np.float64)
         age = np.where(np.isfinite(age_seconds), np.maximum(age_seconds, 0.0), 0.0)
         return np.exp2(-age / (self.half_life_days * _SECONDS_PER_DAY))
+
+
+def _ages(newest: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Seconds from each event to its user's newest event; events without a time are
+    not decayed (age 0), like those at the newest time."""
+    known = np.isfinite(times) & np.isfinite(newest)
+    age = np.zeros(len(times))
+    age[known] = newest[known] - times[known]
+    return age
 
 
 def _weighted_spherical_kmeans(
@@ -251,10 +256,8 @@ def keyword_profile(
         weights = profiles.weights_of(mine)
         times = pd.to_numeric(mine.get("timestamp"), errors="coerce").to_numpy(np.float64)
         newest = np.nanmax(times) if np.isfinite(times).any() else np.nan
-        known = np.isfinite(times) & np.isfinite(newest)
-        age = np.zeros(len(times))
-        age[known] = newest - times[known]
-        for item_id, w in zip(mine["item_id"], weights * profiles.decay(age), strict=True):
+        decay = profiles.decay(_ages(np.full(len(times), newest), times))
+        for item_id, w in zip(mine["item_id"], weights * decay, strict=True):
             for keyword in item_keywords.get(str(item_id), ()):
                 scores[keyword] = scores.get(keyword, 0.0) + float(w)
     from_items = _shares(scores)
