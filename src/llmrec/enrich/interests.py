@@ -242,6 +242,7 @@ def fallback_interests(
     scores = {
         term: support * (math.log((1 + documents) / (1 + document_frequency.get(term, 0))) + 1)
         for term, support in behaviour.support.items()
+        if support > 0
     }
     ranked = sorted(scores, key=lambda t: (-scores[t], t))[:MAX_KEYWORDS]
     keywords = _weighted(ranked, behaviour.support)
