@@ -36,7 +36,7 @@ from llmrec.data.matrix import build_interaction_matrix
 from llmrec.embed import UniversalSentenceEncoder
 from llmrec.embed.cache import CachedEncoder
 from llmrec.embed.item_text import item_texts
-from llmrec.eval.metrics import ndcg_at_k, recall_at_k
+from llmrec.eval import metrics
 from llmrec.profile.vectors import UserProfiles
 from llmrec.retrieve.cold_start import ContentToCF, cf_factors, friends_vector
 from llmrec.store import Store
@@ -50,9 +50,17 @@ console = Console()
 def _mean_metrics(
     rankings: dict[str, list[str]], truth: dict[str, set[str]]
 ) -> tuple[float, float]:
-    ndcg = [ndcg_at_k(rankings[u], truth[u], K) for u in truth]
-    recall = [recall_at_k(rankings[u], truth[u], K) for u in truth]
-    return float(np.mean(ndcg)), float(np.mean(recall))
+    users = list(truth)
+    catalogue = pd.Index(sorted({i for u in users for i in [*rankings[u], *truth[u]]}))
+    ranked = np.array([catalogue.get_indexer(rankings[u][:K]) for u in users])
+    rows = np.repeat(np.arange(len(users)), [len(truth[u]) for u in users])
+    cols = catalogue.get_indexer([i for u in users for i in truth[u]])
+    relevant = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(users), len(catalogue)))
+    hit, n_relevant = metrics.hits(ranked, relevant), metrics.relevant_counts(relevant)
+    return (
+        float(metrics.ndcg_at_k(hit, n_relevant, K).mean()),
+        float(metrics.recall_at_k(hit, n_relevant, K).mean()),
+    )
 
 
 def _rank(scores: np.ndarray, ids: np.ndarray) -> list[str]:
@@ -171,9 +179,12 @@ def new_users(data: Path, settings_home: Path, encoder, seed: int, table: Table)
         rankings[u] = _rank(scores, np.asarray(texts.index))
     ndcg, recall = _mean_metrics(rankings, truth)
     table.add_row(
-        "new users (Last.fm)", "friends' interest vectors", "artist name + top tags",
-        f"{ndcg:.4f}", f"{recall:.4f}",
-    )  # fmt: skip
+        "new users (Last.fm)",
+        "friends' interest vectors",
+        "artist name + top tags",
+        f"{ndcg:.4f}",
+        f"{recall:.4f}",
+    )
     store.close()
 
 

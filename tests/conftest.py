@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from llmrec.config import LLMSettings, Settings, load_settings
@@ -159,3 +160,23 @@ def _serve_llm(*options: str) -> Iterator[tuple[str, str]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def ml100k_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ML-100K events (all ratings) and items (title, genres as tags), read directly."""
+    folder = shared_dataset("ml-100k")
+    events = pd.read_csv(folder / "u.data", sep="\t",
+                         names=["user_id", "item_id", "value", "timestamp"])  # fmt: skip
+    events["event_type"] = "rating"
+    genres = [line.split("|")[0] for line in (folder / "u.genre").read_text().splitlines() if line]
+    # one line of the shared copy has a stray field: skipped, as the ingester rejects it
+    raw = pd.read_csv(folder / "u.item", sep="|", header=None, encoding="latin-1",
+                      on_bad_lines="skip")  # fmt: skip
+    flags = raw.iloc[:, 5 : 5 + len(genres)].to_numpy(bool)
+    items = pd.DataFrame({
+        "item_id": raw[0],
+        "title": raw[1],
+        "tags": [[g for g, on in zip(genres, row, strict=True) if on] for row in flags],
+    })  # fmt: skip
+    return events, items

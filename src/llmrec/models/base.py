@@ -1,0 +1,149 @@
+"""What every scorer learns from and what it is asked to score.
+
+:class:`Interactions` is the training data in index space: a binary user × item matrix of
+positive events, each user's items in time order (for sequential models), and the times
+the time-aware features need. :class:`History` is the part of it a scorer sees when asked
+to score a batch of users — possibly newer than what it was fitted on, which is how
+``Recommender.update`` works without a refit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Self
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """``matrix[r]`` and ``sequences[r]`` are the history of the r-th user scored;
+    ``user_rows[r]`` is that user's row in the fitted data, or -1 for a new user."""
+
+    matrix: sp.csr_matrix
+    sequences: list[np.ndarray]
+    user_rows: np.ndarray
+
+    def __len__(self) -> int:
+        return self.matrix.shape[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Interactions:
+    """Positive interactions of ``user_ids`` with ``item_ids`` (index space)."""
+
+    user_ids: pd.Index
+    item_ids: pd.Index
+    matrix: sp.csr_matrix  # binary, float32
+    sequences: list[np.ndarray]  # item indices, oldest first, repeats removed
+    last_time: np.ndarray  # per user: time of the newest event (NaN when unknown)
+    item_first_time: np.ndarray  # per item: time of its first event (NaN: no events)
+    item_last_times: list[np.ndarray]  # per user: time of each item of ``sequences``
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def now(self) -> float:
+        """The newest event time in the data (0 when there are no times)."""
+        return float(np.nanmax(self.last_time, initial=0.0)) if len(self.last_time) else 0.0
+
+    def history(self, rows: Sequence[int] | np.ndarray) -> History:
+        rows = np.asarray(rows, dtype=np.int64)
+        return History(self.matrix[rows], [self.sequences[r] for r in rows], rows)
+
+    @classmethod
+    def from_events(
+        cls,
+        events: pd.DataFrame,
+        *,
+        item_ids: Sequence | pd.Index | None = None,
+        user_ids: Sequence | pd.Index | None = None,
+        event_weights: Mapping[str, float] | None = None,
+        default_weight: float = 1.0,
+    ) -> Interactions:
+        """Index the positive events of a normalised events frame (see
+        :func:`llmrec.recommender.events.normalise_events`).
+
+        An event is positive when its type's weight is > 0. ``item_ids`` / ``user_ids``
+        fix the index (items without events get a column, events of unknown items are
+        dropped); otherwise they are the ids in order of first appearance.
+        """
+        weights = _event_type_weights(events, event_weights, default_weight)
+        positive = events.loc[weights > 0, ["user_id", "item_id", "timestamp"]]
+        users = pd.Index(pd.unique(positive["user_id"]) if user_ids is None else user_ids)
+        items = pd.Index(pd.unique(positive["item_id"]) if item_ids is None else item_ids)
+        rows = users.get_indexer(positive["user_id"])
+        cols = items.get_indexer(positive["item_id"])
+        times = positive["timestamp"].to_numpy(dtype=np.float64)
+        known = (rows >= 0) & (cols >= 0)
+        rows, cols, times = rows[known], cols[known], times[known]
+        # Time order, first occurrence of each (user, item) kept: a re-watch is not a
+        # new item for a sequence model and the matrix is binary.
+        order = np.lexsort((np.arange(len(rows)), np.nan_to_num(times, nan=-np.inf), rows))
+        rows, cols, times = rows[order], cols[order], times[order]
+        pair = rows.astype(np.int64) * max(len(items), 1) + cols
+        _, first = np.unique(pair, return_index=True)
+        first.sort()
+        rows, cols, times = rows[first], cols[first], times[first]
+        matrix = sp.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, cols)),
+            shape=(len(users), len(items)),
+        )
+        bounds = np.searchsorted(rows, np.arange(len(users) + 1))
+        sequences = [cols[a:b] for a, b in itertools.pairwise(bounds)]
+        item_times = [times[a:b] for a, b in itertools.pairwise(bounds)]
+        all_rows = users.get_indexer(events["user_id"])
+        all_times = events["timestamp"].to_numpy(dtype=np.float64)
+        last_time = np.full(len(users), np.nan)
+        seen = all_rows >= 0
+        if seen.any():
+            frame = pd.DataFrame({"row": all_rows[seen], "t": all_times[seen]})
+            newest = frame.groupby("row")["t"].max()
+            last_time[newest.index.to_numpy()] = newest.to_numpy()
+        first_time = np.full(len(items), np.nan)
+        if len(cols):
+            firsts = pd.Series(times).groupby(cols).min()
+            first_time[firsts.index.to_numpy()] = firsts.to_numpy()
+        return cls(users, items, matrix, sequences, last_time, first_time, item_times)
+
+
+def _event_type_weights(
+    events: pd.DataFrame, event_weights: Mapping[str, float] | None, default_weight: float
+) -> np.ndarray:
+    if event_weights is None:
+        return np.ones(len(events))
+    codes, categories = pd.factorize(events["event_type"])
+    lookup = np.array([event_weights.get(str(c), default_weight) for c in categories])
+    return lookup[codes] if len(codes) else np.zeros(0)
+
+
+class Scorer(ABC):
+    """Learns from interactions, then scores all items for a batch of histories.
+
+    Scores are comparable within a user's row only; higher is better. Items a scorer
+    cannot score (e.g. items without events for a collaborative model) get 0.
+    """
+
+    name: str = "scorer"
+
+    @abstractmethod
+    def fit(self, data: Interactions) -> Self: ...
+
+    @abstractmethod
+    def score(self, history: History) -> np.ndarray:
+        """``(len(history), n_items)`` float32 scores."""
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "n_items_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")

@@ -1,0 +1,94 @@
+"""Content scorers: the only sources that can score an item nobody has touched.
+
+- :class:`ContentScorer`: cosine between an item's text vector and the user's interest
+  vector (the recency-weighted mean of the vectors of their latest items).
+- :class:`ContentToCFScorer`: the collaborative space reached from text. A ridge
+  regression learns to map warm items' text vectors to their collaborative factors
+  (a truncated SVD of the interaction matrix); every item is then scored through its
+  *mapped* factors, so a cold item is scored exactly like a warm one.
+
+``item_vectors[i]`` must be the unit text vector of the fitted data's ``item_ids[i]``.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from llmrec.models.base import History, Interactions, Scorer
+from llmrec.retrieve.cold_start import ContentToCF, cf_factors
+
+
+def _recency_weighted(history: History, recent: int, decay: float, n_items: int) -> sp.csr_matrix:
+    """Row r weighs user r's last ``recent`` items by ``decay ** age_in_steps``."""
+    rows, cols, vals = [], [], []
+    for r, seq in enumerate(history.sequences):
+        last = seq[-recent:][::-1]
+        rows.append(np.full(len(last), r))
+        cols.append(last)
+        vals.append(decay ** np.arange(len(last), dtype=np.float32))
+    if not rows:
+        return sp.csr_matrix((len(history), n_items), dtype=np.float32)
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(history), n_items),
+    )
+
+
+class ContentScorer(Scorer):
+    name = "content"
+
+    def __init__(self, item_vectors: np.ndarray, recent: int = 50, decay: float = 0.97) -> None:
+        self.item_vectors = item_vectors
+        self.recent = recent
+        self.decay = decay
+
+    def fit(self, data: Interactions) -> Self:
+        vectors = np.asarray(self.item_vectors, dtype=np.float32)
+        if vectors.shape[0] != data.n_items:
+            raise ValueError(f"{vectors.shape[0]} item vectors for {data.n_items} items")
+        self.vectors_ = vectors
+        self.n_items_ = data.n_items
+        return self
+
+    def user_vectors(self, history: History) -> np.ndarray:
+        self._check_fitted()
+        weights = _recency_weighted(history, self.recent, self.decay, self.n_items_)
+        users = np.asarray(weights @ self.vectors_)
+        norms = np.linalg.norm(users, axis=1, keepdims=True)
+        return users / np.where(norms > 0, norms, 1.0)
+
+    def score(self, history: History) -> np.ndarray:
+        return (self.user_vectors(history) @ self.vectors_.T).astype(np.float32)
+
+
+class ContentToCFScorer(Scorer):
+    name = "content_cf"
+
+    def __init__(self, item_vectors: np.ndarray, dim: int = 64, alpha: float = 1.0) -> None:
+        self.item_vectors = item_vectors
+        self.dim = dim
+        self.alpha = alpha
+
+    def fit(self, data: Interactions) -> Self:
+        vectors = np.asarray(self.item_vectors, dtype=np.float32)
+        if vectors.shape[0] != data.n_items:
+            raise ValueError(f"{vectors.shape[0]} item vectors for {data.n_items} items")
+        warm = np.asarray(data.matrix.sum(axis=0)).ravel() > 0
+        _, item_factors = cf_factors(data.matrix[:, warm], self.dim)
+        mapping = ContentToCF(self.alpha).fit(vectors[warm], item_factors)
+        real = np.zeros((data.n_items, item_factors.shape[1]), dtype=np.float32)
+        real[warm] = item_factors
+        gram = real.T.astype(np.float64) @ real + 1e-3 * np.eye(real.shape[1])
+        # fold-in: a history's least-squares user factor in the SVD space
+        self.fold_in_ = (real @ np.linalg.inv(gram)).astype(np.float32)
+        self.mapped_ = mapping.transform(vectors)
+        self.n_items_ = data.n_items
+        return self
+
+    def score(self, history: History) -> np.ndarray:
+        self._check_fitted()
+        users = np.asarray(history.matrix @ self.fold_in_)
+        return (users @ self.mapped_.T).astype(np.float32)

@@ -1,0 +1,1 @@
+"""Second stage: features of (user, candidate) pairs, the learned ranker, diversity."""

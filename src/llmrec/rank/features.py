@@ -1,0 +1,74 @@
+"""Features of (user, candidate item) pairs for the ranker.
+
+Per source: its score and the item's rank in the user's list (NaN where the source cannot
+score the item, e.g. collaborative sources on a cold item, so the ranker learns a
+separate path for those). Per item: popularity, trending, age, cold flag. Per user:
+activity and time since the last event. Per pair: tag affinity (overlap of the item's
+tags with the tags of the user's history) and the closest of the user's last items in
+text space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+_SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStats:
+    popularity: np.ndarray  # log1p(users who interacted)
+    trending: np.ndarray  # recency-decayed popularity, max 1
+    age_days: np.ndarray  # since the first event; NaN for cold items
+    cold: np.ndarray  # bool: no training events
+
+
+def source_ranks(scores: np.ndarray) -> np.ndarray:
+    """Rank (0 = best) of every item in each row, ties broken by position."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :], axis=1)
+    return ranks
+
+
+def pair_features(
+    users: np.ndarray,
+    items: np.ndarray,
+    source_scores: dict[str, np.ndarray],
+    source_rank: dict[str, np.ndarray],
+    stats: ItemStats,
+    history_tags: np.ndarray | None,
+    item_tags: sp.csr_matrix | None,
+    recent_vectors: np.ndarray | None,
+    item_vectors: np.ndarray | None,
+    activity: np.ndarray,
+    idle_days: np.ndarray,
+    collaborative: set[str],
+) -> tuple[np.ndarray, list[str]]:
+    """``users[r]`` indexes the batch rows of the score matrices, ``items[r]`` the item."""
+    columns, names = [], []
+    cold = stats.cold[items]
+    for name, scores in source_scores.items():
+        score = scores[users, items].astype(np.float64)
+        rank = source_rank[name][users, items].astype(np.float64)
+        if name in collaborative:
+            score[cold] = np.nan
+            rank[cold] = np.nan
+        columns += [score, np.log1p(rank)]
+        names += [f"{name}_score", f"{name}_log_rank"]
+    columns += [stats.popularity[items], stats.trending[items], stats.age_days[items]]
+    names += ["item_log_popularity", "item_trending", "item_age_days"]
+    if history_tags is not None and item_tags is not None:
+        affinity = np.asarray(item_tags[items].multiply(history_tags[users]).sum(axis=1)).ravel()
+        columns.append(affinity)
+        names.append("tag_affinity")
+    if recent_vectors is not None and item_vectors is not None:
+        closest = np.einsum("rd,rkd->rk", item_vectors[items], recent_vectors[users]).max(axis=1)
+        columns.append(closest)
+        names.append("closest_recent_item")
+    columns += [activity[users], idle_days[users]]
+    names += ["user_log_activity", "user_idle_days"]
+    return np.column_stack(columns).astype(np.float32), names

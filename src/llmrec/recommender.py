@@ -1,0 +1,537 @@
+"""The hybrid recommender: candidate sources, a learned ranker, diversity and feedback.
+
+``Recommender(**settings)`` only stores configuration. ``fit`` validates the frames
+(bad rows are set aside in ``rejected_`` with the reason, good rows are kept), fits the
+candidate sources, and trains the LambdaRank ranker on a time-based validation split of
+the training data (each user's newest positive event). ``recommend`` scores a batch of
+users with every source, takes the union of each source's top candidates, ranks them,
+applies MMR diversity and returns a frame. ``update`` appends events to the users'
+histories without refitting: the sources score from the history they are given.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from llmrec.config import DEFAULT_EVENT_WEIGHTS, IngestSettings
+from llmrec.data.readers import Chunk
+from llmrec.data.records import RecordKind
+from llmrec.data.validate import Validator
+from llmrec.models import (
+    ALS,
+    BPR,
+    EASE,
+    ContentScorer,
+    ContentToCFScorer,
+    CoVisitation,
+    History,
+    Interactions,
+    ItemKNN,
+    MostPopular,
+    SASRec,
+    Scorer,
+)
+from llmrec.rank.diversity import mmr
+from llmrec.rank.features import ItemStats, pair_features, source_ranks
+from llmrec.rank.ranker import LambdaRanker
+
+SOURCES = ("ease", "itemknn", "covisit", "als", "bpr", "sasrec", "content", "content_cf", "popular")
+CONTENT_SOURCES = frozenset({"content", "content_cf"})
+NEGATIVE_FEEDBACK = frozenset({"dislike", "skip", "not_interested"})
+_FORMAT_VERSION = 1
+_SECONDS_PER_DAY = 86_400.0
+
+
+def _validated(frame: pd.DataFrame, kind: RecordKind, what: str) -> tuple[pd.DataFrame, list]:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
+    validator = Validator(kind, IngestSettings())
+    validator.check_columns([str(c) for c in frame.columns], what)
+    result = validator.validate(Chunk(frame, np.arange(1, len(frame) + 1)))
+    return result.frame, result.rejections
+
+
+class Recommender:
+    """A two-stage hybrid recommender (see the module docstring).
+
+    ``sources``: candidate sources out of :data:`SOURCES`; ``ranker=False`` fuses the
+    sources' ranks (reciprocal rank fusion) instead of learning a ranker. The ranker is
+    trained on sources fitted without each user's newest event; ``refit_sources=True``
+    refits them on everything afterwards (twice the fit time). Content sources
+    need ``items`` with text in ``fit``; ``item_vectors`` (a frame indexed by item id) or
+    else the configured text encoder provides the vectors.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[str] = (
+            "ease",
+            "sasrec",
+            "covisit",
+            "itemknn",
+            "content",
+            "content_cf",
+            "popular",
+        ),
+        ranker: bool = True,
+        candidates_per_source: int = 50,
+        diversity: float = 0.0,
+        feedback_penalty: float = 0.5,
+        event_weights: dict[str, float] | None = None,
+        ease_l2: float = 500.0,
+        itemknn_neighbours: int = 100,
+        als_factors: int = 64,
+        bpr_factors: int = 64,
+        sasrec_max_len: int = 50,
+        sasrec_dropout: float = 0.2,
+        sasrec_max_epochs: int = 200,
+        item_vectors: pd.DataFrame | None = None,
+        item_text_template: str = "{title}. {tags}. {description}",
+        refit_sources: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.sources = tuple(sources)
+        self.ranker = ranker
+        self.candidates_per_source = candidates_per_source
+        self.diversity = diversity
+        self.feedback_penalty = feedback_penalty
+        self.event_weights = event_weights
+        self.ease_l2 = ease_l2
+        self.itemknn_neighbours = itemknn_neighbours
+        self.als_factors = als_factors
+        self.bpr_factors = bpr_factors
+        self.sasrec_max_len = sasrec_max_len
+        self.sasrec_dropout = sasrec_dropout
+        self.sasrec_max_epochs = sasrec_max_epochs
+        self.item_vectors = item_vectors
+        self.item_text_template = item_text_template
+        self.refit_sources = refit_sources
+        self.seed = seed
+
+    # -- fitting -------------------------------------------------------------------
+
+    def _weights(self) -> dict[str, float]:
+        return {**DEFAULT_EVENT_WEIGHTS, **(self.event_weights or {})}
+
+    def _make(self, name: str, vectors: np.ndarray | None) -> Scorer:
+        if name == "ease":
+            return EASE(self.ease_l2)
+        if name == "itemknn":
+            return ItemKNN(self.itemknn_neighbours)
+        if name == "covisit":
+            return CoVisitation()
+        if name == "als":
+            return ALS(self.als_factors, seed=self.seed)
+        if name == "bpr":
+            return BPR(self.bpr_factors, seed=self.seed)
+        if name == "sasrec":
+            return SASRec(
+                max_len=self.sasrec_max_len,
+                dropout=self.sasrec_dropout,
+                max_epochs=self.sasrec_max_epochs,
+                seed=self.seed,
+            )
+        if name == "popular":
+            return MostPopular()
+        if name == "content":
+            return ContentScorer(vectors)
+        if name == "content_cf":
+            return ContentToCFScorer(vectors)
+        raise ValueError(f"unknown source {name!r}; known: {', '.join(SOURCES)}")
+
+    def fit(
+        self,
+        events: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+    ) -> Self:
+        unknown = [s for s in self.sources if s not in SOURCES]
+        if unknown or not self.sources:
+            raise ValueError(f"unknown source(s) {unknown}; known: {', '.join(SOURCES)}")
+        events, rejected = _validated(events, RecordKind.EVENTS, "events")
+        self.rejected_ = pd.DataFrame(
+            [(r.line, r.reason) for r in rejected], columns=["row", "reason"]
+        )
+        if rejected:
+            warnings.warn(
+                f"{len(rejected)} event row(s) rejected, e.g. row {rejected[0].line}: "
+                f"{rejected[0].reason}; see rejected_",
+                stacklevel=2,
+            )
+        events = events[events["item_id"].notna()]
+        if events.empty:
+            raise ValueError("no valid events with an item_id to fit on")
+        catalogue = None
+        if items is not None:
+            catalogue, bad_items = _validated(items, RecordKind.ITEMS, "items")
+            if bad_items:
+                warnings.warn(
+                    f"{len(bad_items)} item row(s) rejected, e.g. row "
+                    f"{bad_items[0].line}: {bad_items[0].reason}",
+                    stacklevel=2,
+                )
+        item_ids = pd.Index(
+            pd.unique(
+                pd.concat(
+                    [
+                        catalogue["item_id"] if catalogue is not None else pd.Series(dtype=object),
+                        events["item_id"],
+                    ]
+                ).astype(str)
+            )
+        )
+        events = events.assign(timestamp=events["timestamp"].astype("float64"))
+        self.items_ = (
+            catalogue.set_index("item_id").reindex(item_ids)
+            if catalogue is not None
+            else pd.DataFrame(index=item_ids)
+        )
+        vectors = self._item_vectors(item_ids)
+        sources = [s for s in self.sources if s not in CONTENT_SOURCES or vectors is not None]
+        self.active_sources_ = tuple(sources)
+        self.vectors_ = vectors
+        self.tags_ = self._item_tags(item_ids)
+        weights = self._weights()
+        full = Interactions.from_events(events, item_ids=item_ids, event_weights=weights)
+        self.ranker_ = None
+        if self.ranker:
+            self._fit_ranker(events, item_ids, weights, vectors)
+        if not self.ranker or self.refit_sources:
+            self.scorers_ = {s: self._make(s, vectors).fit(full) for s in sources}
+        # Without a refit the sources keep what they learned before each user's newest
+        # event and score from the full history, exactly as the ranker was trained.
+        self._set_state(full, events, weights)
+        return self
+
+    def _item_vectors(self, item_ids: pd.Index) -> np.ndarray | None:
+        if not CONTENT_SOURCES & set(self.sources):
+            return None
+        if self.item_vectors is not None:
+            given = self.item_vectors.reindex(item_ids.astype(str))
+            return given.fillna(0.0).to_numpy(np.float32)
+        if "title" not in self.items_.columns:
+            return None
+        from llmrec.config import EmbedSettings
+        from llmrec.embed import load_encoder
+        from llmrec.embed.item_text import item_texts
+
+        frame = self.items_.reset_index(names="item_id").fillna({"title": "", "description": ""})
+        texts = item_texts(frame, None, self.item_text_template, 2_000)
+        return load_encoder(EmbedSettings()).encode(texts.tolist())
+
+    def _item_tags(self, item_ids: pd.Index) -> sp.csr_matrix | None:
+        if "tags" not in self.items_.columns:
+            return None
+        lists = [t if isinstance(t, list) else [] for t in self.items_["tags"]]
+        vocabulary = pd.Index(sorted({tag for tags in lists for tag in tags}))
+        if vocabulary.empty:
+            return None
+        rows = np.repeat(np.arange(len(lists)), [len(t) for t in lists])
+        cols = vocabulary.get_indexer([tag for tags in lists for tag in tags])
+        return sp.csr_matrix(
+            (np.ones(len(cols), np.float32), (rows, cols)), shape=(len(item_ids), len(vocabulary))
+        )
+
+    def _fit_ranker(self, events, item_ids, weights, vectors) -> None:
+        """Hold out each user's newest positive event, fit the sources on the rest, and
+        learn to rank the held-out item among the sources' candidates."""
+        from llmrec.eval.splits import leave_last_one_out
+
+        split = leave_last_one_out(events, weights)
+        part = Interactions.from_events(split.train, item_ids=item_ids, event_weights=weights)
+        scorers = {s: self._make(s, vectors).fit(part) for s in self.active_sources_}
+        rows = part.user_ids.get_indexer(split.test["user_id"])
+        labels_of = dict(zip(rows, item_ids.get_indexer(split.test["item_id"]), strict=True))
+        self.scorers_ = scorers
+        self._set_state(part, split.train, weights)
+        users = np.array(sorted(r for r in labels_of if r >= 0))
+        feats, labels, groups = [], [], []
+        for start in range(0, len(users), 256):
+            batch = users[start : start + 256]
+            x, pairs, names = self._candidate_features(self._history(batch), None, None)
+            target = np.array([labels_of[u] for u in batch])
+            feats.append(x)
+            labels.append((pairs[:, 1] == target[pairs[:, 0]]).astype(np.float32))
+            groups.append(batch[pairs[:, 0]])
+        self.ranker_ = LambdaRanker(seed=self.seed).fit(
+            np.vstack(feats), np.concatenate(labels), np.concatenate(groups), names
+        )
+
+    def _set_state(self, data: Interactions, events: pd.DataFrame, weights) -> None:
+        self.user_ids_ = data.user_ids
+        self.item_ids_ = data.item_ids
+        self.sequences_ = list(data.sequences)
+        self.last_time_ = data.last_time.copy()
+        self.now_ = data.now
+        counts = np.asarray(data.matrix.sum(axis=0)).ravel()
+        trending = MostPopular(half_life_days=30).fit(data).item_scores_
+        age = (self.now_ - data.item_first_time) / _SECONDS_PER_DAY
+        self.stats_ = ItemStats(np.log1p(counts), trending, age, counts == 0)
+        negative = events[events["event_type"].isin(NEGATIVE_FEEDBACK)]
+        self.negative_ = {}
+        self._add_negative(negative)
+
+    def _add_negative(self, negative: pd.DataFrame) -> None:
+        cols = self.item_ids_.get_indexer(negative["item_id"].astype(str))
+        for user, col in zip(negative["user_id"].astype(str), cols, strict=True):
+            if col >= 0:
+                self.negative_.setdefault(user, set()).add(int(col))
+
+    # -- scoring -------------------------------------------------------------------
+
+    def _history(self, rows: np.ndarray, extra: list[np.ndarray] | None = None) -> History:
+        sequences = [self.sequences_[r] if r >= 0 else np.zeros(0, np.int64) for r in rows]
+        if extra is not None:
+            sequences = extra
+        lengths = [len(s) for s in sequences]
+        matrix = sp.csr_matrix(
+            (
+                np.ones(sum(lengths), np.float32),
+                (
+                    np.repeat(np.arange(len(rows)), lengths),
+                    np.concatenate(sequences) if sequences else np.zeros(0, np.int64),
+                ),
+            ),
+            shape=(len(rows), len(self.item_ids_)),
+        )
+        return History(matrix, sequences, np.asarray(rows))
+
+    def _candidate_features(self, history: History, allowed: np.ndarray | None, exclude):
+        """Candidates (union of each source's top-N) and their features for a batch."""
+        n = len(history)
+        scores = {s: scorer.score(history) for s, scorer in self.scorers_.items()}
+        ranks = {s: source_ranks(v) for s, v in scores.items()}
+        blocked = history.matrix.toarray() > 0 if exclude is None else exclude
+        if allowed is not None:
+            blocked = blocked | ~allowed[None, :]
+        pool = np.zeros((n, len(self.item_ids_)), dtype=bool)
+        for name, value in scores.items():
+            masked = np.where(blocked, -np.inf, value)
+            if name not in CONTENT_SOURCES:
+                masked[:, self.stats_.cold] = -np.inf
+            top = np.argpartition(
+                -masked, min(self.candidates_per_source, masked.shape[1] - 1), axis=1
+            )[:, : self.candidates_per_source]
+            np.put_along_axis(pool, top, True, axis=1)
+        pool &= ~blocked
+        pairs = np.argwhere(pool)
+        lengths = np.array([len(s) for s in history.sequences], dtype=np.float64)
+        last = np.array([self.last_time_[r] if r >= 0 else np.nan for r in history.user_rows])
+        recent = None
+        if self.vectors_ is not None:
+            recent = np.zeros((n, 5, self.vectors_.shape[1]), np.float32)
+            for r, seq in enumerate(history.sequences):
+                tail = seq[-5:]
+                recent[r, : len(tail)] = self.vectors_[tail]
+        history_tags = None
+        if self.tags_ is not None:
+            counts = history.matrix @ self.tags_
+            total = np.asarray(counts.sum(axis=1)).ravel()
+            history_tags = sp.diags(1 / np.maximum(total, 1)) @ counts
+        x, names = pair_features(
+            pairs[:, 0],
+            pairs[:, 1],
+            scores,
+            ranks,
+            self.stats_,
+            history_tags.tocsr() if history_tags is not None else None,
+            self.tags_,
+            recent,
+            self.vectors_,
+            np.log1p(lengths),
+            (self.now_ - last) / _SECONDS_PER_DAY,
+            set(self.scorers_) - CONTENT_SOURCES,
+        )
+        return x, pairs, names
+
+    def _fused(self, x: np.ndarray, names: list[str]) -> np.ndarray:
+        """Reciprocal rank fusion of the sources (the no-ranker ablation)."""
+        fused = np.zeros(len(x))
+        for s in self.scorers_:
+            log_rank = x[:, names.index(f"{s}_log_rank")]
+            fused += np.nan_to_num(1.0 / (60.0 + np.expm1(log_rank)), nan=0.0)
+        return fused
+
+    def recommend(
+        self,
+        user_ids: Iterable,
+        k: int = 10,
+        exclude_seen: bool = True,
+        candidates: Iterable | None = None,
+        filters: dict | None = None,
+        diversity: float | None = None,
+    ) -> pd.DataFrame:
+        """Top-``k`` per user as a frame (user_id, item_id, score, rank). Users never seen
+        get the most popular items (cold start), never an error."""
+        self._check_fitted()
+        if not isinstance(k, int | np.integer) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        diversity = self.diversity if diversity is None else diversity
+        users = pd.Index([str(u) for u in user_ids])
+        allowed = self._allowed(candidates, filters)
+        rows = self.user_ids_.get_indexer(users)
+        out = []
+        for start in range(0, len(users), 256):
+            batch = rows[start : start + 256]
+            history = self._history(batch)
+            exclude = (
+                history.matrix.toarray() > 0
+                if exclude_seen
+                else np.zeros((len(batch), len(self.item_ids_)), bool)
+            )
+            for r, user in enumerate(users[start : start + 256]):
+                exclude[r, list(self.negative_.get(user, ()))] = True
+            x, pairs, names = self._candidate_features(history, allowed, exclude)
+            score = self.ranker_.predict(x) if self.ranker_ is not None else self._fused(x, names)
+            for r, user in enumerate(users[start : start + 256]):
+                mine = pairs[:, 0] == r
+                items, value = pairs[mine, 1], score[mine]
+                value = self._apply_feedback(user, items, value)
+                if len(items) == 0:  # nothing proposed (e.g. all filtered): popularity
+                    items = np.flatnonzero(~exclude[r] & (allowed if allowed is not None else True))
+                    value = self.stats_.popularity[items]
+                top = np.argsort(-value, kind="stable")[: max(k * 3, k)]
+                if diversity and self.vectors_ is not None:
+                    top = top[mmr(value[top], self.vectors_[items[top]], k, diversity)]
+                top = top[:k]
+                out.append(
+                    pd.DataFrame(
+                        {
+                            "user_id": user,
+                            "item_id": self.item_ids_[items[top]],
+                            "score": value[top],
+                            "rank": np.arange(1, len(top) + 1),
+                        }
+                    )
+                )
+        if not out:
+            return pd.DataFrame(columns=["user_id", "item_id", "score", "rank"])
+        return pd.concat(out, ignore_index=True)
+
+    def _apply_feedback(self, user: str, items: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """Push down items similar to what the user disliked, skipped or hid."""
+        disliked = list(self.negative_.get(user, ()))
+        if not disliked or self.vectors_ is None or len(items) == 0:
+            return value
+        closest = (self.vectors_[items] @ self.vectors_[disliked].T).max(axis=1)
+        spread = value.max() - value.min() if len(value) > 1 else 1.0
+        return value - self.feedback_penalty * spread * np.clip(closest, 0, 1)
+
+    def _allowed(self, candidates, filters) -> np.ndarray | None:
+        allowed = None
+        if candidates is not None:
+            cols = self.item_ids_.get_indexer(pd.Index([str(c) for c in candidates]))
+            allowed = np.zeros(len(self.item_ids_), bool)
+            allowed[cols[cols >= 0]] = True
+        if filters:
+            mask = np.ones(len(self.item_ids_), bool)
+            tags = self.items_["tags"] if "tags" in self.items_.columns else None
+            for key, wanted in filters.items():
+                if key not in ("include_tags", "exclude_tags", "available"):
+                    raise ValueError(
+                        f"unknown filter {key!r}: use include_tags, exclude_tags or available"
+                    )
+                if key == "available" and "available" in self.items_.columns:
+                    mask &= self.items_["available"].fillna(True).to_numpy(bool) == bool(wanted)
+                elif tags is not None and key != "available":
+                    wanted_set = {wanted} if isinstance(wanted, str) else set(wanted)
+                    has = np.array(
+                        [bool(wanted_set & set(t)) if isinstance(t, list) else False for t in tags]
+                    )
+                    mask &= has if key == "include_tags" else ~has
+            allowed = mask if allowed is None else allowed & mask
+        return allowed
+
+    def similar_items(self, item_ids: Iterable, k: int = 10) -> pd.DataFrame:
+        """Items most similar to each given item: the best collaborative source's item
+        neighbours blended with text similarity when item vectors exist."""
+        self._check_fitted()
+        items = pd.Index([str(i) for i in item_ids])
+        cols = self.item_ids_.get_indexer(items)
+        if (cols < 0).any():
+            from llmrec.errors import UnknownIdError
+
+            raise UnknownIdError(f"unknown item id(s): {list(items[cols < 0][:5])}")
+        history = self._history(np.full(len(cols), -1), [np.array([c]) for c in cols])
+        name = next((s for s in ("ease", "itemknn", "als", "covisit") if s in self.scorers_), None)
+        scores = np.zeros((len(cols), len(self.item_ids_)), np.float32)
+        if name is not None:
+            scores += _unit_rows(self.scorers_[name].score(history))
+        if self.vectors_ is not None:
+            scores += self.vectors_[cols] @ self.vectors_.T
+        scores[np.arange(len(cols)), cols] = -np.inf
+        top = np.argsort(-scores, axis=1)[:, :k]
+        return pd.DataFrame(
+            {
+                "item_id": np.repeat(items, top.shape[1]),
+                "similar_item_id": self.item_ids_[top.ravel()],
+                "score": np.take_along_axis(scores, top, axis=1).ravel(),
+                "rank": np.tile(np.arange(1, top.shape[1] + 1), len(cols)),
+            }
+        )
+
+    def update(self, events: pd.DataFrame) -> Self:
+        """Append events to users' histories (new users included); no refit."""
+        self._check_fitted()
+        events, rejected = _validated(events, RecordKind.EVENTS, "events")
+        if rejected:
+            raise ValueError(
+                f"{len(rejected)} event row(s) invalid, e.g. row "
+                f"{rejected[0].line}: {rejected[0].reason}"
+            )
+        events = events[events["item_id"].notna()].sort_values("timestamp", kind="stable")
+        weights = self._weights()
+        self._add_negative(events[events["event_type"].isin(NEGATIVE_FEEDBACK)])
+        positive = events[events["event_type"].map(lambda t: weights.get(t, 1.0) > 0)]
+        new_users = pd.Index(pd.unique(positive["user_id"])).difference(self.user_ids_)
+        if len(new_users):
+            self.user_ids_ = self.user_ids_.append(new_users)
+            self.sequences_ += [np.zeros(0, np.int64) for _ in new_users]
+            self.last_time_ = np.r_[self.last_time_, np.full(len(new_users), np.nan)]
+        rows = self.user_ids_.get_indexer(positive["user_id"])
+        cols = self.item_ids_.get_indexer(positive["item_id"].astype(str))
+        times = positive["timestamp"].to_numpy(np.float64)
+        for row, col, t in zip(rows, cols, times, strict=True):
+            if col < 0 or col in self.sequences_[row]:
+                continue
+            self.sequences_[row] = np.r_[self.sequences_[row], col]
+            self.last_time_[row] = np.nanmax([self.last_time_[row], t])
+        return self
+
+    # -- persistence ---------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted recommender to one file (pickle: load only files you wrote)."""
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump((_FORMAT_VERSION, self), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)  # atomic: a reader never sees half a model
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        with Path(path).open("rb") as handle:
+            version, model = pickle.load(handle)
+        if version != _FORMAT_VERSION or not isinstance(model, cls):
+            raise ValueError(f"{path}: not a llmrec model of format {_FORMAT_VERSION}")
+        return model
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "scorers_"):
+            raise RuntimeError("this Recommender is not fitted; call fit() first")
+
+
+def _unit_rows(scores: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(scores, axis=1, keepdims=True)
+    return scores / np.where(norms > 0, norms, 1.0)
