@@ -163,3 +163,22 @@ def test_embed_recommend_similar_search_from_the_command_line(tmp_path: Path, ml
     assert missing.returncode == 2 and missing.stderr.strip() == "error: unknown item id: no-such-item"
     empty = llmrec("search", "   ", cwd=tmp_path)
     assert empty.returncode == 2 and "empty" in empty.stderr
+
+
+def test_evaluate_writes_a_report_with_plots(tmp_path: Path, ml100k: Path):
+    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    result = llmrec(
+        "evaluate", "--system", "MostPop", "--system", "EASE", "--out", "report", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "MostPop" in result.stdout and "EASE" in result.stdout
+    report = tmp_path / "report"
+    text = (report / "report.md").read_text()
+    assert "| leave_last_one_out | EASE |" in text
+    for plot in ("leave_last_one_out-ndcg-at-k.png", "leave_last_one_out-activity.png"):
+        assert (report / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    results = {r["system"]: r for r in __import__("json").loads((report / "results.json").read_text())}
+    # EASE beats popularity by a wide margin on leave-last-one-out
+    assert results["EASE"]["ndcg@10"] > 1.3 * results["MostPop"]["ndcg@10"] > 0.03
+    bad = llmrec("evaluate", "--split", "random", cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown split" in bad.stderr

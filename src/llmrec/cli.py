@@ -647,3 +647,53 @@ def quickstart(
                     describe,
                 )
             _print_item_texts(store, describe)
+
+
+@app.command()
+def evaluate(
+    ctx: typer.Context,
+    split: Annotated[
+        list[str] | None,
+        typer.Option(help="leave_last_one_out, temporal_user, global_time or cold_items "
+                     "(repeatable)"),
+    ] = None,
+    system: Annotated[
+        list[str] | None, typer.Option(help="evaluate only these systems (repeatable)")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="report folder")] = Path("reports/evaluation"),
+    seed: Annotated[int, typer.Option(help="seed of the random splits")] = 0,
+) -> None:
+    """Offline evaluation on the stored events: llmrec, its ablations and the baselines
+    on the same splits; writes report.md, PNG plots and results.json to OUT."""
+    from llmrec.eval.evaluate import results_table
+    from llmrec.eval.pipeline import run_evaluation
+    from llmrec.eval.report import TABLE_COLUMNS
+
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store, Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=err_console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("evaluating", total=None)
+
+        def step(label: str, total: int) -> None:
+            if progress.tasks[task].total is not None:
+                progress.advance(task)
+            progress.update(task, description=label, total=total)
+
+        try:
+            results, report = run_evaluation(
+                store, settings, out, split or ["leave_last_one_out"], system or None,
+                seed=seed, progress=step,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise LlmrecError(str(exc)) from None
+    plain = [r for r in results if r.diversity is None]
+    frame = results_table(plain, TABLE_COLUMNS)
+    table = Table(title="offline evaluation (full ranking)")
+    for column in frame.columns:
+        table.add_column(column, justify="left" if column in ("split", "system") else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else escape(str(v)) for v in row])
+    console.print(table)
+    console.print(f"report: {report}")

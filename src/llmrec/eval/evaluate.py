@@ -29,6 +29,7 @@ class SystemResult:
     recommend_seconds: float
     metrics: dict[str, float] = field(default_factory=dict)
     per_user: pd.DataFrame | None = None
+    diversity: float | None = None  # the MMR λ the lists were made with (None: default)
 
 
 def _matrix(frame: pd.DataFrame, users: pd.Index, items: pd.Index) -> sp.csr_matrix:
@@ -50,10 +51,25 @@ def evaluate_system(
     system = make()
     started = time.perf_counter()
     system.fit(split.train, items)
+    return score_fitted(name, system, split, items, ks, fit_seconds=time.perf_counter() - started)
+
+
+def score_fitted(
+    name: str,
+    system,
+    split: Split,
+    items: pd.DataFrame | None = None,
+    ks: Sequence[int] = (5, 10, 20),
+    fit_seconds: float = 0.0,
+    **recommend_options,
+) -> SystemResult:
+    """Metrics of an already fitted system's lists (``recommend_options``: e.g. diversity)."""
     fitted = time.perf_counter()
     users = pd.Index(pd.unique(split.test["user_id"].astype(str)))
     k_max = max(ks)
-    ranked_frame = system.recommend(list(users), k=k_max, candidates=split.candidates)
+    ranked_frame = system.recommend(
+        list(users), k=k_max, candidates=split.candidates, **recommend_options
+    )
     done = time.perf_counter()
     catalogue = pd.Index(
         pd.unique(pd.concat([split.train["item_id"], split.test["item_id"]]).astype(str))
@@ -82,6 +98,7 @@ def evaluate_system(
         "train_items": train.groupby("user_id").size().reindex(users).fillna(0).to_numpy(),
     }
     values: dict[str, float] = {}
+    tags = _tags(items, catalogue)
     for k in ks:
         columns = {
             f"recall@{k}": metrics.recall_at_k(hit, n_rel, k),
@@ -90,7 +107,6 @@ def evaluate_system(
             f"novelty@{k}": metrics.novelty_at_k(ranked, share, k),
             f"popularity@{k}": metrics.popularity_bias_at_k(ranked, share, k),
         }
-        tags = _tags(items, catalogue)
         if tags is not None:
             columns[f"diversity@{k}"] = metrics.intra_list_diversity(ranked, tags, k)
         per_user.update(columns)
@@ -99,7 +115,13 @@ def evaluate_system(
     per_user["mrr"] = metrics.reciprocal_rank(hit)
     values["mrr"] = float(per_user["mrr"].mean())
     return SystemResult(
-        name, split.name, fitted - started, done - fitted, values, pd.DataFrame(per_user)
+        name,
+        split.name,
+        fit_seconds,
+        done - fitted,
+        values,
+        pd.DataFrame(per_user),
+        recommend_options.get("diversity"),
     )
 
 

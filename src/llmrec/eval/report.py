@@ -1,0 +1,148 @@
+"""The evaluation report: a Markdown file with tables and PNG plots, and a JSON file
+with every number (per system and split; per-user values in ``per_user.parquet``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from llmrec.eval.evaluate import SystemResult, results_table
+
+TABLE_COLUMNS = (
+    "ndcg@10",
+    "recall@10",
+    "hit_rate@10",
+    "mrr",
+    "coverage@10",
+    "diversity@10",
+    "novelty@10",
+)
+DIVERSITY_COLUMNS = ("ndcg@10", "recall@10", "diversity@10")
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = [
+        "| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
+    return "\n".join([header, rule, *rows])
+
+
+def _metric_at_k_plot(results: Sequence[SystemResult], split: str, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in (r for r in results if r.split == split and r.diversity is None):
+        ks = sorted(int(key.split("@")[1]) for key in r.metrics if key.startswith("ndcg@"))
+        ax.plot(ks, [r.metrics[f"ndcg@{k}"] for k in ks], marker="o", label=r.system)
+    ax.set(xlabel="K", ylabel="NDCG@K", title=f"NDCG@K — {split}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _diversity_plot(results: Sequence[SystemResult], split: str, path: Path) -> bool:
+    curve = sorted(
+        (
+            (r.diversity or 0.0, r.metrics["ndcg@10"], r.metrics.get("diversity@10", np.nan))
+            for r in results
+            if r.split == split and r.system == "llmrec"
+        ),
+    )
+    if len(curve) < 2:
+        return False
+    lam, ndcg, ild = zip(*curve, strict=True)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.plot(ild, ndcg, marker="o")
+    for x, y, label in zip(ild, ndcg, lam, strict=True):
+        ax.annotate(f"λ={label:g}", (x, y), fontsize=8)
+    ax.set(
+        xlabel="intra-list diversity@10 (tags)",
+        ylabel="NDCG@10",
+        title=f"MMR: accuracy vs diversity — {split}",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _activity_plot(results: Sequence[SystemResult], split: str, path: Path) -> None:
+    mine = [r for r in results if r.split == split and r.diversity is None]
+    edges = np.quantile(mine[0].per_user["train_items"], [0, 0.25, 0.5, 0.75, 1.0])
+    labels = [f"{edges[i]:.0f}–{edges[i + 1]:.0f}" for i in range(4)]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    width = 0.8 / len(mine)
+    for n, r in enumerate(mine):
+        bucket = np.clip(np.searchsorted(edges, r.per_user["train_items"], side="right") - 1, 0, 3)
+        means = pd.Series(r.per_user["ndcg@10"].to_numpy()).groupby(bucket).mean()
+        ax.bar(np.arange(4) + n * width, means.reindex(range(4)).to_numpy(), width, label=r.system)
+    ax.set_xticks(np.arange(4) + 0.4 - width / 2, labels)
+    ax.set(
+        xlabel="training items per user (quartiles)",
+        ylabel="NDCG@10",
+        title=f"Accuracy by user activity — {split}",
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(results: Sequence[SystemResult], folder: str | Path, title: str) -> Path:
+    """Write ``report.md``, ``results.json``, ``per_user.parquet`` and the plots."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(
+        json.dumps(
+            [
+                {
+                    "split": r.split,
+                    "system": r.system,
+                    "diversity": r.diversity,
+                    "fit_seconds": r.fit_seconds,
+                    "recommend_seconds": r.recommend_seconds,
+                    **r.metrics,
+                }
+                for r in results
+            ],
+            indent=2,
+        )
+    )
+    pd.concat(
+        [r.per_user.assign(split=r.split, system=r.system, diversity=r.diversity) for r in results]
+    ).to_parquet(folder / "per_user.parquet", index=False)
+    lines = [f"# {title}", ""]
+    for split in pd.unique(pd.Series([r.split for r in results])):
+        plain = [r for r in results if r.split == split and r.diversity is None]
+        lines += [f"## {split}", "", _markdown(results_table(plain, TABLE_COLUMNS)), ""]
+        _metric_at_k_plot(results, split, folder / f"{split}-ndcg-at-k.png")
+        _activity_plot(results, split, folder / f"{split}-activity.png")
+        lines += [f"![NDCG@K]({split}-ndcg-at-k.png)", f"![by activity]({split}-activity.png)"]
+        if _diversity_plot(results, split, folder / f"{split}-diversity.png"):
+            curve = [r for r in results if r.split == split and r.system == "llmrec"]
+            rows = [
+                {"λ": r.diversity or 0.0, **{c: r.metrics.get(c) for c in DIVERSITY_COLUMNS}}
+                for r in curve
+            ]
+            lines += [
+                "",
+                "MMR diversity (llmrec):",
+                "",
+                _markdown(pd.DataFrame(rows)),
+                f"![accuracy vs diversity]({split}-diversity.png)",
+            ]
+        lines.append("")
+    path = folder / "report.md"
+    path.write_text("\n".join(lines))
+    return path
