@@ -144,3 +144,15 @@ def test_save_and_load_give_the_same_recommendations(fitted, tmp_path):
     path = fitted.save(tmp_path / "model.pkl")
     loaded = Recommender.load(path)
     pd.testing.assert_frame_equal(loaded.recommend(["5"], k=10), fitted.recommend(["5"], k=10))
+
+
+def test_cold_items_are_ranked_by_content(ml100k_frames, item_vectors):
+    """Items with no events at all are recommendable the moment they are in the catalogue."""
+    events, items = ml100k_frames
+    cold = [str(i) for i in range(1000, 1100)]
+    warm_events = events[~events["item_id"].astype(str).isin(cold)]
+    rec = Recommender(sources=FAST, item_vectors=item_vectors).fit(warm_events, items)
+    assert rec.stats_.cold[rec.item_ids_.get_indexer(cold)].all()
+    out = rec.recommend(["1", "2", "3"], k=5, candidates=cold)
+    assert set(out["item_id"]) <= set(cold) and len(out) == 15
+    assert out.groupby("user_id")["item_id"].nunique().min() == 5

@@ -1,7 +1,8 @@
 """llmrec: an LLM-powered recommender system.
 
-The public Python API so far: settings, the store, ingestion of files and public
-datasets, the interaction matrix, language models and the enrichment jobs.
+The public Python API: settings, the store, ingestion of files and public datasets, the
+interaction matrix, language models and the enrichment jobs, text embeddings and content
+matching, and the hybrid :class:`Recommender` with its offline evaluation.
 """
 
 from llmrec.config import Settings, load_settings
@@ -38,6 +39,7 @@ from llmrec.llm import (
     load_llm,
 )
 from llmrec.profile.vectors import UserProfiles
+from llmrec.recommender import Recommender
 from llmrec.retrieve.index import VectorIndex
 from llmrec.retrieve.matcher import ContentMatcher
 from llmrec.store import Store
@@ -64,6 +66,7 @@ __all__ = [
     "LlmrecError",
     "Message",
     "OpenAICompatibleLLM",
+    "Recommender",
     "RecordKind",
     "Settings",
     "Store",

@@ -64,7 +64,8 @@ class Recommender:
 
     ``sources``: candidate sources out of :data:`SOURCES`; ``ranker=False`` fuses the
     sources' ranks (reciprocal rank fusion) instead of learning a ranker. The ranker is
-    trained on sources fitted without each user's newest event; ``refit_sources=True``
+    trained on sources fitted without each user's ``ranker_holdout`` newest items, each
+    of them a query ranked from the history before it; ``refit_sources=True``
     refits them on everything afterwards (twice the fit time). Content sources
     need ``items`` with text in ``fit``; ``item_vectors`` (a frame indexed by item id) or
     else the configured text encoder provides the vectors.
@@ -96,6 +97,7 @@ class Recommender:
         item_vectors: pd.DataFrame | None = None,
         item_text_template: str = "{title}. {tags}. {description}",
         refit_sources: bool = False,
+        ranker_holdout: int = 3,
         seed: int = 0,
     ) -> None:
         self.sources = tuple(sources)
@@ -114,6 +116,7 @@ class Recommender:
         self.item_vectors = item_vectors
         self.item_text_template = item_text_template
         self.refit_sources = refit_sources
+        self.ranker_holdout = ranker_holdout
         self.seed = seed
 
     # -- fitting -------------------------------------------------------------------
@@ -203,7 +206,7 @@ class Recommender:
         full = Interactions.from_events(events, item_ids=item_ids, event_weights=weights)
         self.ranker_ = None
         if self.ranker:
-            self._fit_ranker(events, item_ids, weights, vectors)
+            self._fit_ranker(events, full, weights, vectors)
         if not self.ranker or self.refit_sources:
             self.scorers_ = {s: self._make(s, vectors).fit(full) for s in sources}
         # Without a refit the sources keep what they learned before each user's newest
@@ -240,27 +243,46 @@ class Recommender:
             (np.ones(len(cols), np.float32), (rows, cols)), shape=(len(item_ids), len(vocabulary))
         )
 
-    def _fit_ranker(self, events, item_ids, weights, vectors) -> None:
-        """Hold out each user's newest positive event, fit the sources on the rest, and
-        learn to rank the held-out item among the sources' candidates."""
-        from llmrec.eval.splits import leave_last_one_out
-
-        split = leave_last_one_out(events, weights)
-        part = Interactions.from_events(split.train, item_ids=item_ids, event_weights=weights)
-        scorers = {s: self._make(s, vectors).fit(part) for s in self.active_sources_}
-        rows = part.user_ids.get_indexer(split.test["user_id"])
-        labels_of = dict(zip(rows, item_ids.get_indexer(split.test["item_id"]), strict=True))
-        self.scorers_ = scorers
-        self._set_state(part, split.train, weights)
-        users = np.array(sorted(r for r in labels_of if r >= 0))
+    def _fit_ranker(self, events, full: Interactions, weights, vectors) -> None:
+        """Hold out each user's newest ``ranker_holdout`` positive items, fit the sources
+        on the rest, and learn to rank each held-out item among the candidates the
+        sources propose from the history just before it."""
+        m = self.ranker_holdout
+        tested = [r for r, seq in enumerate(full.sequences) if len(seq) > m + 2]
+        held = pd.MultiIndex.from_arrays([
+            np.repeat(full.user_ids[tested].astype(str), m),
+            np.concatenate([full.item_ids[full.sequences[r][-m:]] for r in tested]),
+        ]) if tested else pd.MultiIndex.from_arrays([[], []])  # fmt: skip
+        pairs = pd.MultiIndex.from_frame(events[["user_id", "item_id"]].astype(str))
+        kept = events[~pairs.isin(held)]
+        part = Interactions.from_events(kept, item_ids=full.item_ids, user_ids=full.user_ids,
+                                        event_weights=weights)  # fmt: skip
+        self.scorers_ = {s: self._make(s, vectors).fit(part) for s in self.active_sources_}
+        self._set_state(part, kept, weights)
+        queries = [(r, j) for r in tested for j in range(1, m + 1)]
         feats, labels, groups = [], [], []
-        for start in range(0, len(users), 256):
-            batch = users[start : start + 256]
-            x, pairs, names = self._candidate_features(self._history(batch), None, None)
-            target = np.array([labels_of[u] for u in batch])
+        for start in range(0, len(queries), 256):
+            batch = queries[start : start + 256]
+            rows = np.array([r for r, _ in batch])
+            prefixes = [full.sequences[r][: len(full.sequences[r]) - j] for r, j in batch]
+            target = np.array([full.sequences[r][-j] for r, j in batch])
+            x, found, names = self._candidate_features(self._history(rows, prefixes), None, None)
             feats.append(x)
-            labels.append((pairs[:, 1] == target[pairs[:, 0]]).astype(np.float32))
-            groups.append(batch[pairs[:, 0]])
+            labels.append((found[:, 1] == target[found[:, 0]]).astype(np.float32))
+            groups.append(start + found[:, 0])
+        # Cold view: the newest held-out item of each user ranked as if no item had
+        # events, so the ranker also learns to order cold items by content alone.
+        if CONTENT_SOURCES & set(self.scorers_):
+            for start in range(0, len(tested), 256):
+                rows = np.array(tested[start : start + 256])
+                prefixes = [full.sequences[r][:-1] for r in rows]
+                target = np.array([full.sequences[r][-1] for r in rows])
+                x, found, _ = self._candidate_features(
+                    self._history(rows, prefixes), None, None, cold_view=True
+                )
+                feats.append(x)
+                labels.append((found[:, 1] == target[found[:, 0]]).astype(np.float32))
+                groups.append(len(queries) + start + found[:, 0])
         self.ranker_ = LambdaRanker(seed=self.seed).fit(
             np.vstack(feats), np.concatenate(labels), np.concatenate(groups), names
         )
@@ -304,9 +326,18 @@ class Recommender:
         )
         return History(matrix, sequences, np.asarray(rows))
 
-    def _candidate_features(self, history: History, allowed: np.ndarray | None, exclude):
-        """Candidates (union of each source's top-N) and their features for a batch."""
+    def _candidate_features(
+        self, history: History, allowed: np.ndarray | None, exclude, cold_view: bool = False
+    ):
+        """Candidates (union of each source's top-N) and their features for a batch.
+
+        ``cold_view`` treats every item as cold (no events): the view the ranker learns
+        from so that it can rank cold items, which only content sources score."""
         n = len(history)
+        stats = self.stats_
+        if cold_view:
+            none = np.zeros(len(self.item_ids_))
+            stats = ItemStats(none, none, none + np.nan, np.ones(len(none), dtype=bool))
         scores = {s: scorer.score(history) for s, scorer in self.scorers_.items()}
         ranks = {s: source_ranks(v) for s, v in scores.items()}
         blocked = history.matrix.toarray() > 0 if exclude is None else exclude
@@ -316,7 +347,7 @@ class Recommender:
         for name, value in scores.items():
             masked = np.where(blocked, -np.inf, value)
             if name not in CONTENT_SOURCES:
-                masked[:, self.stats_.cold] = -np.inf
+                masked[:, stats.cold] = -np.inf
             top = np.argpartition(
                 -masked, min(self.candidates_per_source, masked.shape[1] - 1), axis=1
             )[:, : self.candidates_per_source]
