@@ -1,10 +1,11 @@
 """Offline accuracy of llmrec against the built-in baselines, side by side.
 
-    python benchmarks/accuracy.py [--data ../shared/data] [--splits leave_last_one_out,...]
-        [--systems llmrec,EASE,...] [--out reports/accuracy]
+    python benchmarks/accuracy.py [--dataset movielens-100k] [--data ../shared/data]
+        [--splits leave_last_one_out,...] [--systems llmrec,EASE,...] [--out reports/accuracy]
 
-MovieLens-100K, all ratings as implicit interactions (loaded once into ``--home``; item
-text vectors are cached there). Each system is fitted on the split's training events only
+MovieLens-100K by default (also movielens-latest-small, lastfm-2k), all ratings or plays as
+implicit interactions (loaded once into ``--home``; item text vectors are cached there).
+Each system is fitted on the split's training events only
 and ranks every item the user has not had in training (cold-items split: the held-out
 items only). Prints a table; writes report.md, PNG plots and results.json to ``--out``.
 """
@@ -27,23 +28,30 @@ from llmrec.eval.report import TABLE_COLUMNS
 from llmrec.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
+FOLDERS = {
+    "movielens-100k": "ml-100k",
+    "movielens-latest-small": "ml-latest-small",
+    "lastfm-2k": "hetrec2011-lastfm-2k",
+}
 console = Console(width=160)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--home", type=Path, default=REPO / ".llmrec-bench" / "ml-100k")
+    parser.add_argument("--dataset", choices=sorted(FOLDERS), default="movielens-100k")
+    parser.add_argument("--home", type=Path, default=None, help=".llmrec-bench/<dataset>")
     parser.add_argument("--splits", default="leave_last_one_out")
     parser.add_argument("--systems", default=None, help="comma-separated subset")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "accuracy")
     args = parser.parse_args()
 
-    settings = load_settings(home=args.home)
-    args.home.mkdir(parents=True, exist_ok=True)
+    home = args.home or REPO / ".llmrec-bench" / args.dataset
+    home.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(home=home)
     store = Store.open(settings.effective_database_url)
     if store.counts().get("events", 0) == 0:
-        load_dataset("ml-100k", store, settings, args.data / "ml-100k")
+        load_dataset(args.dataset, store, settings, args.data / FOLDERS[args.dataset])
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:  # fmt: skip
@@ -57,10 +65,11 @@ def main() -> None:
         results, report = run_evaluation(
             store, settings, args.out, args.splits.split(","),
             args.systems.split(",") if args.systems else None, progress=step,
-            title="MovieLens-100K, full ranking",
+            title=f"{args.dataset}, full ranking",
         )  # fmt: skip
     table = results_table([r for r in results if r.diversity is None], TABLE_COLUMNS)
-    view = Table(title=f"ML-100K, full ranking ({time.perf_counter() - started:.0f} s in all)")
+    seconds = time.perf_counter() - started
+    view = Table(title=f"{args.dataset}, full ranking ({seconds:.0f} s in all)")
     for column in table.columns:
         view.add_column(column, justify="left" if column in ("split", "system") else "right")
     for row in table.itertuples(index=False):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from llmrec import Recommender
+
 
 def llmrec(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
@@ -182,3 +184,25 @@ def test_evaluate_writes_a_report_with_plots(tmp_path: Path, ml100k: Path):
     assert results["EASE"]["ndcg@10"] > 1.3 * results["MostPop"]["ndcg@10"] > 0.03
     bad = llmrec("evaluate", "--split", "random", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown split" in bad.stderr
+
+
+def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path):
+    empty = llmrec("train", cwd=tmp_path)
+    assert empty.returncode == 2 and "no events" in empty.stderr
+    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    env = {"LLMREC_RECOMMENDER__SOURCES": '["ease", "covisit", "content", "popular"]'}
+    trained = llmrec("train", cwd=tmp_path, env=env)
+    assert trained.returncode == 0, trained.stderr
+    assert "ease, covisit, content, popular" in trained.stdout
+    assert int(_table_value(trained.stdout, "users")) == 943
+    assert (tmp_path / ".llmrec" / "model" / "recommender.pkl").is_file()
+    known = llmrec("recommend", "--user", "1", "-k", "5", cwd=tmp_path, env=env)
+    assert known.returncode == 0, known.stderr
+    # The printed list is the saved model's list, with titles and the proposing sources.
+    model = Recommender.load(tmp_path / ".llmrec" / "model" / "recommender.pkl")
+    expected = model.recommend(["1"], k=5)
+    for item_id, sources in zip(expected["item_id"], expected["sources"], strict=True):
+        title = model.items_.loc[item_id, "title"]
+        assert title[:20] in known.stdout and sources.split(",")[0] in known.stdout
+    new = llmrec("recommend", "--user", "someone-new", "-k", "3", cwd=tmp_path, env=env)
+    assert new.returncode == 0 and "popular" in new.stdout

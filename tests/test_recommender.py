@@ -45,8 +45,9 @@ def test_unknown_source_is_named(ml100k_frames):
 def test_recommend_returns_ranked_unseen_items(fitted, ml100k_frames):
     events, _ = ml100k_frames
     out = fitted.recommend(["1", "2"], k=10)
-    assert list(out.columns) == ["user_id", "item_id", "score", "rank"]
+    assert list(out.columns) == ["user_id", "item_id", "score", "rank", "sources"]
     assert out.groupby("user_id").size().tolist() == [10, 10]
+    assert set(",".join(out["sources"]).split(",")) <= set(FAST)
     seen = set(events.loc[events.user_id == 1, "item_id"].astype(str))
     mine = out[out.user_id == "1"]
     assert not set(mine["item_id"]) & seen

@@ -20,8 +20,11 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -42,6 +45,7 @@ from llmrec.llm import bundled_model_path, load_llm
 from llmrec.llm.embedded import start_llama_server
 from llmrec.retrieve.matcher import ContentMatcher
 from llmrec.store import Store
+from llmrec.training import load_trained, train_from_store
 
 app = typer.Typer(
     help="llmrec: an LLM-powered recommender system.",
@@ -492,6 +496,29 @@ def embed(ctx: typer.Context) -> None:
 
 
 @app.command()
+def train(ctx: typer.Context) -> None:
+    """Fit the hybrid recommender (candidate sources + LambdaRank ranker) on the whole
+    store and save it; `recommend` and the service use it from then on."""
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store, _stage_progress() as progress:
+        report = train_from_store(store, settings, progress=progress)
+    table = Table(title="train")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in [
+        ("users", report.users),
+        ("items", report.items),
+        ("events", report.events),
+        ("sources", ", ".join(report.sources)),
+        ("ranker trained on (users' held-out items)", report.ranker_groups),
+        ("seconds", f"{report.seconds:.1f}"),
+        ("model file", str(report.path)),
+    ]:
+        table.add_row(name, escape(str(value)))
+    console.print(table)
+
+
+@app.command()
 def recommend(
     ctx: typer.Context,
     user: Annotated[str, typer.Option("--user", help="user id (a new id gets cold start)")],
@@ -500,7 +527,19 @@ def recommend(
         str | None, typer.Option(help="stated interests in free text (new users)")
     ] = None,
 ) -> None:
-    """Recommend items to a user by their interest vectors (or cold start)."""
+    """Recommend items to a user: the trained hybrid model (`llmrec train`) for users it
+    knows, else matching by interest vectors and cold start."""
+    settings = _settings(ctx)
+    with _user_errors():
+        model = load_trained(settings) if interests is None else None
+        if model is not None and model.knows_user(user):
+            found = model.recommend([user], k=k)
+            titles = model.items_.get("title")
+            found["title"] = (
+                titles.reindex(found["item_id"]).fillna("").to_numpy() if titles is not None else ""
+            )
+            _print_items(found.rename(columns={"sources": "source"}), f"for user {user}")
+            return
     with _user_errors(), _matcher(ctx) as matcher:
         _print_items(matcher.recommend(user, k, interests=interests), f"for user {user}")
 
@@ -556,6 +595,29 @@ def _matcher(ctx: typer.Context) -> Iterator[ContentMatcher]:
         with _count_progress("items", len(store.item_ids())) as advance:
             matcher = ContentMatcher.from_store(store, encoder, settings, progress=advance)
         yield matcher
+
+
+@contextmanager
+def _stage_progress() -> Iterator[Callable[[str, int | None], Callable[[int], None]]]:
+    """Stages one after another: a bar where the count is known, a spinner where not."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        current: list[TaskID] = []
+
+        def stage(name: str, total: int | None) -> Callable[[int], None]:
+            if current:
+                progress.remove_task(current.pop())
+            current.append(progress.add_task(name, total=total))
+            return lambda n: progress.advance(current[0], n)
+
+        yield stage
 
 
 @contextmanager

@@ -128,6 +128,24 @@ class EmbedSettings(BaseModel):
     max_text_chars: int = Field(2_000, ge=50, description="item text is cut to this")
 
 
+class RecommenderSettings(BaseModel):
+    """The hybrid recommender that ``llmrec train`` fits (see :class:`llmrec.Recommender`)."""
+
+    sources: list[str] = Field(
+        ["ease", "sasrec", "covisit", "itemknn", "content", "content_cf", "popular"],
+        description="candidate sources: ease, itemknn, covisit, als, bpr, sasrec, content, "
+        "content_cf, popular",
+    )
+    ranker: bool = Field(True, description="LambdaRank over the candidates (else rank fusion)")
+    candidates_per_source: int = Field(50, ge=1, le=10_000)
+    diversity: float = Field(0.0, ge=0.0, le=1.0, description="default MMR λ")
+    feedback_penalty: float = Field(0.5, ge=0.0, description="push-down of disliked look-alikes")
+    ease_l2: float = Field(500.0, gt=0)
+    sasrec_max_epochs: int = Field(200, ge=1)
+    seed: int = 0
+    model_file: Path | None = Field(None, description="default: `home`/model/recommender.pkl")
+
+
 class Settings(BaseSettings):
     """Effective configuration; construct it with :func:`load_settings`."""
 
@@ -153,6 +171,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    recommender: RecommenderSettings = Field(default_factory=RecommenderSettings)
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     default_event_weight: float = 1.0
 
@@ -167,6 +186,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'llmrec.db').as_posix()}"
+
+    @property
+    def effective_model_file(self) -> Path:
+        if self.recommender.model_file is not None:
+            return self.recommender.model_file
+        return self.home / "model" / "recommender.pkl"
 
     @property
     def effective_datasets_dir(self) -> Path:

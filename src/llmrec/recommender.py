@@ -66,7 +66,9 @@ class Recommender:
     sources' ranks (reciprocal rank fusion) instead of learning a ranker. The ranker is
     trained on sources fitted without each user's ``ranker_holdout`` newest items, each
     of them a query ranked from the history before it; ``refit_sources=True``
-    refits them on everything afterwards (twice the fit time). Content sources
+    refits them on everything afterwards (twice the fit time). ``cold_views`` times, a
+    tenth of the items is treated as new so that the ranker also learns to rank items
+    nobody has touched (see :meth:`_cold_view`). Content sources
     need ``items`` with text in ``fit``; ``item_vectors`` (a frame indexed by item id) or
     else the configured text encoder provides the vectors.
     """
@@ -98,6 +100,7 @@ class Recommender:
         item_text_template: str = "{title}. {tags}. {description}",
         refit_sources: bool = False,
         ranker_holdout: int = 3,
+        cold_views: int = 8,
         seed: int = 0,
     ) -> None:
         self.sources = tuple(sources)
@@ -117,6 +120,7 @@ class Recommender:
         self.item_text_template = item_text_template
         self.refit_sources = refit_sources
         self.ranker_holdout = ranker_holdout
+        self.cold_views = cold_views
         self.seed = seed
 
     # -- fitting -------------------------------------------------------------------
@@ -266,26 +270,62 @@ class Recommender:
             rows = np.array([r for r, _ in batch])
             prefixes = [full.sequences[r][: len(full.sequences[r]) - j] for r, j in batch]
             target = np.array([full.sequences[r][-j] for r, j in batch])
-            x, found, names = self._candidate_features(self._history(rows, prefixes), None, None)
+            x, found, names, _ = self._candidate_features(
+                self._history(rows, prefixes), None, None
+            )
             feats.append(x)
             labels.append((found[:, 1] == target[found[:, 0]]).astype(np.float32))
             groups.append(start + found[:, 0])
-        # Cold view: the newest held-out item of each user ranked as if no item had
-        # events, so the ranker also learns to order cold items by content alone.
         if CONTENT_SOURCES & set(self.scorers_):
-            for start in range(0, len(tested), 256):
-                rows = np.array(tested[start : start + 256])
-                prefixes = [full.sequences[r][:-1] for r in rows]
-                target = np.array([full.sequences[r][-1] for r in rows])
-                x, found, _ = self._candidate_features(
-                    self._history(rows, prefixes), None, None, cold_view=True
-                )
+            offset = len(queries)
+            for draw in range(self.cold_views):
+                x, label, group = self._cold_view(full, kept, weights, vectors, draw)
                 feats.append(x)
-                labels.append((found[:, 1] == target[found[:, 0]]).astype(np.float32))
-                groups.append(len(queries) + start + found[:, 0])
+                labels.append(label)
+                groups.append(offset + group)
+                offset += group.max() + 1 if len(group) else 0
         self.ranker_ = LambdaRanker(seed=self.seed).fit(
             np.vstack(feats), np.concatenate(labels), np.concatenate(groups), names
         )
+
+    def _cold_view(self, full: Interactions, kept: pd.DataFrame, weights, vectors, draw: int):
+        """Ranking examples for new items, made as evaluation and production meet them:
+        a random tenth of the items (one draw per ``draw``) is treated as new — the
+        content sources are refitted without their events, so their text→CF mapping has
+        never seen them — and they are ranked for each user from the user's other items,
+        every one of them the user had being a positive."""
+        rng = np.random.default_rng([self.seed, draw])
+        new = rng.random(len(full.item_ids)) < 0.1
+        known = kept[~kept["item_id"].astype(str).isin(full.item_ids[new])]
+        data = Interactions.from_events(known, item_ids=full.item_ids, user_ids=full.user_ids,
+                                        event_weights=weights)  # fmt: skip
+        warm_scorers = self.scorers_
+        self.scorers_ = {
+            s: self._make(s, vectors).fit(data) if s in CONTENT_SOURCES else scorer
+            for s, scorer in warm_scorers.items()
+        }
+        rows, prefixes, targets = [], [], []
+        for r, seq in enumerate(full.sequences):
+            is_new = new[seq]
+            if is_new.any() and (~is_new).sum() >= 3:
+                rows.append(r)
+                prefixes.append(seq[~is_new])
+                targets.append(seq[is_new])
+        feats, labels, groups = [], [], []
+        try:
+            for start in range(0, len(rows), 256):
+                batch = slice(start, start + 256)
+                history = self._history(np.array(rows[batch]), prefixes[batch])
+                x, found, _, _ = self._candidate_features(history, new, None, cold_view=True)
+                wanted = self._history(np.array(rows[batch]), targets[batch]).matrix
+                feats.append(x)
+                labels.append(np.asarray(wanted[found[:, 0], found[:, 1]]).ravel())
+                groups.append(start + found[:, 0])
+        finally:
+            self.scorers_ = warm_scorers
+        if not feats:
+            return np.zeros((0, 0), np.float32), np.zeros(0, np.float32), np.zeros(0, int)
+        return np.vstack(feats), np.concatenate(labels), np.concatenate(groups)
 
     def _set_state(self, data: Interactions, events: pd.DataFrame, weights) -> None:
         self.user_ids_ = data.user_ids
@@ -329,7 +369,8 @@ class Recommender:
     def _candidate_features(
         self, history: History, allowed: np.ndarray | None, exclude, cold_view: bool = False
     ):
-        """Candidates (union of each source's top-N) and their features for a batch.
+        """Candidates (union of each source's top-N), their features, and which sources
+        proposed each (a bool column per source) for a batch.
 
         ``cold_view`` treats every item as cold (no events): the view the ranker learns
         from so that it can rank cold items, which only content sources score."""
@@ -343,7 +384,7 @@ class Recommender:
         blocked = history.matrix.toarray() > 0 if exclude is None else exclude
         if allowed is not None:
             blocked = blocked | ~allowed[None, :]
-        pool = np.zeros((n, len(self.item_ids_)), dtype=bool)
+        proposed = {}
         for name, value in scores.items():
             masked = np.where(blocked, -np.inf, value)
             if name not in CONTENT_SOURCES:
@@ -351,9 +392,12 @@ class Recommender:
             top = np.argpartition(
                 -masked, min(self.candidates_per_source, masked.shape[1] - 1), axis=1
             )[:, : self.candidates_per_source]
-            np.put_along_axis(pool, top, True, axis=1)
-        pool &= ~blocked
+            proposed[name] = np.zeros((n, len(self.item_ids_)), dtype=bool)
+            np.put_along_axis(proposed[name], top, True, axis=1)
+            proposed[name] &= ~blocked
+        pool = np.logical_or.reduce(list(proposed.values()))
         pairs = np.argwhere(pool)
+        by_source = np.column_stack([p[pairs[:, 0], pairs[:, 1]] for p in proposed.values()])
         lengths = np.array([len(s) for s in history.sequences], dtype=np.float64)
         last = np.array([self.last_time_[r] if r >= 0 else np.nan for r in history.user_rows])
         recent = None
@@ -372,7 +416,7 @@ class Recommender:
             pairs[:, 1],
             scores,
             ranks,
-            self.stats_,
+            stats,
             history_tags.tocsr() if history_tags is not None else None,
             self.tags_,
             recent,
@@ -381,7 +425,7 @@ class Recommender:
             (self.now_ - last) / _SECONDS_PER_DAY,
             set(self.scorers_) - CONTENT_SOURCES,
         )
-        return x, pairs, names
+        return x, pairs, names, by_source
 
     def _fused(self, x: np.ndarray, names: list[str]) -> np.ndarray:
         """Reciprocal rank fusion of the sources (the no-ranker ablation)."""
@@ -400,8 +444,9 @@ class Recommender:
         filters: dict | None = None,
         diversity: float | None = None,
     ) -> pd.DataFrame:
-        """Top-``k`` per user as a frame (user_id, item_id, score, rank). Users never seen
-        get the most popular items (cold start), never an error."""
+        """Top-``k`` per user as a frame (user_id, item_id, score, rank, sources: the
+        candidate sources that proposed the item, comma-joined). Users never seen get the
+        most popular items (cold start), never an error."""
         self._check_fitted()
         if not isinstance(k, int | np.integer) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
@@ -420,15 +465,18 @@ class Recommender:
             )
             for r, user in enumerate(users[start : start + 256]):
                 exclude[r, list(self.negative_.get(user, ()))] = True
-            x, pairs, names = self._candidate_features(history, allowed, exclude)
+            x, pairs, names, by_source = self._candidate_features(history, allowed, exclude)
             score = self.ranker_.predict(x) if self.ranker_ is not None else self._fused(x, names)
+            source_names = np.array(list(self.scorers_))
             for r, user in enumerate(users[start : start + 256]):
                 mine = pairs[:, 0] == r
                 items, value = pairs[mine, 1], score[mine]
                 value = self._apply_feedback(user, items, value)
+                proposers = [",".join(source_names[row]) for row in by_source[mine]]
                 if len(items) == 0:  # nothing proposed (e.g. all filtered): popularity
                     items = np.flatnonzero(~exclude[r] & (allowed if allowed is not None else True))
                     value = self.stats_.popularity[items]
+                    proposers = ["popularity"] * len(items)
                 top = np.argsort(-value, kind="stable")[: max(k * 3, k)]
                 if diversity and self.vectors_ is not None:
                     top = top[mmr(value[top], self.vectors_[items[top]], k, diversity)]
@@ -440,12 +488,19 @@ class Recommender:
                             "item_id": self.item_ids_[items[top]],
                             "score": value[top],
                             "rank": np.arange(1, len(top) + 1),
+                            "sources": [proposers[t] for t in top],
                         }
                     )
                 )
         if not out:
-            return pd.DataFrame(columns=["user_id", "item_id", "score", "rank"])
+            return pd.DataFrame(columns=["user_id", "item_id", "score", "rank", "sources"])
         return pd.concat(out, ignore_index=True)
+
+    def knows_user(self, user_id) -> bool:
+        """Whether the user has a history (from ``fit`` or ``update``)."""
+        self._check_fitted()
+        row = self.user_ids_.get_indexer([str(user_id)])[0]
+        return row >= 0 and len(self.sequences_[row]) > 0
 
     def _apply_feedback(self, user: str, items: np.ndarray, value: np.ndarray) -> np.ndarray:
         """Push down items similar to what the user disliked, skipped or hid."""

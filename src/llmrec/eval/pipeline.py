@@ -11,13 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from llmrec.config import Settings
-from llmrec.embed import load_encoder
-from llmrec.embed.vectors import embed_items
 from llmrec.eval.evaluate import SystemResult, evaluate_system, score_fitted
 from llmrec.eval.report import write_report
 from llmrec.eval.splits import SPLITS, make_split
 from llmrec.recommender import Recommender
 from llmrec.store import Store
+from llmrec.training import item_vector_frame
 
 ORIGINAL_TEXT = "{title}. {tags}. {description}"
 NO_CONTENT = ("ease", "sasrec", "covisit", "itemknn", "popular")
@@ -48,15 +47,6 @@ def systems(vectors: pd.DataFrame | None, enriched: pd.DataFrame | None = None) 
     return chosen
 
 
-def item_vectors(store: Store, settings: Settings, template: str) -> pd.DataFrame:
-    vectors, _ = embed_items(
-        store,
-        load_encoder(settings.embed),
-        settings.embed.model_copy(update={"item_template": template}),
-    )
-    return pd.DataFrame(vectors.vectors, index=vectors.item_ids)
-
-
 def run_evaluation(
     store: Store,
     settings: Settings,
@@ -75,10 +65,10 @@ def run_evaluation(
     items, events = store.items_frame(), store.events_frame()
     if events.empty:
         raise ValueError("the store has no events to evaluate on")
-    vectors = item_vectors(store, settings, ORIGINAL_TEXT) if not items.empty else None
+    vectors = item_vector_frame(store, settings, ORIGINAL_TEXT) if not items.empty else None
     enriched = None
     if not store.item_texts_frame().empty:
-        enriched = item_vectors(store, settings, settings.embed.item_template)
+        enriched = item_vector_frame(store, settings)
     chosen = systems(vectors, enriched)
     if system_names:
         missing = set(system_names) - set(chosen)

@@ -1,0 +1,102 @@
+"""Train the hybrid recommender on everything in the store and keep it on disk.
+
+``train_from_store`` reads the store's events and catalogue, takes the item vectors from
+the embedding cache (only new or changed item texts are encoded), fits a
+:class:`~llmrec.recommender.Recommender` configured by ``settings.recommender`` and writes
+it atomically to ``settings.effective_model_file``: a reader (the CLI, the service) sees
+the previous model or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from llmrec.config import Settings
+from llmrec.embed import load_encoder
+from llmrec.embed.vectors import embed_items
+from llmrec.errors import LlmrecError
+from llmrec.recommender import CONTENT_SOURCES, Recommender
+from llmrec.store import Store
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    path: Path
+    users: int
+    items: int
+    events: int
+    sources: tuple[str, ...]
+    ranker_groups: int
+    seconds: float
+
+
+def item_vector_frame(
+    store: Store,
+    settings: Settings,
+    template: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Unit text vectors of every catalogue item (rows indexed by item id), from the cache."""
+    embed = settings.embed
+    if template is not None:
+        embed = embed.model_copy(update={"item_template": template})
+    with load_encoder(settings.embed) as encoder:
+        vectors, _ = embed_items(store, encoder, embed, progress=progress)
+    return pd.DataFrame(vectors.vectors, index=vectors.item_ids)
+
+
+def build_recommender(settings: Settings, vectors: pd.DataFrame | None) -> Recommender:
+    config = settings.recommender
+    return Recommender(
+        sources=tuple(config.sources),
+        ranker=config.ranker,
+        candidates_per_source=config.candidates_per_source,
+        diversity=config.diversity,
+        feedback_penalty=config.feedback_penalty,
+        event_weights=settings.event_weights,
+        ease_l2=config.ease_l2,
+        sasrec_max_epochs=config.sasrec_max_epochs,
+        item_vectors=vectors,
+        seed=config.seed,
+    )
+
+
+def train_from_store(
+    store: Store,
+    settings: Settings,
+    progress: Callable[[str, int | None], Callable[[int], None]] | None = None,
+) -> TrainReport:
+    """Fit on the whole store and save; ``progress(stage, total)`` returns an advance
+    callback for that stage (total None: no count known)."""
+    started = time.perf_counter()
+    events, items = store.events_frame(), store.items_frame()
+    if events.empty:
+        raise LlmrecError("the store has no events: ingest some before training")
+    vectors = None
+    if CONTENT_SOURCES & set(settings.recommender.sources) and not items.empty:
+        advance = progress("embedding items", len(items)) if progress else None
+        vectors = item_vector_frame(store, settings, progress=advance)
+    if progress is not None:
+        progress("fitting the sources and the ranker", None)
+    model = build_recommender(settings, vectors).fit(events, items if not items.empty else None)
+    path = model.save(settings.effective_model_file)
+    return TrainReport(
+        path=path,
+        users=len(model.user_ids_),
+        items=len(model.item_ids_),
+        events=len(events),
+        sources=model.active_sources_,
+        ranker_groups=model.ranker_.groups_trained_ if model.ranker_ is not None else 0,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def load_trained(settings: Settings) -> Recommender | None:
+    """The saved model, or None when ``llmrec train`` has not been run."""
+    path = settings.effective_model_file
+    return Recommender.load(path) if path.is_file() else None

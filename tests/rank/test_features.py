@@ -1,0 +1,34 @@
+import numpy as np
+import scipy.sparse as sp
+
+from llmrec.rank.features import ItemStats, pair_features, source_ranks
+
+
+def test_source_ranks_are_zero_based_positions_by_score():
+    scores = np.array([[0.1, 0.9, 0.5], [3.0, 1.0, 2.0]])
+    assert source_ranks(scores).tolist() == [[2, 0, 1], [0, 2, 1]]
+
+
+def test_pair_features_hide_collaborative_scores_of_cold_items():
+    scores = {"ease": np.array([[0.2, 0.8, 0.0]]), "content": np.array([[0.5, 0.1, 0.9]])}
+    ranks = {k: source_ranks(v) for k, v in scores.items()}
+    stats = ItemStats(
+        popularity=np.log1p(np.array([3.0, 1.0, 0.0])),
+        trending=np.array([1.0, 0.2, 0.0]),
+        age_days=np.array([10.0, 2.0, np.nan]),
+        cold=np.array([False, False, True]),
+    )
+    # The user's history has tag 0 twice and tag 1 once; item tags: 0→{0}, 1→{1}, 2→{0,1}.
+    history_tags = sp.csr_matrix(np.array([[2 / 3, 1 / 3]]))
+    item_tags = sp.csr_matrix(np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32))
+    x, names = pair_features(
+        np.zeros(3, int), np.arange(3), scores, ranks, stats, history_tags, item_tags,
+        None, None, np.array([np.log1p(3)]), np.array([1.5]), {"ease"},
+    )  # fmt: skip
+    column = dict(zip(names, x.T, strict=True))
+    assert np.isnan(column["ease_score"][2]) and np.isnan(column["ease_log_rank"][2])
+    assert column["ease_score"][1] == np.float32(0.8)
+    assert column["content_score"][2] == np.float32(0.9)  # content scores cold items
+    np.testing.assert_allclose(column["content_log_rank"], np.log1p([1, 2, 0]))
+    np.testing.assert_allclose(column["tag_affinity"], [2 / 3, 1 / 3, 1.0], rtol=1e-6)
+    assert column["user_idle_days"].tolist() == [1.5, 1.5, 1.5]
