@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -180,3 +181,26 @@ def ml100k_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
         "tags": [[g for g, on in zip(genres, row, strict=True) if on] for row in flags],
     })  # fmt: skip
     return events, items
+
+
+FAST_SOURCES = ("ease", "covisit", "itemknn", "content", "content_cf", "popular")
+
+
+@pytest.fixture(scope="session")
+def genre_vectors(ml100k_frames) -> pd.DataFrame:
+    """Genre vectors stand in for text vectors: deterministic and instant."""
+    _, items = ml100k_frames
+    genres = sorted({g for tags in items["tags"] for g in tags})
+    vectors = np.array([[g in tags for g in genres] for tags in items["tags"]], np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1)
+    return pd.DataFrame(vectors, index=items["item_id"].astype(str))
+
+
+@pytest.fixture(scope="session")
+def fitted_recommender(ml100k_frames, genre_vectors):
+    """The hybrid recommender on all of ML-100K with the fast sources (SASRec is covered
+    by tests/models and the accuracy benchmark). Tests must not change it."""
+    from llmrec.recommender import Recommender
+
+    events, items = ml100k_frames
+    return Recommender(sources=FAST_SOURCES, item_vectors=genre_vectors).fit(events, items)

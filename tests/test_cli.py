@@ -206,3 +206,11 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
         assert title[:20] in known.stdout and sources.split(",")[0] in known.stdout
     new = llmrec("recommend", "--user", "someone-new", "-k", "3", cwd=tmp_path, env=env)
     assert new.returncode == 0 and "popular" in new.stdout
+    first = expected.iloc[0]
+    why = llmrec("explain", "--user", "1", "--item", first["item_id"], cwd=tmp_path, env=env)
+    assert why.returncode == 0, why.stderr
+    reasons = model.explain("1", first["item_id"])
+    assert f"score {reasons.score:.3f}" in why.stdout
+    assert reasons.history[0].title[:20] in why.stdout and reasons.features[0].feature in why.stdout
+    unknown = llmrec("explain", "--user", "1", "--item", "nope", cwd=tmp_path, env=env)
+    assert unknown.returncode == 2 and "unknown item id: nope" in unknown.stderr

@@ -9,24 +9,7 @@ import pytest
 
 from llmrec.errors import UnknownIdError
 from llmrec.recommender import Recommender
-
-FAST = ("ease", "covisit", "itemknn", "content", "content_cf", "popular")
-
-
-@pytest.fixture(scope="module")
-def item_vectors(ml100k_frames):
-    """Genre vectors stand in for text vectors: deterministic and instant."""
-    _, items = ml100k_frames
-    genres = sorted({g for tags in items["tags"] for g in tags})
-    vectors = np.array([[g in tags for g in genres] for tags in items["tags"]], np.float32)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1)
-    return pd.DataFrame(vectors, index=items["item_id"].astype(str))
-
-
-@pytest.fixture(scope="module")
-def fitted(ml100k_frames, item_vectors):
-    events, items = ml100k_frames
-    return Recommender(sources=FAST, item_vectors=item_vectors).fit(events, items)
+from tests.conftest import FAST_SOURCES as FAST
 
 
 def test_constructor_does_no_work():
@@ -42,9 +25,9 @@ def test_unknown_source_is_named(ml100k_frames):
         Recommender(sources=("nonsense",)).fit(events)
 
 
-def test_recommend_returns_ranked_unseen_items(fitted, ml100k_frames):
+def test_recommend_returns_ranked_unseen_items(fitted_recommender, ml100k_frames):
     events, _ = ml100k_frames
-    out = fitted.recommend(["1", "2"], k=10)
+    out = fitted_recommender.recommend(["1", "2"], k=10)
     assert list(out.columns) == ["user_id", "item_id", "score", "rank", "sources"]
     assert out.groupby("user_id").size().tolist() == [10, 10]
     assert set(",".join(out["sources"]).split(",")) <= set(FAST)
@@ -53,34 +36,34 @@ def test_recommend_returns_ranked_unseen_items(fitted, ml100k_frames):
     assert not set(mine["item_id"]) & seen
     assert mine["rank"].tolist() == list(range(1, 11))
     assert mine["score"].is_monotonic_decreasing
-    assert fitted.ranker_ is not None and fitted.ranker_.groups_trained_ > 100
+    assert fitted_recommender.ranker_ is not None and fitted_recommender.ranker_.groups_trained_ > 100
 
 
-def test_unknown_user_gets_cold_start_not_an_error(fitted):
-    out = fitted.recommend(["never-seen"], k=5)
+def test_unknown_user_gets_cold_start_not_an_error(fitted_recommender):
+    out = fitted_recommender.recommend(["never-seen"], k=5)
     assert len(out) == 5
 
 
-def test_candidates_restrict_the_ranking(fitted):
+def test_candidates_restrict_the_ranking(fitted_recommender):
     allowed = [str(i) for i in range(1500, 1600)]
-    out = fitted.recommend(["1"], k=10, candidates=allowed)
+    out = fitted_recommender.recommend(["1"], k=10, candidates=allowed)
     assert set(out["item_id"]) <= set(allowed) and len(out) == 10
 
 
-def test_filters_by_tag(fitted, ml100k_frames):
+def test_filters_by_tag(fitted_recommender, ml100k_frames):
     _, items = ml100k_frames
     horror = set(items.loc[items.tags.map(lambda t: "Horror" in t), "item_id"].astype(str))
-    out = fitted.recommend(["1"], k=10, filters={"include_tags": "Horror"})
+    out = fitted_recommender.recommend(["1"], k=10, filters={"include_tags": "Horror"})
     assert set(out["item_id"]) <= horror
-    out = fitted.recommend(["1"], k=10, filters={"exclude_tags": ["Drama", "Comedy"]})
+    out = fitted_recommender.recommend(["1"], k=10, filters={"exclude_tags": ["Drama", "Comedy"]})
     assert len(out) == 10
     with pytest.raises(ValueError, match="unknown filter"):
-        fitted.recommend(["1"], filters={"price": 3})
+        fitted_recommender.recommend(["1"], filters={"price": 3})
 
 
-def test_update_changes_recommendations_without_refit(ml100k_frames, item_vectors):
+def test_update_changes_recommendations_without_refit(ml100k_frames, genre_vectors):
     events, items = ml100k_frames
-    rec = Recommender(sources=FAST, item_vectors=item_vectors, ranker=False).fit(events, items)
+    rec = Recommender(sources=FAST, item_vectors=genre_vectors, ranker=False).fit(events, items)
     before = rec.recommend(["newcomer"], k=10)
     kids = items.loc[items.tags.map(lambda t: "Children's" in t), "item_id"].head(8)
     rec.update(pd.DataFrame({"user_id": "newcomer", "item_id": kids, "timestamp": 9e8,
@@ -90,39 +73,39 @@ def test_update_changes_recommendations_without_refit(ml100k_frames, item_vector
     assert not set(after["item_id"]) & set(kids.astype(str))  # seen now
 
 
-def test_dislike_removes_the_item_and_pushes_down_similar_ones(ml100k_frames, item_vectors):
+def test_dislike_removes_the_item_and_pushes_down_similar_ones(ml100k_frames, genre_vectors):
     events, items = ml100k_frames
-    rec = Recommender(sources=FAST, item_vectors=item_vectors, ranker=False).fit(events, items)
+    rec = Recommender(sources=FAST, item_vectors=genre_vectors, ranker=False).fit(events, items)
     first = rec.recommend(["1"], k=10)
     top = first["item_id"].iloc[0]
     rec.update(pd.DataFrame({"user_id": ["1"], "item_id": [top], "timestamp": [9e8],
                              "event_type": ["dislike"]}))  # fmt: skip
     again = rec.recommend(["1"], k=10)
     assert top not in set(again["item_id"])
-    vectors = item_vectors.loc[list(again["item_id"])].to_numpy() @ item_vectors.loc[top]
-    old = item_vectors.loc[list(first["item_id"].iloc[1:])].to_numpy() @ item_vectors.loc[top]
+    vectors = genre_vectors.loc[list(again["item_id"])].to_numpy() @ genre_vectors.loc[top]
+    old = genre_vectors.loc[list(first["item_id"].iloc[1:])].to_numpy() @ genre_vectors.loc[top]
     assert vectors.mean() < old.mean()
 
 
-def test_diversity_makes_lists_more_varied(fitted, item_vectors):
+def test_diversity_makes_lists_more_varied(fitted_recommender, genre_vectors):
     def spread(frame):
-        v = item_vectors.loc[list(frame["item_id"])].to_numpy()
+        v = genre_vectors.loc[list(frame["item_id"])].to_numpy()
         return 1 - (v @ v.T)[np.triu_indices(len(v), 1)].mean()
 
     users = [str(u) for u in range(1, 30)]
-    plain = fitted.recommend(users, k=10)
-    varied = fitted.recommend(users, k=10, diversity=0.7)
+    plain = fitted_recommender.recommend(users, k=10)
+    varied = fitted_recommender.recommend(users, k=10, diversity=0.7)
     assert np.mean([spread(g) for _, g in varied.groupby("user_id")]) > np.mean(
         [spread(g) for _, g in plain.groupby("user_id")]
     )
 
 
-def test_similar_items(fitted):
-    out = fitted.similar_items(["1"], k=5)  # Toy Story
+def test_similar_items(fitted_recommender):
+    out = fitted_recommender.similar_items(["1"], k=5)  # Toy Story
     assert list(out.columns) == ["item_id", "similar_item_id", "score", "rank"]
     assert len(out) == 5 and "1" not in set(out["similar_item_id"])
     with pytest.raises(UnknownIdError, match="nope"):
-        fitted.similar_items(["nope"])
+        fitted_recommender.similar_items(["nope"])
 
 
 def test_bad_rows_are_set_aside_and_good_rows_kept(ml100k_frames):
@@ -141,18 +124,18 @@ def test_bad_rows_are_set_aside_and_good_rows_kept(ml100k_frames):
         rec.recommend(["1"], k=0)
 
 
-def test_save_and_load_give_the_same_recommendations(fitted, tmp_path):
-    path = fitted.save(tmp_path / "model.pkl")
+def test_save_and_load_give_the_same_recommendations(fitted_recommender, tmp_path):
+    path = fitted_recommender.save(tmp_path / "model.pkl")
     loaded = Recommender.load(path)
-    pd.testing.assert_frame_equal(loaded.recommend(["5"], k=10), fitted.recommend(["5"], k=10))
+    pd.testing.assert_frame_equal(loaded.recommend(["5"], k=10), fitted_recommender.recommend(["5"], k=10))
 
 
-def test_cold_items_are_ranked_by_content(ml100k_frames, item_vectors):
+def test_cold_items_are_ranked_by_content(ml100k_frames, genre_vectors):
     """Items with no events at all are recommendable the moment they are in the catalogue."""
     events, items = ml100k_frames
     cold = [str(i) for i in range(1000, 1100)]
     warm_events = events[~events["item_id"].astype(str).isin(cold)]
-    rec = Recommender(sources=FAST, item_vectors=item_vectors).fit(warm_events, items)
+    rec = Recommender(sources=FAST, item_vectors=genre_vectors).fit(warm_events, items)
     assert rec.stats_.cold[rec.item_ids_.get_indexer(cold)].all()
     out = rec.recommend(["1", "2", "3"], k=5, candidates=cold)
     assert set(out["item_id"]) <= set(cold) and len(out) == 15

@@ -545,6 +545,41 @@ def recommend(
 
 
 @app.command()
+def explain(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Option("--user", help="user id")],
+    item: Annotated[str, typer.Option("--item", help="item id")],
+) -> None:
+    """Why the trained model scores an item for a user: the history items whose removal
+    lowers the score most, the proposing sources, shared tags and the ranker's features."""
+    settings = _settings(ctx)
+    with _user_errors():
+        model = load_trained(settings)
+        if model is None:
+            raise LlmrecError("no trained model: run `llmrec train` first")
+        why = model.explain(user, item)
+    console.print(
+        f"[bold]{escape(why.title or why.item_id)}[/] for user {escape(why.user_id)}: "
+        f"score {why.score:.3f}; proposed by {escape(', '.join(why.sources) or 'no source')}"
+        + (f"; shared tags: {escape(', '.join(why.keywords))}" if why.keywords else "")
+    )
+    history = Table(title="because of (score lost if removed from the history)")
+    history.add_column("item")
+    history.add_column("title")
+    history.add_column("contribution", justify="right")
+    for reason in why.history:
+        history.add_row(escape(reason.item_id), escape(reason.title), f"{reason.contribution:+.3f}")
+    console.print(history)
+    features = Table(title="ranker features (SHAP)")
+    for column in ("feature", "value", "contribution"):
+        features.add_column(column, justify="left" if column == "feature" else "right")
+    for reason in why.features:
+        value = "missing" if reason.value is None else f"{reason.value:.3g}"
+        features.add_row(reason.feature, value, f"{reason.contribution:+.3f}")
+    console.print(features)
+
+
+@app.command()
 def similar(
     ctx: typer.Context,
     item: Annotated[str, typer.Option("--item", help="item id")],

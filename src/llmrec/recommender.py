@@ -25,6 +25,8 @@ from llmrec.config import DEFAULT_EVENT_WEIGHTS, IngestSettings
 from llmrec.data.readers import Chunk
 from llmrec.data.records import RecordKind
 from llmrec.data.validate import Validator
+from llmrec.errors import UnknownIdError
+from llmrec.explain.reasons import Explanation, explain
 from llmrec.models import (
     ALS,
     BPR,
@@ -398,11 +400,16 @@ class Recommender:
         pool = np.logical_or.reduce(list(proposed.values()))
         pairs = np.argwhere(pool)
         by_source = np.column_stack([p[pairs[:, 0], pairs[:, 1]] for p in proposed.values()])
+        x, names = self._features(history, pairs, scores, ranks, stats)
+        return x, pairs, names, by_source
+
+    def _features(self, history: History, pairs: np.ndarray, scores, ranks, stats: ItemStats):
+        """Ranker features of (batch row, item) ``pairs`` given the sources' scores."""
         lengths = np.array([len(s) for s in history.sequences], dtype=np.float64)
         last = np.array([self.last_time_[r] if r >= 0 else np.nan for r in history.user_rows])
         recent = None
         if self.vectors_ is not None:
-            recent = np.zeros((n, 5, self.vectors_.shape[1]), np.float32)
+            recent = np.zeros((len(history), 5, self.vectors_.shape[1]), np.float32)
             for r, seq in enumerate(history.sequences):
                 tail = seq[-5:]
                 recent[r, : len(tail)] = self.vectors_[tail]
@@ -410,14 +417,14 @@ class Recommender:
         if self.tags_ is not None:
             counts = history.matrix @ self.tags_
             total = np.asarray(counts.sum(axis=1)).ravel()
-            history_tags = sp.diags(1 / np.maximum(total, 1)) @ counts
-        x, names = pair_features(
+            history_tags = (sp.diags(1 / np.maximum(total, 1)) @ counts).tocsr()
+        return pair_features(
             pairs[:, 0],
             pairs[:, 1],
             scores,
             ranks,
             stats,
-            history_tags.tocsr() if history_tags is not None else None,
+            history_tags,
             self.tags_,
             recent,
             self.vectors_,
@@ -425,7 +432,16 @@ class Recommender:
             (self.now_ - last) / _SECONDS_PER_DAY,
             set(self.scorers_) - CONTENT_SOURCES,
         )
-        return x, pairs, names, by_source
+
+    def _score_item(self, history: History, col: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The final score of item ``col`` for every history of the batch (what
+        ``recommend`` would give it), with the ranker's features."""
+        scores = {s: scorer.score(history) for s, scorer in self.scorers_.items()}
+        ranks = {s: source_ranks(v) for s, v in scores.items()}
+        pairs = np.column_stack([np.arange(len(history)), np.full(len(history), col)])
+        x, names = self._features(history, pairs, scores, ranks, self.stats_)
+        value = self.ranker_.predict(x) if self.ranker_ is not None else self._fused(x, names)
+        return value, x, names
 
     def _fused(self, x: np.ndarray, names: list[str]) -> np.ndarray:
         """Reciprocal rank fusion of the sources (the no-ranker ablation)."""
@@ -496,6 +512,12 @@ class Recommender:
             return pd.DataFrame(columns=["user_id", "item_id", "score", "rank", "sources"])
         return pd.concat(out, ignore_index=True)
 
+    def explain(self, user_id, item_id, top: int = 5) -> Explanation:
+        """Why ``item_id`` scores as it does for ``user_id``: the history items whose
+        removal lowers its score most, the sources that proposed it, the matching tags and
+        the ranker's top feature contributions (see :mod:`llmrec.explain.reasons`)."""
+        return explain(self, user_id, item_id, top=top)
+
     def knows_user(self, user_id) -> bool:
         """Whether the user has a history (from ``fit`` or ``update``)."""
         self._check_fitted()
@@ -543,8 +565,6 @@ class Recommender:
         items = pd.Index([str(i) for i in item_ids])
         cols = self.item_ids_.get_indexer(items)
         if (cols < 0).any():
-            from llmrec.errors import UnknownIdError
-
             raise UnknownIdError(f"unknown item id(s): {list(items[cols < 0][:5])}")
         history = self._history(np.full(len(cols), -1), [np.array([c]) for c in cols])
         name = next((s for s in ("ease", "itemknn", "als", "covisit") if s in self.scorers_), None)
@@ -590,6 +610,24 @@ class Recommender:
                 continue
             self.sequences_[row] = np.r_[self.sequences_[row], col]
             self.last_time_[row] = np.nanmax([self.last_time_[row], t])
+        return self
+
+    def forget(self, user_id, item_ids: Iterable | None = None) -> Self:
+        """Remove items (all, when ``item_ids`` is None) from a user's history and
+        feedback, without a refit: the user's own recommendations stop using them at once;
+        what the sources learned from them goes at the next ``fit``."""
+        self._check_fitted()
+        user = str(user_id)
+        row = self.user_ids_.get_indexer([user])[0]
+        if row < 0:
+            raise UnknownIdError(f"unknown user id: {user}")
+        if item_ids is None:
+            self.sequences_[row] = np.zeros(0, np.int64)
+            self.negative_.pop(user, None)
+            return self
+        cols = self.item_ids_.get_indexer(pd.Index([str(i) for i in item_ids]))
+        self.sequences_[row] = self.sequences_[row][~np.isin(self.sequences_[row], cols)]
+        self.negative_.get(user, set()).difference_update(cols.tolist())
         return self
 
     # -- persistence ---------------------------------------------------------------
