@@ -148,6 +148,20 @@ def check_description(
     """Check a generated ``description`` and ``keywords`` against the item's ``source``
     text (everything the model was shown)."""
     facts = _Facts(source)
+    checked = _check_text(description, facts, source, title, max_chars)
+    words, keyword_problems = _checked_keywords(keywords, facts, [*tags, *_title_words(title)])
+    verdict = checked.verdict
+    if keyword_problems and verdict == "pass":
+        verdict = "repaired"
+    return GuardResult(checked.description, words, verdict, (*checked.problems, *keyword_problems))
+
+
+def check_text(text: str, source: str, title: str, max_chars: int) -> GuardResult:
+    """Check generated prose alone (no keywords) against the ``source`` it was made from."""
+    return _check_text(text, _Facts(source), source, title, max_chars)
+
+
+def _check_text(description: str, facts: _Facts, source: str, title: str, max_chars: int):
     problems: list[str] = []
     text = strip_markup(description)
 
@@ -179,11 +193,7 @@ def check_description(
     elif _restates(text, title):
         problems.append("only restates the title")
         verdict, text = "rejected", ""
-
-    words, keyword_problems = _checked_keywords(keywords, facts, [*tags, *_title_words(title)])
-    if keyword_problems and verdict == "pass":
-        verdict = "repaired"
-    return GuardResult(text, words, verdict, (*problems, *keyword_problems))
+    return GuardResult(text, (), verdict, tuple(problems))
 
 
 class _Facts:
