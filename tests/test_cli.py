@@ -207,8 +207,9 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
     new = llmrec("recommend", "--user", "someone-new", "-k", "3", cwd=tmp_path, env=env)
     assert new.returncode == 0 and "popular" in new.stdout
     first = expected.iloc[0]
-    why = llmrec("explain", "--user", "1", "--item", first["item_id"], cwd=tmp_path, env=env)
+    why = llmrec("explain", "--user", "1", "--item", first["item_id"], "--sentence", cwd=tmp_path, env=env)
     assert why.returncode == 0, why.stderr
+    assert "(LLM)" in why.stdout or "failed" in why.stdout
     reasons = model.explain("1", first["item_id"])
     assert f"score {reasons.score:.3f}" in why.stdout
     assert reasons.history[0].title[:20] in why.stdout and reasons.features[0].feature in why.stdout

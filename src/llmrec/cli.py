@@ -41,7 +41,9 @@ from llmrec.enrich.batches import EnrichReport
 from llmrec.enrich.descriptions import enrich_items
 from llmrec.enrich.interests import enrich_users
 from llmrec.errors import ConfigError, LlmrecError
+from llmrec.explain.sentence import explanation_sentences
 from llmrec.llm import bundled_model_path, load_llm
+from llmrec.llm.cache import CachedLLM
 from llmrec.llm.embedded import start_llama_server
 from llmrec.retrieve.matcher import ContentMatcher
 from llmrec.store import Store
@@ -58,10 +60,12 @@ enrich_app = typer.Typer(
     help="LLM enrichment: item descriptions and keywords, user interest keywords."
 )
 llm_app = typer.Typer(help="The language model: serve the embedded model over HTTP.")
+keys_app = typer.Typer(help="API keys of the HTTP service.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(enrich_app, name="enrich")
 app.add_typer(llm_app, name="llm")
 app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -549,6 +553,9 @@ def explain(
     ctx: typer.Context,
     user: Annotated[str, typer.Option("--user", help="user id")],
     item: Annotated[str, typer.Option("--item", help="item id")],
+    sentence: Annotated[
+        bool, typer.Option("--sentence", help="also a one-sentence explanation by the LLM")
+    ] = False,
 ) -> None:
     """Why the trained model scores an item for a user: the history items whose removal
     lowers the score most, the proposing sources, shared tags and the ranker's features."""
@@ -558,6 +565,11 @@ def explain(
         if model is None:
             raise LlmrecError("no trained model: run `llmrec train` first")
         why = model.explain(user, item)
+        if sentence:
+            with _open_store(settings) as store, load_llm(settings.llm) as llm:
+                [said] = explanation_sentences([why], CachedLLM(llm, store))
+            origin = "LLM" if said.generated else "from the reasons: the LLM's answer failed"
+            console.print(f"{escape(said.text)} [dim]({origin})[/]")
     console.print(
         f"[bold]{escape(why.title or why.item_id)}[/] for user {escape(why.user_id)}: "
         f"score {why.score:.3f}; proposed by {escape(', '.join(why.sources) or 'no source')}"
@@ -679,6 +691,76 @@ def _print_items(frame, title: str) -> None:
             str(rank), escape(row.item_id), escape(str(row.title)), f"{row.score:.3f}", row.source
         )
     console.print(table)
+
+
+# -- service ------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="address (default serve.host)")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="port (default serve.port)")
+    ] = None,
+) -> None:
+    """Run the HTTP service (OpenAPI at /docs, web page at /) over the store and the
+    trained model."""
+    import uvicorn
+
+    from llmrec.serve import create_app
+
+    settings = _settings(ctx)
+    with _user_errors():
+        app_ = create_app(settings)
+    host, port = host or settings.serve.host, port or settings.serve.port
+    err_console.print(f"llmrec service on http://{host}:{port}/ (API docs: /docs)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@keys_app.command("create")
+def keys_create(
+    ctx: typer.Context,
+    scope: Annotated[
+        list[str], typer.Option("--scope", help="read, write or admin (repeatable)")
+    ] = ["read"],  # noqa: B006 - typer reads the default, nothing mutates it
+    name: Annotated[str, typer.Option(help="what the key is for")] = "",
+) -> None:
+    """Create an API key; it is printed once (only a hash is kept)."""
+    from llmrec.serve.keys import create_key
+
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store:
+        try:
+            key_id, key = create_key(store, scope, name)
+        except ValueError as exc:
+            raise LlmrecError(str(exc)) from None
+    err_console.print(f"key {key_id} ({', '.join(scope)}); keep it, it is not shown again:")
+    console.print(key)
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context) -> None:
+    """The API keys (ids, names, scopes; never the secrets)."""
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store:
+        frame = store.api_keys_frame()
+    table = Table(title="API keys")
+    for column in ("key id", "name", "scopes", "revoked"):
+        table.add_column(column)
+    for row in frame.itertuples(index=False):
+        table.add_row(row.key_id, escape(row.name), row.scopes, "yes" if row.revoked else "")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument()]) -> None:
+    """Revoke an API key at once."""
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store:
+        if not store.revoke_api_key(key_id):
+            raise LlmrecError(f"unknown key id: {key_id}")
+    console.print(f"revoked {key_id}")
 
 
 # -- llm ----------------------------------------------------------------------------------

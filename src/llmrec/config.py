@@ -142,8 +142,23 @@ class RecommenderSettings(BaseModel):
     feedback_penalty: float = Field(0.5, ge=0.0, description="push-down of disliked look-alikes")
     ease_l2: float = Field(500.0, gt=0)
     sasrec_max_epochs: int = Field(200, ge=1)
+    ranker_holdout: int = Field(5, ge=1, description="newest items per user the ranker learns")
+    cold_views: int = Field(8, ge=0, description="draws of pseudo-new items for the ranker")
     seed: int = 0
     model_file: Path | None = Field(None, description="default: `home`/model/recommender.pkl")
+
+
+class ServeSettings(BaseModel):
+    """The HTTP service (``llmrec serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_batch: int = Field(1_000, ge=1, description="records per POST /items, /users, /events")
+    max_body_bytes: int = Field(4_000_000, ge=1_000, description="larger requests get 413")
+    max_k: int = Field(200, ge=1, description="most items one list may ask for")
+    max_query_chars: int = Field(1_000, ge=10, description="longest search query")
+    rate_limit_per_s: float = Field(500.0, gt=0, description="requests per second per key")
+    rate_limit_burst: int = Field(1_000, ge=1, description="requests a key may send at once")
 
 
 class Settings(BaseSettings):
@@ -172,6 +187,7 @@ class Settings(BaseSettings):
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     recommender: RecommenderSettings = Field(default_factory=RecommenderSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     default_event_weight: float = 1.0
 

@@ -21,10 +21,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from llmrec.config import DEFAULT_EVENT_WEIGHTS, IngestSettings
-from llmrec.data.readers import Chunk
+from llmrec.config import DEFAULT_EVENT_WEIGHTS
 from llmrec.data.records import RecordKind
-from llmrec.data.validate import Validator
+from llmrec.data.validate import validate_frame
 from llmrec.errors import UnknownIdError
 from llmrec.explain.reasons import Explanation, explain
 from llmrec.models import (
@@ -50,15 +49,6 @@ CONTENT_SOURCES = frozenset({"content", "content_cf"})
 NEGATIVE_FEEDBACK = frozenset({"dislike", "skip", "not_interested"})
 _FORMAT_VERSION = 1
 _SECONDS_PER_DAY = 86_400.0
-
-
-def _validated(frame: pd.DataFrame, kind: RecordKind, what: str) -> tuple[pd.DataFrame, list]:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
-    validator = Validator(kind, IngestSettings())
-    validator.check_columns([str(c) for c in frame.columns], what)
-    result = validator.validate(Chunk(frame, np.arange(1, len(frame) + 1)))
-    return result.frame, result.rejections
 
 
 class Recommender:
@@ -101,7 +91,7 @@ class Recommender:
         item_vectors: pd.DataFrame | None = None,
         item_text_template: str = "{title}. {tags}. {description}",
         refit_sources: bool = False,
-        ranker_holdout: int = 3,
+        ranker_holdout: int = 5,
         cold_views: int = 8,
         seed: int = 0,
     ) -> None:
@@ -165,7 +155,7 @@ class Recommender:
         unknown = [s for s in self.sources if s not in SOURCES]
         if unknown or not self.sources:
             raise ValueError(f"unknown source(s) {unknown}; known: {', '.join(SOURCES)}")
-        events, rejected = _validated(events, RecordKind.EVENTS, "events")
+        events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
         self.rejected_ = pd.DataFrame(
             [(r.line, r.reason) for r in rejected], columns=["row", "reason"]
         )
@@ -180,7 +170,7 @@ class Recommender:
             raise ValueError("no valid events with an item_id to fit on")
         catalogue = None
         if items is not None:
-            catalogue, bad_items = _validated(items, RecordKind.ITEMS, "items")
+            catalogue, bad_items = validate_frame(items, RecordKind.ITEMS, "items")
             if bad_items:
                 warnings.warn(
                     f"{len(bad_items)} item row(s) rejected, e.g. row "
@@ -218,6 +208,7 @@ class Recommender:
         # Without a refit the sources keep what they learned before each user's newest
         # event and score from the full history, exactly as the ranker was trained.
         self._set_state(full, events, weights)
+        self.n_fitted_items_ = len(item_ids)
         return self
 
     def _item_vectors(self, item_ids: pd.Index) -> np.ndarray | None:
@@ -381,7 +372,7 @@ class Recommender:
         if cold_view:
             none = np.zeros(len(self.item_ids_))
             stats = ItemStats(none, none, none + np.nan, np.ones(len(none), dtype=bool))
-        scores = {s: scorer.score(history) for s, scorer in self.scorers_.items()}
+        scores = self._source_scores(history)
         ranks = {s: source_ranks(v) for s, v in scores.items()}
         blocked = history.matrix.toarray() > 0 if exclude is None else exclude
         if allowed is not None:
@@ -402,6 +393,29 @@ class Recommender:
         by_source = np.column_stack([p[pairs[:, 0], pairs[:, 1]] for p in proposed.values()])
         x, names = self._features(history, pairs, scores, ranks, stats)
         return x, pairs, names, by_source
+
+    def _source_scores(self, history: History) -> dict[str, np.ndarray]:
+        """Every source's scores of every item. Items added after ``fit`` are unknown to
+        the collaborative sources: they see the histories without them and score them
+        −inf; the content sources score them from their text vectors."""
+        fitted = getattr(self, "n_fitted_items_", len(self.item_ids_))
+        added = len(self.item_ids_) - fitted
+        if added == 0:
+            return {s: scorer.score(history) for s, scorer in self.scorers_.items()}
+        known = History(
+            history.matrix[:, :fitted].tocsr(),
+            [seq[seq < fitted] for seq in history.sequences],
+            history.user_rows,
+        )
+        scores = {}
+        for name, scorer in self.scorers_.items():
+            if name in CONTENT_SOURCES:
+                scores[name] = scorer.score(history)
+            else:
+                value = scorer.score(known)
+                pad = np.full((len(history), added), -np.inf, dtype=value.dtype)
+                scores[name] = np.hstack([value, pad])
+        return scores
 
     def _features(self, history: History, pairs: np.ndarray, scores, ranks, stats: ItemStats):
         """Ranker features of (batch row, item) ``pairs`` given the sources' scores."""
@@ -436,7 +450,7 @@ class Recommender:
     def _score_item(self, history: History, col: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """The final score of item ``col`` for every history of the batch (what
         ``recommend`` would give it), with the ranker's features."""
-        scores = {s: scorer.score(history) for s, scorer in self.scorers_.items()}
+        scores = self._source_scores(history)
         ranks = {s: source_ranks(v) for s, v in scores.items()}
         pairs = np.column_stack([np.arange(len(history)), np.full(len(history), col)])
         x, names = self._features(history, pairs, scores, ranks, self.stats_)
@@ -570,7 +584,7 @@ class Recommender:
         name = next((s for s in ("ease", "itemknn", "als", "covisit") if s in self.scorers_), None)
         scores = np.zeros((len(cols), len(self.item_ids_)), np.float32)
         if name is not None:
-            scores += _unit_rows(self.scorers_[name].score(history))
+            scores += _unit_rows(np.nan_to_num(self._source_scores(history)[name], neginf=0.0))
         if self.vectors_ is not None:
             scores += self.vectors_[cols] @ self.vectors_.T
         scores[np.arange(len(cols)), cols] = -np.inf
@@ -584,10 +598,52 @@ class Recommender:
             }
         )
 
+    def add_items(self, items: pd.DataFrame, vectors: pd.DataFrame | None = None) -> Self:
+        """Add new items (or new attributes of known ones) without a refit: a new item is
+        recommendable by content at once, given its text vector in ``vectors`` (a frame
+        indexed by item id, as ``item_vectors``) when content sources are in use."""
+        self._check_fitted()
+        items, rejected = validate_frame(items, RecordKind.ITEMS, "items")
+        if rejected:
+            raise ValueError(
+                f"{len(rejected)} item row(s) invalid, e.g. row "
+                f"{rejected[0].line}: {rejected[0].reason}"
+            )
+        frame = items.assign(item_id=items["item_id"].astype(str)).set_index("item_id")
+        new = frame.index.difference(self.item_ids_)
+        if self.vectors_ is not None and len(new):
+            given = vectors.reindex(new) if vectors is not None else None
+            if given is None or given.isna().any(axis=None):
+                raise ValueError("text vectors are needed for new items (content sources)")
+        known = frame.index.intersection(self.item_ids_)
+        for column in frame.columns:
+            if column not in self.items_.columns:
+                self.items_[column] = None
+        self.items_.loc[known, frame.columns] = frame.loc[known]
+        if len(new) == 0:
+            self.tags_ = self._item_tags(self.item_ids_)
+            return self
+        self.items_ = pd.concat([self.items_, frame.loc[new].reindex(columns=self.items_.columns)])
+        self.item_ids_ = self.item_ids_.append(new)
+        if self.vectors_ is not None:
+            added = given.to_numpy(np.float32)
+            self.vectors_ = np.vstack([self.vectors_, added])
+            for name in CONTENT_SOURCES & set(self.scorers_):
+                self.scorers_[name].add_items(added)
+        zeros = np.zeros(len(new))
+        self.stats_ = ItemStats(
+            np.r_[self.stats_.popularity, zeros],
+            np.r_[self.stats_.trending, zeros],
+            np.r_[self.stats_.age_days, zeros + np.nan],
+            np.r_[self.stats_.cold, np.ones(len(new), dtype=bool)],
+        )
+        self.tags_ = self._item_tags(self.item_ids_)
+        return self
+
     def update(self, events: pd.DataFrame) -> Self:
         """Append events to users' histories (new users included); no refit."""
         self._check_fitted()
-        events, rejected = _validated(events, RecordKind.EVENTS, "events")
+        events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
         if rejected:
             raise ValueError(
                 f"{len(rejected)} event row(s) invalid, e.g. row "

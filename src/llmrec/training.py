@@ -61,6 +61,8 @@ def build_recommender(settings: Settings, vectors: pd.DataFrame | None) -> Recom
         event_weights=settings.event_weights,
         ease_l2=config.ease_l2,
         sasrec_max_epochs=config.sasrec_max_epochs,
+        ranker_holdout=config.ranker_holdout,
+        cold_views=config.cold_views,
         item_vectors=vectors,
         seed=config.seed,
     )

@@ -98,3 +98,26 @@ def test_processes_opening_a_new_store_at_once_take_turns(tmp_path):
     assert [p.returncode for p in procs] == [0] * 6, errors
     with Store.open(url) as store, store.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM schema_migrations")).scalar() == SCHEMA_VERSION  # each migration once
+
+
+def test_api_keys_keep_only_a_hash_and_can_be_revoked(store: Store):
+    store.add_api_key("k1", "ab" * 32, ["read", "write"], "ci")
+    assert store.api_key("k1") == ("ab" * 32, ("read", "write"))
+    assert store.api_key("nope") is None
+    assert store.api_keys_frame()[["key_id", "name", "scopes"]].values.tolist() == [["k1", "ci", "read,write"]]
+    assert store.revoke_api_key("k1") and store.api_key("k1") is None
+    assert not store.revoke_api_key("nope")
+
+
+def test_delete_user_removes_their_rows_and_cached_answers_only(store: Store):
+    store.add_events(_events(9))  # users u0, u1, u2
+    store.upsert_users(pd.DataFrame({"user_id": ["u0", "u1"], "attributes": [{}, {}]}))
+    store.add_links(pd.DataFrame({"user_id": ["u0", "u1"], "friend_id": ["u1", "u0"]}))
+    answer = ("text", "stop", 1, 1, 0.1, 0)
+    store.put_llm_outputs([("key0", "m", "user-interests", 1, *answer, "u0"),
+                           ("key1", "m", "user-interests", 1, *answer, "u1")])  # fmt: skip
+    removed = store.delete_user("u0")
+    assert removed == {"events": 3, "user_links": 2, "user_interests": 0, "users": 1, "llm_cache": 1}
+    assert set(store.events_frame()["user_id"]) == {"u1", "u2"}
+    assert store.users_frame()["user_id"].tolist() == ["u1"]
+    assert list(store.llm_outputs(["key0", "key1"])) == ["key1"]

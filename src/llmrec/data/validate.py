@@ -464,3 +464,16 @@ def _json_safe(value: object) -> object:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return value
+
+
+def validate_frame(
+    frame: pd.DataFrame, kind: RecordKind, what: str, settings: IngestSettings | None = None
+) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Validate a whole in-memory frame (rows numbered from 1): the good rows as canonical
+    columns, and each rejected row's number and reason."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
+    validator = Validator(kind, settings or IngestSettings())
+    validator.check_columns([str(c) for c in frame.columns], what)
+    result = validator.validate(Chunk(frame, np.arange(1, len(frame) + 1)))
+    return result.frame, result.rejections

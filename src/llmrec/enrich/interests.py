@@ -295,7 +295,9 @@ def enrich_users(
             if not todo:
                 break
             answers = cached.generate(
-                PROMPT, [interests_request(b, seed) for b in todo], progress=None
+                PROMPT,
+                [interests_request(b, seed) for b in todo],
+                subjects=[b.user_id for b in todo],
             )
             _count(report, answers, llm)
             for behaviour, answer in zip(todo, answers, strict=True):

@@ -50,8 +50,10 @@ class CachedLLM:
         prompt: PromptId,
         requests: Sequence[ChatRequest],
         progress: ProgressCallback | None = None,
+        subjects: Sequence[str] | None = None,
     ) -> list[Completion]:
-        """Answers for ``requests`` in order, from the cache where present."""
+        """Answers for ``requests`` in order, from the cache where present. ``subjects``
+        names whose data each request holds (e.g. the user id), so it can be forgotten."""
         model_id = self.llm.model_id
         keys = [cache_key(model_id, prompt, r) for r in requests]
         stored = self.store.llm_outputs(keys)
@@ -62,6 +64,7 @@ class CachedLLM:
         self.hits += len(keys) - len(missing)
         if missing:
             request_of = dict(zip(keys, requests, strict=True))
+            subject_of = dict(zip(keys, subjects, strict=True)) if subjects else {}
             fresh = self.llm.generate([request_of[k] for k in missing], progress)
             self.calls += len(missing)
             now = int(time.time())
@@ -78,6 +81,7 @@ class CachedLLM:
                         c.completion_tokens,
                         c.seconds,
                         now,
+                        subject_of.get(key),
                     )
                     for key, c in zip(missing, fresh, strict=True)
                 ]

@@ -63,6 +63,12 @@ class ContentScorer(Scorer):
     def score(self, history: History) -> np.ndarray:
         return (self.user_vectors(history) @ self.vectors_.T).astype(np.float32)
 
+    def add_items(self, vectors: np.ndarray) -> None:
+        """Score new items (appended after the fitted ones) from their text vectors."""
+        self._check_fitted()
+        self.vectors_ = np.vstack([self.vectors_, np.asarray(vectors, np.float32)])
+        self.n_items_ = len(self.vectors_)
+
 
 class ContentToCFScorer(Scorer):
     name = "content_cf"
@@ -84,9 +90,20 @@ class ContentToCFScorer(Scorer):
         gram = real.T.astype(np.float64) @ real + 1e-3 * np.eye(real.shape[1])
         # fold-in: a history's least-squares user factor in the SVD space
         self.fold_in_ = (real @ np.linalg.inv(gram)).astype(np.float32)
+        self.mapping_ = mapping
         self.mapped_ = mapping.transform(vectors)
         self.n_items_ = data.n_items
         return self
+
+    def add_items(self, vectors: np.ndarray) -> None:
+        """Score new items (appended after the fitted ones) through their mapped factors;
+        they have no collaborative factors, so they add nothing to a history's fold-in."""
+        self._check_fitted()
+        mapped = self.mapping_.transform(np.asarray(vectors, np.float32))
+        self.mapped_ = np.vstack([self.mapped_, mapped.astype(self.mapped_.dtype)])
+        pad = np.zeros((len(mapped), self.fold_in_.shape[1]), self.fold_in_.dtype)
+        self.fold_in_ = np.vstack([self.fold_in_, pad])
+        self.n_items_ = len(self.mapped_)
 
     def score(self, history: History) -> np.ndarray:
         self._check_fitted()

@@ -24,6 +24,8 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    inspect,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -126,7 +128,11 @@ llm_cache = Table(
     Column("completion_tokens", Integer, nullable=False),
     Column("seconds", Float, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Whose data the prompt held (a user id for interest prompts): forgetting a user
+    # deletes their cached answers.
+    Column("subject", String(256), nullable=True),
 )
+_llm_cache_subject = Index("ix_llm_cache_subject", llm_cache.c.subject)
 
 # Generated text lives beside the item's own text, never over it.
 item_texts = Table(
@@ -173,6 +179,19 @@ embeddings = Table(
 )
 
 
+# API keys of the service: only a hash of the secret is kept (the key is shown once).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", String(64), nullable=False),  # comma-joined: read, write, admin
+    Column("name", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -194,9 +213,18 @@ def _create_embedding_table(conn: Connection) -> None:
     metadata.create_all(conn, tables=[embeddings], checkfirst=True)
 
 
+def _create_api_keys_table(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[api_keys], checkfirst=True)
+    # Stores made before the subject column existed get it (new ones have it already).
+    if "subject" not in {c["name"] for c in inspect(conn).get_columns("llm_cache")}:
+        conn.execute(text("ALTER TABLE llm_cache ADD COLUMN subject VARCHAR(256)"))
+        _llm_cache_subject.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "items, users, user_links, events, quarantine", _create_initial_tables),
     Migration(2, "llm_cache, item_texts, user_interests", _create_llm_tables),
     Migration(3, "embeddings", _create_embedding_table),
+    Migration(4, "api_keys; llm_cache.subject", _create_api_keys_table),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -63,6 +63,7 @@ LLM_CACHE_COLUMNS: tuple[str, ...] = (
     "completion_tokens",
     "seconds",
     "created_at",
+    "subject",
 )
 EVENT_COLUMNS: tuple[str, ...] = COLUMNS[RecordKind.EVENTS]
 
@@ -250,6 +251,54 @@ class Store:
         with self.engine.begin() as conn:
             written = _executemany(conn, stmt, rows)
         return WriteResult(written, len(rows) - written)
+
+    def add_api_key(self, key_id: str, secret_hash: str, scopes: Sequence[str], name: str) -> None:
+        row = (key_id, secret_hash, ",".join(scopes), name, int(time.time()), False)
+        with self.engine.begin() as conn:
+            _executemany(conn, _INSERTS[self.backend](schema.api_keys), [row])
+
+    def api_key(self, key_id: str) -> tuple[str, tuple[str, ...]] | None:
+        """(secret hash, scopes) of a key that is not revoked, or None."""
+        t = schema.api_keys
+        stmt = select(t.c.secret_hash, t.c.scopes).where(t.c.key_id == key_id, ~t.c.revoked)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else (row[0], tuple(row[1].split(",")))
+
+    def api_keys_frame(self) -> pd.DataFrame:
+        t = schema.api_keys
+        return self._frame(
+            select(t.c.key_id, t.c.name, t.c.scopes, t.c.created_at, t.c.revoked).order_by(
+                t.c.created_at, t.c.key_id
+            )
+        )
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        t = schema.api_keys
+        with self.engine.begin() as conn:
+            done = conn.execute(t.update().where(t.c.key_id == key_id).values(revoked=True))
+        return done.rowcount > 0
+
+    def delete_user(self, user_id: str) -> dict[str, int]:
+        """Forget a user: their events, links (both ways), interests and the user row, in
+        one transaction. Returns the rows removed per table."""
+        removed = {}
+        with self.engine.begin() as conn:
+            for name, table, where in [
+                ("events", schema.events, schema.events.c.user_id == user_id),
+                (
+                    "user_links",
+                    schema.user_links,
+                    (schema.user_links.c.user_id == user_id)
+                    | (schema.user_links.c.friend_id == user_id),
+                ),
+                ("user_interests", schema.user_interests,
+                 schema.user_interests.c.user_id == user_id),
+                ("users", schema.users, schema.users.c.user_id == user_id),
+                ("llm_cache", schema.llm_cache, schema.llm_cache.c.subject == user_id),
+            ]:  # fmt: skip
+                removed[name] = conn.execute(table.delete().where(where)).rowcount
+        return removed
 
     # -- reads -------------------------------------------------------------------------
 

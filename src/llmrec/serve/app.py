@@ -1,0 +1,475 @@
+"""The HTTP API (FastAPI): writes to the store, reads from the served model.
+
+Every endpoint but ``/``, ``/healthz`` and ``/readyz`` needs an API key (``Authorization:
+Bearer llmrec_…``) with a scope: ``read`` for recommendations, search and profiles,
+``write`` for items, users and events, ``admin`` for retrain, deletion and metrics. Bad
+input gets 4xx with the field and the reason (422), never a 500: rows that fail the
+ingest rules are reported one by one and the good rows are stored.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations,
+# and those name values local to ``create_app`` (the auth scheme, the limits).
+import threading
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from importlib import resources
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from llmrec.config import Settings
+from llmrec.data.records import RecordKind
+from llmrec.data.validate import validate_frame
+from llmrec.errors import UnknownIdError
+from llmrec.recommender import Recommender
+from llmrec.serve import schemas as s
+from llmrec.serve.keys import verify_key
+from llmrec.serve.state import ModelState
+from llmrec.store import Store
+
+ERRORS = {
+    401: {"model": s.ErrorOut, "description": "missing or invalid API key"},
+    403: {"model": s.ErrorOut, "description": "the key lacks the scope"},
+    413: {"model": s.ErrorOut, "description": "request body over `serve.max_body_bytes`"},
+    422: {"model": s.ErrorOut, "description": "invalid input: the field and the reason"},
+    429: {"model": s.ErrorOut, "description": "rate limit of the key exceeded"},
+}
+NOT_READY = {503: {"model": s.ErrorOut, "description": "no model yet (`llmrec train`)"}}
+NOT_FOUND = {404: {"model": s.ErrorOut, "description": "unknown id"}}
+
+
+class RateLimiter:
+    """A token bucket per API key."""
+
+    def __init__(self, per_second: float, burst: int) -> None:
+        self.per_second, self.burst = per_second, burst
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(key, (float(self.burst), now))
+            tokens = min(self.burst, tokens + (now - last) * self.per_second)
+            allowed = tokens >= 1
+            self.buckets[key] = (tokens - 1 if allowed else tokens, now)
+        return allowed
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """The service over ``store`` (default: the configured one) and the trained model."""
+    own_store = store is None
+    store = store or Store.open(settings.effective_database_url)
+    state = ModelState(settings, store)
+    limits = settings.serve
+    limiter = RateLimiter(limits.rate_limit_per_s, limits.rate_limit_burst)
+    registry = CollectorRegistry()
+    latency = Histogram(
+        "llmrec_request_seconds", "request latency", ["method", "route", "status"],
+        registry=registry, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+    )  # fmt: skip
+    ingested = Counter("llmrec_events_ingested", "events stored", registry=registry)
+    model_age = Gauge("llmrec_model_age_seconds", "age of the served model", registry=registry)
+    model_age.set_function(lambda: time.time() - state.loaded_at if state.loaded_at else -1)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        state.load()
+        yield
+        state.close()
+        if own_store:
+            store.close()
+
+    app = FastAPI(
+        title="llmrec",
+        summary="Personalised, explained, diverse recommendations.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.model = state
+    bearer = HTTPBearer(auto_error=False, description="an API key from `llmrec keys create`")
+
+    @app.middleware("http")
+    async def guard_and_measure(request: Request, call_next):
+        started = time.perf_counter()
+        size = request.headers.get("content-length")
+        if request.method in ("POST", "PUT", "PATCH"):
+            if size is None or not size.isdigit():
+                return JSONResponse({"detail": "a Content-Length header is required"}, 411)
+            if int(size) > limits.max_body_bytes:
+                detail = f"request body over {limits.max_body_bytes} bytes"
+                return JSONResponse({"detail": detail}, 413)
+        response = await call_next(request)
+        route = request.scope.get("route")
+        latency.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).observe(time.perf_counter() - started)
+        return response
+
+    def scope(needed: str) -> Callable:
+        def check(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        ) -> str:
+            if credentials is None:
+                raise HTTPException(401, "missing API key", {"WWW-Authenticate": "Bearer"})
+            found = verify_key(store, credentials.credentials)
+            if found is None:
+                raise HTTPException(401, "invalid API key", {"WWW-Authenticate": "Bearer"})
+            key_id, scopes = found
+            if needed not in scopes:
+                raise HTTPException(403, f"this key lacks the {needed!r} scope")
+            if not limiter.allow(key_id):
+                raise HTTPException(429, "rate limit exceeded", {"Retry-After": "1"})
+            return key_id
+
+        return check
+
+    read, write, admin = (Depends(scope(n)) for n in ("read", "write", "admin"))
+
+    def model() -> Recommender:
+        if state.model is None:
+            raise HTTPException(503, "no model yet: run `llmrec train` or POST /admin/retrain")
+        return state.model
+
+    def check_batch(rows: list, what: str) -> None:
+        if len(rows) > limits.max_batch:
+            raise HTTPException(
+                422, [{"loc": ["body", what], "msg": f"at most {limits.max_batch} per request"}]
+            )
+
+    def rejected(rejections) -> list[s.RejectedRow]:
+        return [s.RejectedRow(index=r.line - 1, reason=r.reason) for r in rejections]
+
+    # -- pages and health ----------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return resources.files("llmrec.serve").joinpath("static/index.html").read_text()
+
+    @app.get("/healthz", response_model=s.HealthOut, tags=["health"])
+    def healthz() -> s.HealthOut:
+        return s.HealthOut(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=s.ReadyOut,
+        tags=["health"],
+        responses={503: {"model": s.ReadyOut}},
+    )
+    def readyz(response: Response) -> s.ReadyOut:
+        ready = state.model is not None
+        if not ready:
+            response.status_code = 503
+        return s.ReadyOut(
+            ready=ready,
+            model_age_s=time.time() - state.loaded_at if state.loaded_at else None,
+            training=state.training is not None and state.training.is_alive(),
+            last_error=state.last_error,
+        )
+
+    @app.get("/metrics", tags=["admin"], responses=ERRORS, dependencies=[admin])
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    # -- writes --------------------------------------------------------------------
+
+    @app.post(
+        "/items", response_model=s.WriteOut, tags=["write"], responses=ERRORS, dependencies=[write]
+    )
+    def post_items(body: s.ItemsIn) -> s.WriteOut:
+        """Insert or update items; a new item is recommendable by content at once."""
+        check_batch(body.items, "items")
+        frame = pd.DataFrame([i.model_dump() for i in body.items])
+        good, bad = validate_frame(frame, RecordKind.ITEMS, "items", settings.ingest)
+        written = store.upsert_items(good).written if len(good) else 0
+        if len(good):
+            vectors = (
+                state.item_vectors(good)
+                if state.model and state.model.vectors_ is not None
+                else None
+            )
+            state.apply(lambda m: m.add_items(good, vectors))
+        return s.WriteOut(received=len(frame), stored=written, rejected=rejected(bad))
+
+    @app.post(
+        "/users", response_model=s.WriteOut, tags=["write"], responses=ERRORS, dependencies=[write]
+    )
+    def post_users(body: s.UsersIn) -> s.WriteOut:
+        """Insert or update users; stated ``interests`` drive a new user's first lists."""
+        check_batch(body.users, "users")
+        rows = []
+        for user in body.users:
+            attributes = dict(user.attributes)
+            if user.interests:
+                attributes["interests"] = user.interests
+            rows.append({"user_id": user.user_id, "attributes": attributes})
+        good, bad = validate_frame(pd.DataFrame(rows), RecordKind.USERS, "users", settings.ingest)
+        written = store.upsert_users(good).written if len(good) else 0
+        return s.WriteOut(received=len(rows), stored=written, rejected=rejected(bad))
+
+    @app.post(
+        "/events", response_model=s.WriteOut, tags=["write"], responses=ERRORS, dependencies=[write]
+    )
+    def post_events(body: s.EventsIn) -> s.WriteOut:
+        """Store events durably (committed before the answer), then update the user's
+        history and feedback in the served model: the next list reflects them."""
+        check_batch(body.events, "events")
+        now = time.time()
+        frame = pd.DataFrame([e.model_dump() for e in body.events])
+        frame["timestamp"] = frame["timestamp"].fillna(now)
+        good, bad = validate_frame(frame, RecordKind.EVENTS, "events", settings.ingest)
+        written = store.add_events(good).written if len(good) else 0
+        ingested.inc(written)
+        with_items = good[good["item_id"].notna()]
+        if len(with_items):
+            known = state.model.item_ids_ if state.model is not None else None
+            if known is not None:
+                with_items = with_items[with_items["item_id"].astype(str).isin(known)]
+            state.apply(lambda m: m.update(with_items))
+        return s.WriteOut(received=len(frame), stored=written, rejected=rejected(bad))
+
+    # -- reads ---------------------------------------------------------------------
+
+    def titled(rec: Recommender, frame: pd.DataFrame) -> list[s.RecommendedItem]:
+        items = rec.items_
+        generated = state_generated()
+        out = []
+        for row in frame.itertuples(index=False):
+            info = items.loc[row.item_id]
+            out.append(
+                s.RecommendedItem(
+                    item_id=row.item_id,
+                    title=_text(info.get("title")),
+                    description=_text(info.get("description")),
+                    generated_description=generated.get(row.item_id),
+                    score=float(row.score) if np.isfinite(row.score) else 0.0,
+                    rank=int(row.rank),
+                    sources=[x for x in str(getattr(row, "sources", "")).split(",") if x],
+                )
+            )
+        return out
+
+    generated_cache: dict[str, object] = {}
+
+    def state_generated() -> dict[str, str]:
+        # The LLM's descriptions, read once per model load (they change with `enrich`).
+        if generated_cache.get("at") != state.loaded_at:
+            texts = store.item_texts_frame()
+            usable = texts[texts["verdict"] != "rejected"] if len(texts) else texts
+            generated_cache["texts"] = dict(
+                zip(usable.get("item_id", []), usable.get("description", []), strict=True)
+            )
+            generated_cache["at"] = state.loaded_at
+        return generated_cache["texts"]  # type: ignore[return-value]
+
+    @app.get(
+        "/users/{user_id}/recommendations",
+        response_model=s.RecommendationsOut,
+        tags=["read"],
+        responses={**ERRORS, **NOT_READY},
+        dependencies=[read],
+    )
+    def recommendations(
+        user_id: Annotated[str, Path(min_length=1, max_length=256)],
+        k: Annotated[int, Query(ge=1, le=limits.max_k)] = 10,
+        diversity: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+        include_tag: Annotated[list[str] | None, Query(max_length=50)] = None,
+        exclude_tag: Annotated[list[str] | None, Query(max_length=50)] = None,
+        available: bool | None = None,
+        interests: Annotated[str | None, Query(max_length=1_000)] = None,
+        explain: bool = False,
+    ) -> s.RecommendationsOut:
+        """Top-k for a user, seen items excluded. A user without history gets items
+        matching their stated interests (``?interests=`` or ``POST /users``), else the
+        popular ones: never an error."""
+        rec = model()
+        filters = {}
+        if include_tag:
+            filters["include_tags"] = include_tag
+        if exclude_tag:
+            filters["exclude_tags"] = exclude_tag
+        if available is not None:
+            filters["available"] = available
+        with state.lock:
+            if not rec.knows_user(user_id):
+                stated = interests or _stated_interests(store, user_id)
+                if stated and rec.vectors_ is not None:
+                    found = _by_text(rec, state.encode(stated), k, filters, None)
+                    return s.RecommendationsOut(
+                        user_id=user_id, strategy="interests", items=titled(rec, found)
+                    )
+            frame = rec.recommend([user_id], k=k, filters=filters or None, diversity=diversity)
+            items = titled(rec, frame)
+            if explain:
+                for item in items:
+                    why = rec.explain(user_id, item.item_id)
+                    item.reasons = s.ReasonsOut(
+                        sources=why.sources,
+                        history=[s.HistoryReasonOut(**asdict(h)) for h in why.history],
+                        keywords=why.keywords,
+                        features=[s.FeatureReasonOut(**asdict(f)) for f in why.features],
+                    )
+            strategy = "model" if rec.knows_user(user_id) else "popular"
+        return s.RecommendationsOut(user_id=user_id, strategy=strategy, items=items)
+
+    @app.get(
+        "/items/{item_id}/similar",
+        response_model=s.SimilarOut,
+        tags=["read"],
+        responses={**ERRORS, **NOT_READY, **NOT_FOUND},
+        dependencies=[read],
+    )
+    def similar(
+        item_id: Annotated[str, Path(min_length=1, max_length=256)],
+        k: Annotated[int, Query(ge=1, le=limits.max_k)] = 10,
+    ) -> s.SimilarOut:
+        rec = model()
+        with state.lock:
+            try:
+                frame = rec.similar_items([item_id], k=k)
+            except UnknownIdError as exc:
+                raise HTTPException(404, str(exc)) from None
+            frame = frame.rename(columns={"item_id": "of", "similar_item_id": "item_id"})
+            return s.SimilarOut(item_id=item_id, items=titled(rec, frame))
+
+    @app.post(
+        "/search",
+        response_model=s.SearchOut,
+        tags=["read"],
+        responses={**ERRORS, **NOT_READY},
+        dependencies=[read],
+    )
+    def search(body: s.SearchIn) -> s.SearchOut:
+        """Natural-language search over item text, optionally leaning to a user."""
+        rec = model()
+        if rec.vectors_ is None:
+            raise HTTPException(503, "the model has no item text vectors to search")
+        if not body.query.strip():
+            raise HTTPException(422, [{"loc": ["body", "query"], "msg": "empty query"}])
+        with state.lock:
+            found = _by_text(rec, state.encode(body.query), body.k, None, body.user_id)
+            return s.SearchOut(query=body.query, items=titled(rec, found))
+
+    @app.get(
+        "/users/{user_id}/profile",
+        response_model=s.ProfileOut,
+        tags=["read"],
+        responses={**ERRORS, **NOT_READY},
+        dependencies=[read],
+    )
+    def profile(
+        user_id: Annotated[str, Path(min_length=1, max_length=256)],
+        top: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> s.ProfileOut:
+        """Interest keywords: the LLM's extraction when `llmrec enrich users` ran, else
+        the tags of the user's items, weighted by how often they occur."""
+        rec = model()
+        with state.lock:
+            keywords, summary, count = _profile(rec, store, user_id, top)
+        return s.ProfileOut(user_id=user_id, events=count, keywords=keywords, summary=summary)
+
+    @app.delete(
+        "/users/{user_id}",
+        response_model=s.DeletedOut,
+        tags=["admin"],
+        responses={**ERRORS, **NOT_FOUND},
+        dependencies=[admin],
+    )
+    def delete_user(user_id: Annotated[str, Path(min_length=1, max_length=256)]) -> s.DeletedOut:
+        """Forget a user: events, links, interests, cached LLM answers and user row go
+        now; their own lists stop at once; what the model learned from them goes at the
+        next retrain."""
+        removed = store.delete_user(user_id)
+        known = state.model is not None and state.model.knows_user(user_id)
+        if not any(removed.values()) and not known:
+            raise HTTPException(404, f"unknown user id: {user_id}")
+        state.apply(lambda m: m.forget(user_id) if user_id in m.user_ids_ else None)
+        return s.DeletedOut(user_id=user_id, removed=removed)
+
+    @app.post(
+        "/admin/retrain",
+        response_model=s.RetrainOut,
+        status_code=202,
+        tags=["admin"],
+        responses=ERRORS,
+        dependencies=[admin],
+    )
+    def retrain() -> s.RetrainOut:
+        """Retrain on the whole store in the background; the new model replaces the
+        served one atomically when ready (see /readyz)."""
+        started = state.retrain()
+        return s.RetrainOut(status="started" if started else "already running")
+
+    return app
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _stated_interests(store: Store, user_id: str) -> str | None:
+    users = store.users_frame()
+    row = users[users["user_id"] == user_id]
+    if row.empty or not isinstance(row["attributes"].iloc[0], dict):
+        return None
+    stated = row["attributes"].iloc[0].get("interests")
+    return stated if isinstance(stated, str) and stated.strip() else None
+
+
+def _by_text(
+    rec: Recommender, query: np.ndarray, k: int, filters: dict | None, user_id: str | None
+) -> pd.DataFrame:
+    """Items by cosine to a text vector (leaning to the user's content vector, when a
+    known user is given, and leaving out their items)."""
+    scores = rec.vectors_ @ query
+    allowed = rec._allowed(None, filters)
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    if user_id is not None and rec.knows_user(user_id):
+        row = rec.user_ids_.get_loc(user_id)
+        history = rec._history(np.array([row]))
+        if "content" in rec.scorers_:
+            taste = rec.scorers_["content"].user_vectors(history)[0]
+            scores = scores + 0.3 * (rec.vectors_ @ taste)
+        scores[rec.sequences_[row]] = -np.inf
+    top = np.argsort(-scores, kind="stable")[:k]
+    top = top[np.isfinite(scores[top])]
+    return pd.DataFrame(
+        {
+            "item_id": rec.item_ids_[top],
+            "score": scores[top],
+            "rank": np.arange(1, len(top) + 1),
+            "sources": "text",
+        }
+    )
+
+
+def _profile(rec: Recommender, store: Store, user_id: str, top: int):
+    interests = store.user_interests_frame()
+    mine = interests[interests["user_id"] == user_id] if len(interests) else interests
+    count = len(rec.sequences_[rec.user_ids_.get_loc(user_id)]) if rec.knows_user(user_id) else 0
+    if len(mine):
+        keywords = [s.KeywordOut(keyword=k, weight=float(w)) for k, w in mine["keywords"].iloc[0]]
+        return keywords[:top], _text(mine["summary"].iloc[0]), count
+    weights: dict[str, float] = {}
+    if count and "tags" in rec.items_.columns:
+        sequence = rec.sequences_[rec.user_ids_.get_loc(user_id)]
+        for tags in rec.items_["tags"].iloc[sequence]:
+            for tag in tags if isinstance(tags, list) else []:
+                weights[tag] = weights.get(tag, 0.0) + 1.0 / count
+    ordered = sorted(weights.items(), key=lambda kv: -kv[1])[:top]
+    return [s.KeywordOut(keyword=k, weight=w) for k, w in ordered], "", count

@@ -1,0 +1,164 @@
+"""Typed request and response bodies of the HTTP API (they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Ids: printable, bounded; the store and the model take them as they are.
+Id = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+AttributeValue = str | int | float | bool | None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ItemIn(_Strict):
+    item_id: Id
+    title: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
+    description: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
+    attributes: dict[Annotated[str, StringConstraints(max_length=100)], AttributeValue] = Field(
+        default_factory=dict, max_length=100
+    )
+    available: bool = True
+
+
+class UserIn(_Strict):
+    user_id: Id
+    attributes: dict[Annotated[str, StringConstraints(max_length=100)], AttributeValue] = Field(
+        default_factory=dict, max_length=100
+    )
+    interests: Annotated[str, StringConstraints(max_length=1_000)] | None = Field(
+        None, description="stated interests in free text, used until the user has history"
+    )
+
+
+class EventIn(_Strict):
+    user_id: Id
+    item_id: Id | None = Field(None, description="null for a search (give `query`)")
+    event_type: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_\-]{0,31}$")] = (
+        "interaction"
+    )
+    value: float | None = None
+    query: Annotated[str, StringConstraints(max_length=1_000)] | None = None
+    timestamp: float | None = Field(
+        None, ge=0, le=4_102_444_800, description="epoch seconds; default: now"
+    )
+
+
+class ItemsIn(_Strict):
+    items: list[ItemIn] = Field(min_length=1)
+
+
+class UsersIn(_Strict):
+    users: list[UserIn] = Field(min_length=1)
+
+
+class EventsIn(_Strict):
+    events: list[EventIn] = Field(min_length=1)
+
+
+class RejectedRow(BaseModel):
+    index: int = Field(description="position in the request's list, from 0")
+    reason: str
+
+
+class WriteOut(BaseModel):
+    received: int
+    stored: int = Field(description="rows written now (identical rows already stored: 0)")
+    rejected: list[RejectedRow]
+
+
+class HistoryReasonOut(BaseModel):
+    item_id: str
+    title: str
+    contribution: float
+
+
+class FeatureReasonOut(BaseModel):
+    feature: str
+    value: float | None
+    contribution: float
+
+
+class ReasonsOut(BaseModel):
+    sources: list[str]
+    history: list[HistoryReasonOut]
+    keywords: list[str]
+    features: list[FeatureReasonOut]
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    title: str
+    description: str
+    generated_description: str | None = None
+    score: float
+    rank: int
+    sources: list[str]
+    reasons: ReasonsOut | None = None
+
+
+class RecommendationsOut(BaseModel):
+    user_id: str
+    strategy: Literal["model", "interests", "popular"] = Field(
+        description="model: the hybrid model on the user's history; interests: stated "
+        "interests (new user); popular: nothing known yet"
+    )
+    items: list[RecommendedItem]
+
+
+class SimilarOut(BaseModel):
+    item_id: str
+    items: list[RecommendedItem]
+
+
+class SearchIn(_Strict):
+    query: Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+    k: int = Field(10, ge=1, le=200)
+    user_id: Id | None = Field(None, description="lean to this user's taste, skip their items")
+
+
+class SearchOut(BaseModel):
+    query: str
+    items: list[RecommendedItem]
+
+
+class KeywordOut(BaseModel):
+    keyword: str
+    weight: float
+
+
+class ProfileOut(BaseModel):
+    user_id: str
+    events: int
+    keywords: list[KeywordOut]
+    summary: str
+
+
+class DeletedOut(BaseModel):
+    user_id: str
+    removed: dict[str, int]
+
+
+class RetrainOut(BaseModel):
+    status: Literal["started", "already running"]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    model_age_s: float | None
+    training: bool
+    last_error: str | None
+
+
+class ErrorOut(BaseModel):
+    detail: str | list

@@ -1,0 +1,104 @@
+"""The served model and everything that changes it.
+
+One re-entrant lock orders reads and writes of the model: an event applied by
+``POST /events`` is visible to the next recommendation. A retrain runs in a background
+thread on a snapshot of the store; what arrives meanwhile is applied to the live model
+and also recorded, then replayed on the new model before it replaces the old one under
+the lock — serving never stops and never sees a half-loaded model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from llmrec.config import Settings
+from llmrec.embed import load_encoder
+from llmrec.embed.encoders import TextEncoder
+from llmrec.embed.vectors import embed_items
+from llmrec.recommender import Recommender
+from llmrec.store import Store
+from llmrec.training import load_trained, train_from_store
+
+
+class ModelState:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.model: Recommender | None = None
+        self.loaded_at: float | None = None
+        self.lock = threading.RLock()
+        self.training: threading.Thread | None = None
+        self.last_error: str | None = None
+        self._pending: list[Callable[[Recommender], None]] | None = None
+        self._encoder: TextEncoder | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def load(self) -> bool:
+        model = load_trained(self.settings)
+        if model is not None:
+            self._swap(model)
+        return model is not None
+
+    def _swap(self, model: Recommender) -> None:
+        with self.lock:
+            for change in self._pending or ():
+                change(model)
+            self._pending = None
+            self.model, self.loaded_at = model, time.time()
+
+    def retrain(self) -> bool:
+        """Start a background retrain; False when one is already running."""
+        with self.lock:
+            if self.training is not None and self.training.is_alive():
+                return False
+            self._pending = []
+            self.training = threading.Thread(target=self._train, name="retrain", daemon=True)
+            self.training.start()
+        return True
+
+    def _train(self) -> None:
+        try:
+            train_from_store(self.store, self.settings)
+            model = load_trained(self.settings)
+            if model is not None:
+                self._swap(model)
+            self.last_error = None
+        except Exception as exc:  # reported by /readyz and the next retrain call
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            with self.lock:
+                self._pending = None
+
+    def close(self) -> None:
+        if self._encoder is not None:
+            self._encoder.close()
+
+    # -- changes ---------------------------------------------------------------------
+
+    def apply(self, change: Callable[[Recommender], None]) -> None:
+        """Apply a change to the live model, and to the model being trained, if any."""
+        with self.lock:
+            if self.model is not None:
+                change(self.model)
+            if self._pending is not None:
+                self._pending.append(change)
+
+    @property
+    def encoder(self) -> TextEncoder:
+        with self.lock:
+            if self._encoder is None:
+                self._encoder = load_encoder(self.settings.embed)
+            return self._encoder
+
+    def item_vectors(self, items: pd.DataFrame) -> pd.DataFrame:
+        """Text vectors of catalogue rows (cached in the store like ``llmrec embed``)."""
+        vectors, _ = embed_items(self.store, self.encoder, self.settings.embed, items=items)
+        return pd.DataFrame(vectors.vectors, index=vectors.item_ids)
+
+    def encode(self, text: str) -> np.ndarray:
+        return self.encoder.encode([text])[0]

@@ -1,0 +1,195 @@
+"""The HTTP API as clients use it: scopes, online updates, cold start, bad input."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+# (method, path, body, scope needed)
+ENDPOINTS = [
+    ("GET", "/users/1/recommendations", None, "read"),
+    ("GET", "/items/1/similar", None, "read"),
+    ("POST", "/search", {"query": "space adventure"}, "read"),
+    ("GET", "/users/1/profile", None, "read"),
+    ("POST", "/items", {"items": [{"item_id": "scope-test", "title": "Scope test"}]}, "write"),
+    ("POST", "/users", {"users": [{"user_id": "scope-user"}]}, "write"),
+    ("POST", "/events", {"events": [{"user_id": "scope-user", "item_id": "1"}]}, "write"),
+    ("GET", "/metrics", None, "admin"),
+    ("DELETE", "/users/scope-user", None, "admin"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "needed"), ENDPOINTS)
+def test_every_endpoint_needs_a_key_with_its_scope(service, method, path, body, needed):
+    call = lambda headers: service.client.request(method, path, json=body, headers=headers)  # noqa: E731
+    missing = call({})
+    assert missing.status_code == 401 and missing.json()["detail"] == "missing API key"
+    assert call({"Authorization": "Bearer llmrec_0123456789abcdef_wrong"}).status_code == 401
+    assert call({"Authorization": "Bearer not-a-key"}).status_code == 401
+    for scope in ("read", "write", "admin"):
+        response = call(service.headers(scope))
+        if scope == needed:
+            assert response.status_code in (200, 202), response.text
+        else:
+            assert response.status_code == 403 and needed in response.json()["detail"]
+
+
+def test_health_needs_no_key(service):
+    assert service.client.get("/healthz").json() == {"status": "ok"}
+    ready = service.client.get("/readyz").json()
+    assert ready["ready"] and ready["model_age_s"] >= 0 and not ready["training"]
+
+
+def test_recommendations_with_reasons(service):
+    response = service.client.get(
+        "/users/1/recommendations?k=5&explain=true", headers=service.headers("read")
+    )
+    body = response.json()
+    assert response.status_code == 200 and body["strategy"] == "model"
+    assert [i["rank"] for i in body["items"]] == [1, 2, 3, 4, 5]
+    first = body["items"][0]
+    assert first["title"] and first["sources"] and first["reasons"]["features"]
+    seen = set(service.store.events_frame().query("user_id == '1'")["item_id"])
+    assert not {i["item_id"] for i in body["items"]} & seen
+
+
+def test_a_like_and_a_dislike_change_the_next_list_at_once(service):
+    read, write = service.headers("read"), service.headers("write")
+    before = service.client.get("/users/7/recommendations?k=10", headers=read).json()["items"]
+    top = before[0]["item_id"]
+    sent = service.client.post(
+        "/events", json={"events": [{"user_id": "7", "item_id": top, "event_type": "dislike"}]},
+        headers=write,
+    )  # fmt: skip
+    assert sent.status_code == 200 and sent.json()["stored"] == 1
+    after = service.client.get("/users/7/recommendations?k=10", headers=read).json()["items"]
+    assert top not in {i["item_id"] for i in after}
+    # durable: in the store when the call returned
+    stored = service.store.events_frame().query("user_id == '7' and event_type == 'dislike'")
+    assert top in set(stored["item_id"])
+
+
+def test_a_new_item_is_recommendable_as_soon_as_it_is_posted(service):
+    item = {
+        "item_id": "new-space-opera",
+        "title": "Galactic Rebels Strike Again",
+        "description": "A space opera with starships, rebels and an evil empire.",
+        "tags": ["Sci-Fi", "Adventure", "brand-new"],
+    }
+    posted = service.client.post("/items", json={"items": [item]}, headers=service.headers("write"))
+    assert posted.status_code == 200 and posted.json()["stored"] == 1
+    read = service.headers("read")
+    listed = service.client.get(
+        "/users/1/recommendations?k=3&include_tag=brand-new", headers=read
+    ).json()
+    assert [i["item_id"] for i in listed["items"]] == ["new-space-opera"]
+    found = service.client.post("/search", json={"query": "starships and an evil empire"}, headers=read)
+    assert "new-space-opera" in [i["item_id"] for i in found.json()["items"]]
+    similar = service.client.get("/items/new-space-opera/similar?k=5", headers=read).json()
+    assert len(similar["items"]) == 5
+
+
+def test_new_users_get_their_stated_interests_or_popular_items(service):
+    read = service.headers("read")
+    unknown = service.client.get("/users/nobody-yet/recommendations?k=5", headers=read).json()
+    assert unknown["strategy"] == "popular" and len(unknown["items"]) == 5
+    service.client.post(
+        "/users", json={"users": [{"user_id": "kid-fan", "interests": "animated films for children"}]},
+        headers=service.headers("write"),
+    )  # fmt: skip
+    stated = service.client.get("/users/kid-fan/recommendations?k=5", headers=read).json()
+    assert stated["strategy"] == "interests"
+    tags = service.client.app.state.model.model.items_["tags"]
+    assert sum("Animation" in tags[i["item_id"]] or "Children's" in tags[i["item_id"]] for i in stated["items"]) >= 3
+
+
+def test_bad_rows_are_reported_and_good_rows_kept(service):
+    events = [
+        {"user_id": "bad-input-user", "item_id": "1", "event_type": "view"},
+        {"user_id": "bad-input-user", "event_type": "search"},  # a search needs a query
+        {"user_id": "bad-input-user", "item_id": "2", "event_type": "rating"},  # needs a value
+    ]
+    response = service.client.post("/events", json={"events": events}, headers=service.headers("write"))
+    body = response.json()
+    assert response.status_code == 200 and body["received"] == 3 and body["stored"] == 1
+    assert [r["index"] for r in body["rejected"]] == [1, 2]
+    assert "query" in body["rejected"][0]["reason"] and "value" in body["rejected"][1]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"events": [{"item_id": "1"}]}, "user_id"),
+        ({"events": [{"user_id": "u", "timestamp": "yesterday"}]}, "timestamp"),
+        ({"events": [{"user_id": "u", "event_type": "DROP TABLE"}]}, "event_type"),
+        ({"events": []}, "events"),
+        ({"events": [{"user_id": "u", "extra": 1}]}, "extra"),
+        ({"events": [{"user_id": "u", "item_id": "1"}] * 1001}, "events"),
+    ],
+)
+def test_invalid_payloads_get_422_naming_the_field(service, body, field):
+    response = service.client.post("/events", json=body, headers=service.headers("write"))
+    assert response.status_code == 422
+    assert field in str(response.json()["detail"])
+
+
+def test_oversized_bodies_and_unknown_ids(service):
+    huge = {"items": [{"item_id": "x", "title": "y" * 5_000_000}]}
+    assert service.client.post("/items", json=huge, headers=service.headers("write")).status_code == 413
+    missing = service.client.get("/items/no-such-item/similar", headers=service.headers("read"))
+    assert missing.status_code == 404 and "no-such-item" in missing.json()["detail"]
+    assert service.client.get("/users/1/recommendations?k=0", headers=service.headers("read")).status_code == 422
+
+
+def test_forgetting_a_user(service):
+    write, admin = service.headers("write"), service.headers("admin")
+    service.client.post(
+        "/events", json={"events": [{"user_id": "leaver", "item_id": "50", "event_type": "like"}]},
+        headers=write,
+    )  # fmt: skip
+    gone = service.client.delete("/users/leaver", headers=admin)
+    assert gone.status_code == 200 and gone.json()["removed"]["events"] == 1
+    assert service.store.events_frame().query("user_id == 'leaver'").empty
+    profile = service.client.get("/users/leaver/profile", headers=service.headers("read")).json()
+    assert profile["events"] == 0
+    assert service.client.delete("/users/leaver", headers=admin).status_code == 404
+
+
+def test_metrics_count_requests_and_events(service):
+    text = service.client.get("/metrics", headers=service.headers("admin")).text
+    assert 'llmrec_request_seconds_count{method="GET",route="/users/{user_id}/recommendations"' in text
+    assert "llmrec_events_ingested_total" in text and "llmrec_model_age_seconds" in text
+
+
+def test_rate_limit_per_key(trained_settings):
+    from fastapi.testclient import TestClient
+
+    from llmrec.serve import create_app
+    from llmrec.serve.keys import create_key
+    from llmrec.store import Store
+
+    settings = trained_settings.model_copy(
+        update={"serve": trained_settings.serve.model_copy(update={"rate_limit_per_s": 1, "rate_limit_burst": 3})}
+    )
+    with Store.open(settings.effective_database_url) as store:
+        key = create_key(store, ["read"])[1]
+        with TestClient(create_app(settings, store)) as client:
+            codes = [client.get("/users/1/profile", headers={"Authorization": f"Bearer {key}"}).status_code for _ in range(5)]
+    assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+
+
+@pytest.mark.slow
+def test_retrain_swaps_the_model_without_stopping(service):
+    state = service.client.app.state.model
+    old = state.model
+    started = service.client.post("/admin/retrain", headers=service.headers("admin"))
+    assert started.status_code == 202 and started.json()["status"] == "started"
+    again = service.client.post("/admin/retrain", headers=service.headers("admin")).json()
+    assert again["status"] == "already running"
+    deadline = time.time() + 300
+    while state.model is old and time.time() < deadline:
+        # serving goes on while the model trains
+        assert service.client.get("/users/1/recommendations", headers=service.headers("read")).status_code == 200
+        time.sleep(1)
+    assert state.model is not old and state.last_error is None
