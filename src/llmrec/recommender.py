@@ -643,6 +643,8 @@ class Recommender:
     def update(self, events: pd.DataFrame) -> Self:
         """Append events to users' histories (new users included); no refit."""
         self._check_fitted()
+        if len(events) == 0:
+            return self
         events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
         if rejected:
             raise ValueError(

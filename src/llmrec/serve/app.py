@@ -42,6 +42,7 @@ from llmrec.serve.state import ModelState
 from llmrec.store import Store
 
 ERRORS = {
+    400: {"model": s.ErrorOut, "description": "the body is not parseable JSON"},
     401: {"model": s.ErrorOut, "description": "missing or invalid API key"},
     403: {"model": s.ErrorOut, "description": "the key lacks the scope"},
     413: {"model": s.ErrorOut, "description": "request body over `serve.max_body_bytes`"},
@@ -181,8 +182,17 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             last_error=state.last_error,
         )
 
-    @app.get("/metrics", tags=["admin"], responses=ERRORS, dependencies=[admin])
+    @app.get(
+        "/metrics",
+        tags=["admin"],
+        responses={
+            200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+            **ERRORS,
+        },
+        dependencies=[admin],
+    )
     def metrics() -> Response:
+        """Prometheus text format: request latency, events ingested, model age."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     # -- writes --------------------------------------------------------------------
@@ -239,7 +249,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             known = state.model.item_ids_ if state.model is not None else None
             if known is not None:
                 with_items = with_items[with_items["item_id"].astype(str).isin(known)]
-            state.apply(lambda m: m.update(with_items))
+            if len(with_items):
+                state.apply(lambda m: m.update(with_items))
         return s.WriteOut(received=len(frame), stored=written, rejected=rejected(bad))
 
     # -- reads ---------------------------------------------------------------------

@@ -1,0 +1,103 @@
+"""The web page in a real headless Chromium (Debian's `chromium`, driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from llmrec.serve import create_app
+from llmrec.serve.keys import create_key
+from llmrec.store import Store
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live(trained_settings) -> Iterator[tuple[str, str]]:
+    """The service on 127.0.0.1 in a thread; yields (base URL, a read+write key)."""
+    store = Store.open(trained_settings.effective_database_url)
+    key = create_key(store, ["read", "write"], "page")[1]
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(trained_settings, store), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    yield base, key
+    server.should_exit = True
+    thread.join(timeout=10)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def page(live):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser.new_page()
+        browser.close()
+
+
+def _titles(page) -> list[str]:
+    return page.locator("#items li .title").all_inner_texts()
+
+
+def test_like_changes_the_list(live, page):
+    base, key = live
+    page.goto(base + "/")
+    page.fill("#key", key)
+    page.fill("#user", "42")
+    page.click("#load")
+    page.wait_for_selector("#items li")
+    before = _titles(page)
+    assert len(before) == 10 and "for user 42" in page.inner_text("#status")
+    page.locator("#items li").first.locator("button.like").click()
+    page.wait_for_function(
+        "first => document.querySelector('#items li .title')?.textContent !== first", arg=before[0]
+    )
+    after = _titles(page)
+    assert before[0] not in after and len(after) == 10
+
+
+def test_item_text_is_shown_as_text_never_run(live, page):
+    base, key = live
+    hostile = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 1">'
+    posted = httpx.post(
+        f"{base}/items",
+        json={"items": [{"item_id": "hostile", "title": hostile,
+                         "description": "zebra xylophone quartet marmalade"}]},
+        headers={"Authorization": f"Bearer {key}"},
+    )  # fmt: skip
+    assert posted.status_code == 200
+    page.goto(base + "/")
+    page.fill("#key", key)
+    page.fill("#user", "")
+    page.fill("#query", "zebra xylophone quartet marmalade")
+    page.click("#search")
+    page.wait_for_selector("#items li")
+    assert hostile in _titles(page)
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#items script, #items img").count() == 0
