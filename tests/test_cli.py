@@ -215,3 +215,16 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
     assert reasons.history[0].title[:20] in why.stdout and reasons.features[0].feature in why.stdout
     unknown = llmrec("explain", "--user", "1", "--item", "nope", cwd=tmp_path, env=env)
     assert unknown.returncode == 2 and "unknown item id: nope" in unknown.stderr
+
+
+def test_chat_from_the_command_line(tmp_path: Path, ml100k: Path):
+    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    result = llmrec("chat", "-m", "something like Toy Story (1995)", "-m", "not that one", "--show-parse", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "> something like Toy Story (1995)" in result.stdout and "> not that one" in result.stdout
+    assert "like Toy Story (1995)" in result.stdout and '"like_titles"' in result.stdout
+    raw = subprocess.run(
+        [sys.executable, "-m", "llmrec", "chat", "--raw"], input="an animated film for kids\n",
+        cwd=tmp_path, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert raw.returncode == 0 and "parse was not usable" in raw.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import orjson
 import typer
 from rich.console import Console
@@ -47,7 +49,7 @@ from llmrec.llm.cache import CachedLLM
 from llmrec.llm.embedded import start_llama_server
 from llmrec.retrieve.matcher import ContentMatcher
 from llmrec.store import Store
-from llmrec.training import load_trained, train_from_store
+from llmrec.training import item_vector_frame, load_trained, train_from_store
 
 app = typer.Typer(
     help="llmrec: an LLM-powered recommender system.",
@@ -691,6 +693,59 @@ def _print_items(frame, title: str) -> None:
             str(rank), escape(row.item_id), escape(str(row.title)), f"{row.score:.3f}", row.source
         )
     console.print(table)
+
+
+@app.command()
+def chat(
+    ctx: typer.Context,
+    message: Annotated[
+        list[str] | None,
+        typer.Option("--message", "-m", help="a turn (repeatable); without it, read stdin lines"),
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="lean to this user's taste")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="items per answer")] = 5,
+    raw: Annotated[bool, typer.Option("--raw", help="no LLM parse: raw-text search")] = False,
+    show_parse: Annotated[bool, typer.Option("--show-parse", help="print each parse")] = False,
+) -> None:
+    """Ask for recommendations in your own words; follow-ups ("more recent ones", "not
+    that one") refine the previous turn."""
+    from llmrec.chat import Catalogue, ChatSession
+
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store:
+        items = store.items_frame()
+        if items.empty:
+            raise LlmrecError("the store has no items: ingest a catalogue first")
+        with _count_progress("items", len(items)) as advance:
+            vectors = item_vector_frame(store, settings, progress=advance)
+        catalogue = Catalogue.from_frames(items, vectors)
+        taste, seen = None, set()
+        model = load_trained(settings) if user else None
+        if model is not None and model.knows_user(user) and "content" in model.scorers_:
+            row = model.user_ids_.get_loc(user)
+            history = model._history(np.array([row]))
+            taste = model.scorers_["content"].user_vectors(history)[0]
+            taste = taste if len(taste) == catalogue.vectors.shape[1] else None
+            seen = set(model.item_ids_[model.sequences_[row]])
+        turns = message if message else (line for line in sys.stdin if line.strip())
+        with contextlib.ExitStack() as stack:
+            encoder = stack.enter_context(load_encoder(settings.embed))
+            llm = None if raw else CachedLLM(stack.enter_context(load_llm(settings.llm)), store)
+            session = ChatSession(catalogue, encoder, llm, taste=taste, seen=seen, k=k)
+            for text in turns:
+                try:
+                    turn = session.ask(text)
+                except ValueError as exc:
+                    raise LlmrecError(str(exc)) from None
+                note = " (the parse was not usable: raw-text search)" if turn.fallback else ""
+                table = Table(title=escape(f"> {turn.request}{note}"))
+                for column in ("item", "title", "reason"):
+                    table.add_column(column)
+                for row in turn.results.itertuples(index=False):
+                    table.add_row(escape(row.item_id), escape(row.title), escape(row.reason))
+                console.print(table)
+                if show_parse:
+                    console.print_json(orjson.dumps(turn.log()).decode())
 
 
 # -- service ------------------------------------------------------------------------------
