@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from llmrec.explain.reasons import Explanation, HistoryReason
 from llmrec.explain.sentence import (
     explanation_sentences,
@@ -35,7 +37,14 @@ def test_sentences_name_only_what_the_reasons_hold(fitted_recommender, embedded_
     assert cached.calls == 6 and [s.text for s in again] == [s.text for s in sentences]
 
 
-def test_an_ungrounded_answer_falls_back_to_the_reasons():
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ("A Christopher Nolan film from 2010.", "dropped a sentence"),
+        ("Because you loved Kolya (1996); Kolya (1996); Kolya (1996", "repeats itself"),
+    ],
+)
+def test_an_ungrounded_or_broken_answer_falls_back_to_the_reasons(answer, problem):
     why = Explanation(
         user_id="1",
         item_id="286",
@@ -47,18 +56,18 @@ def test_an_ungrounded_answer_falls_back_to_the_reasons():
     )
 
     class Inventing:
-        """Stands in for a model that invents a director (the failure the guard exists for)."""
+        """Stands in for a model that invents a director or loops (what the guard is for)."""
 
         calls = 0
 
         def generate(self, prompt, requests):
             return [
-                type("Answer", (), {"text": "A Christopher Nolan film from 2010."})()
+                type("Answer", (), {"text": answer})()
                 for _ in requests
             ]
 
     [sentence] = explanation_sentences([why], Inventing())
-    assert not sentence.generated and "dropped a sentence" in sentence.problems[0]
+    assert not sentence.generated and problem in " ".join(sentence.problems)
     assert sentence.text == (
         "Recommended because you liked Kolya (1996), and English Patient, The (1996) "
         "shares Drama, War with what you watch."

@@ -11,6 +11,7 @@ cached in the store like every model call.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from llmrec.enrich.guard import check_text
@@ -92,8 +93,18 @@ def explanation_sentences(
     out = []
     for why, answer in zip(explanations, answers, strict=True):
         checked = check_text(answer.text, reasons_block(why), why.title, MAX_CHARS)
-        if checked.verdict == "rejected":
-            out.append(ExplanationSentence(template_sentence(why), False, checked.problems))
+        problems = checked.problems
+        if checked.verdict != "rejected" and _broken(checked.description):
+            problems = (*problems, "repeats itself or is cut off")
+        if checked.verdict == "rejected" or len(problems) > len(checked.problems):
+            out.append(ExplanationSentence(template_sentence(why), False, problems))
         else:
             out.append(ExplanationSentence(checked.description, True, checked.problems))
     return out
+
+
+def _broken(text: str) -> bool:
+    """A list that loops ("The (1996); The (1997); The (1997") or a sentence cut off."""
+    words = re.findall(r"\w+", text.lower())
+    trigrams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
+    return len(set(trigrams)) < len(trigrams) or not text.rstrip().endswith((".", "!"))
