@@ -25,7 +25,9 @@ def llmrec(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Complet
 
 
 def test_quickstart_loads_movielens_and_prints_stats(tmp_path: Path, ml100k: Path):
-    result = llmrec("quickstart", "--path", str(ml100k), "--describe", "3", cwd=tmp_path)
+    # The fast sources keep the test short; the default adds SASRec (minutes).
+    fast = {"LLMREC_RECOMMENDER__SOURCES": '["ease", "covisit", "content", "popular"]'}
+    result = llmrec("quickstart", "--path", str(ml100k), "--enrich", "3", "--no-serve", cwd=tmp_path, env=fast)
     assert result.returncode == 0, result.stderr
     assert "u.data" in result.stdout and "100,000" in result.stdout
     assert "Star Wars (1977)" in result.stdout  # the most rated movie
@@ -34,6 +36,14 @@ def test_quickstart_loads_movielens_and_prints_stats(tmp_path: Path, ml100k: Pat
     # The bundled LLM described the first items (ids sort as text: 1, 10, 100).
     assert "generated descriptions" in result.stdout
     assert "Toy Story (1995)" in result.stdout and "Fargo (1996)" in result.stdout
+    # trained, compared with baselines, and three users' lists with reasons
+    assert (tmp_path / ".llmrec" / "model" / "recommender.pkl").is_file()
+    assert "leave-last-one-out" in result.stdout and "CoVisit" in result.stdout
+    assert result.stdout.count("top 5 and why") == 3
+    # A rerun reuses every cache: no enrichment call, no training, no evaluation.
+    again = llmrec("quickstart", "--path", str(ml100k), "--enrich", "3", "--no-serve", cwd=tmp_path, env=fast)
+    assert again.returncode == 0 and "trained in" not in again.stdout
+    assert _table_value(again.stdout, "model calls") == "0"
 
 
 def _table_value(output: str, name: str) -> str:

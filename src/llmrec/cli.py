@@ -863,24 +863,86 @@ def quickstart(
         Path | None,
         typer.Option(help="a local copy of MovieLens-100K (default: download it once)"),
     ] = None,
-    describe: Annotated[
-        int, typer.Option(min=0, help="items the embedded LLM describes (0: none)")
-    ] = 20,
+    enrich: Annotated[
+        str, typer.Option(help="items the embedded LLM describes: a number, or 'all'")
+    ] = "200",
+    serve_: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="start the service at the end")
+    ] = True,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="service port")] = None,
 ) -> None:
-    """The main job on the embedded defaults: load MovieLens-100K, describe it, and let
-    the bundled LLM write descriptions for the first items."""
+    """The main job on the embedded defaults: load MovieLens-100K, let the bundled LLM
+    describe items, embed, train, compare with baselines, show three users'
+    recommendations with reasons, then serve them (web page and API key printed).
+    Every step is cached: a rerun reaches the running service quickly."""
     settings = _settings(ctx)
+    if enrich != "all" and not (enrich.isdigit()):
+        raise typer.BadParameter("a number or 'all'", param_hint="--enrich")
     _load_dataset(settings, "movielens-100k", path)
     with _user_errors(), _open_store(settings) as store:
         _print_stats(store, top=10)
-        if describe:
+        limit = None if enrich == "all" else int(enrich)
+        total = len(store.item_ids()) if limit is None else limit
+        if total:
             with load_llm(settings.llm) as llm:
-                _run_enrichment(
+                done = _run_enrichment(
                     "items",
-                    lambda p: enrich_items(store, llm, settings, limit=describe, progress=p),
-                    describe,
+                    lambda p: enrich_items(store, llm, settings, limit=limit, progress=p),
+                    total,
                 )
-            _print_item_texts(store, describe)
+            _print_enrich_report(done)
+            _print_item_texts(store, min(total, 5))
+        model = load_trained(settings)
+        if model is None:
+            with _stage_progress() as progress:
+                report = train_from_store(store, settings, progress=progress)
+            console.print(f"trained in {report.seconds:.0f} s: {', '.join(report.sources)}")
+            model = load_trained(settings)
+        _print_quick_evaluation(store, settings)
+        users = list(model.user_ids_[:3])
+        for user, frame in model.recommend(users, k=5).groupby("user_id", sort=False):
+            table = Table(title=f"user {escape(user)}: top 5 and why")
+            for column in ("rank", "title", "because you liked", "sources"):
+                table.add_column(column)
+            for row in frame.itertuples(index=False):
+                why = model.explain(user, row.item_id, top=2)
+                liked = "; ".join(h.title for h in why.history)
+                table.add_row(str(row.rank), escape(why.title), escape(liked), row.sources)
+            console.print(table)
+        if not serve_:
+            return
+        from llmrec.serve.keys import create_key
+
+        _, key = create_key(store, ["read", "write", "admin"], "quickstart")
+    port = port or settings.serve.port
+    console.print(f"web page: http://{settings.serve.host}:{port}/  API key: {key}")
+    ctx.invoke(serve, ctx=ctx, host=None, port=port)
+
+
+def _print_quick_evaluation(store: Store, settings: Settings) -> None:
+    """llmrec against three baselines on leave-last-one-out (results kept in `home`)."""
+    from llmrec.eval.pipeline import run_evaluation
+
+    out = settings.home / "quickstart-evaluation"
+    results_file = out / "results.json"
+    counts = store.counts()
+    stamp = f"{counts.get('events', 0)}-{counts.get('items', 0)}-{settings.recommender!r}"
+    stamp_file = out / "data.stamp"
+    if not (results_file.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp):
+        with _stage_progress() as progress:
+            progress("evaluating llmrec and baselines (leave-last-one-out)", None)
+            run_evaluation(store, settings, out, ["leave_last_one_out"],
+                           ["MostPop", "EASE", "CoVisit", "llmrec"], diversities=())  # fmt: skip
+        stamp_file.write_text(stamp)
+    rows = orjson.loads(results_file.read_bytes())
+    table = Table(title="leave-last-one-out, full ranking (report: " + escape(str(out)) + ")")
+    for column in ("system", "NDCG@10", "Recall@10", "fit s"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    for row in rows:
+        if row.get("diversity") is None:
+            table.add_row(escape(row["system"]), f"{row['ndcg@10']:.4f}",
+                          f"{row['recall@10']:.4f}", f"{row['fit_seconds']:.0f}")  # fmt: skip
+    console.print(table)
 
 
 @app.command()

@@ -16,14 +16,19 @@ from llmrec.eval.report import write_report
 from llmrec.eval.splits import SPLITS, make_split
 from llmrec.recommender import Recommender
 from llmrec.store import Store
-from llmrec.training import item_vector_frame
+from llmrec.training import build_recommender, item_vector_frame
 
 ORIGINAL_TEXT = "{title}. {tags}. {description}"
 NO_CONTENT = ("ease", "sasrec", "covisit", "itemknn", "popular")
 
 
-def systems(vectors: pd.DataFrame | None, enriched: pd.DataFrame | None = None) -> dict:
-    """Baselines (one source, no ranker), llmrec, and its ablations, by name."""
+def systems(
+    vectors: pd.DataFrame | None,
+    enriched: pd.DataFrame | None = None,
+    settings: Settings | None = None,
+) -> dict:
+    """Baselines (one source, no ranker), llmrec (as ``settings.recommender`` configures
+    it, the model ``llmrec train`` fits), and its ablations, by name."""
 
     def rec(v=vectors, **options) -> Callable[[], Recommender]:
         return lambda: Recommender(item_vectors=v, **options)
@@ -38,7 +43,7 @@ def systems(vectors: pd.DataFrame | None, enriched: pd.DataFrame | None = None) 
         "CoVisit": rec(sources=("covisit",), ranker=False),
         "Content": rec(sources=("content",), ranker=False),
         "Content→CF": rec(sources=("content_cf",), ranker=False),
-        "llmrec": rec(),
+        "llmrec": (lambda: build_recommender(settings, vectors)) if settings else rec(),
         "llmrec −ranker (RRF)": rec(ranker=False),
         "llmrec −content": rec(sources=NO_CONTENT),
     }
@@ -69,7 +74,7 @@ def run_evaluation(
     enriched = None
     if not store.item_texts_frame().empty:
         enriched = item_vector_frame(store, settings)
-    chosen = systems(vectors, enriched)
+    chosen = systems(vectors, enriched, settings)
     if system_names:
         missing = set(system_names) - set(chosen)
         if missing:
