@@ -12,6 +12,7 @@ ENDPOINTS = [
     ("GET", "/items/1/similar", None, "read"),
     ("POST", "/search", {"query": "space adventure"}, "read"),
     ("GET", "/users/1/profile", None, "read"),
+    ("POST", "/chat", {"message": "a funny comedy"}, "read"),
     ("POST", "/items", {"items": [{"item_id": "scope-test", "title": "Scope test"}]}, "write"),
     ("POST", "/users", {"users": [{"user_id": "scope-user"}]}, "write"),
     ("POST", "/events", {"events": [{"user_id": "scope-user", "item_id": "1"}]}, "write"),
@@ -193,3 +194,20 @@ def test_retrain_swaps_the_model_without_stopping(service):
         assert service.client.get("/users/1/recommendations", headers=service.headers("read")).status_code == 200
         time.sleep(1)
     assert state.model is not old and state.last_error is None
+
+
+def test_chat_turns_refine_a_conversation(service):
+    read = service.headers("read")
+    first = service.client.post("/chat", json={"message": "something like Toy Story (1995)"}, headers=read)
+    body = first.json()
+    assert first.status_code == 200 and len(body["items"]) == 5
+    assert "Toy Story" in str(body["parse"]["query"]["like_titles"]) or body["fallback"]
+    top = body["items"][0]["item_id"]
+    follow = service.client.post(
+        "/chat", json={"message": "not that one", "conversation_id": body["conversation_id"]}, headers=read
+    ).json()
+    assert follow["conversation_id"] == body["conversation_id"] and top not in {i["item_id"] for i in follow["items"]}
+    unknown = service.client.post("/chat", json={"message": "more", "conversation_id": "0" * 32}, headers=read)
+    assert unknown.status_code == 404
+    blank = service.client.post("/chat", json={"message": "   "}, headers=read)
+    assert blank.status_code == 422 and "message" in str(blank.json()["detail"])

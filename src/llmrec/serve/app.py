@@ -375,6 +375,38 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             found = _by_text(rec, state.encode(body.query), body.k, None, body.user_id)
             return s.SearchOut(query=body.query, items=titled(rec, found))
 
+    @app.post(
+        "/chat",
+        response_model=s.ChatOut,
+        tags=["read"],
+        responses={**ERRORS, **NOT_READY, **NOT_FOUND},
+        dependencies=[read],
+    )
+    def chat(body: s.ChatIn) -> s.ChatOut:
+        """A request in a person's own words; give ``conversation_id`` back to refine it
+        ("not that one", "more recent ones"). ``parse`` shows how it was understood."""
+        rec = model()
+        if rec.vectors_ is None:
+            raise HTTPException(503, "the model has no item text vectors to search")
+        if not body.message.strip():
+            raise HTTPException(422, [{"loc": ["body", "message"], "msg": "empty message"}])
+        known = body.conversation_id is None or body.conversation_id in state.conversations
+        if not known:
+            raise HTTPException(404, f"unknown conversation id: {body.conversation_id}")
+        conversation_id, session = state.conversation(body.conversation_id, body.user_id)
+        session.k = body.k
+        with state.chat_lock:
+            turn = session.ask(body.message)
+        items = [
+            s.ChatItem(
+                item_id=r.item_id, title=r.title, score=float(r.score), rank=i, reason=r.reason
+            )
+            for i, r in enumerate(turn.results.itertuples(index=False), start=1)
+        ]
+        return s.ChatOut(
+            conversation_id=conversation_id, fallback=turn.fallback, parse=turn.log(), items=items
+        )
+
     @app.get(
         "/users/{user_id}/profile",
         response_model=s.ProfileOut,

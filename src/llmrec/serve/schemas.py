@@ -128,6 +128,30 @@ class SearchOut(BaseModel):
     items: list[RecommendedItem]
 
 
+class ChatIn(_Strict):
+    message: Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+    conversation_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] | None = Field(
+        None, description="continue this conversation (from a previous answer)"
+    )
+    user_id: Id | None = Field(None, description="lean to this user's taste, skip their items")
+    k: int = Field(5, ge=1, le=50)
+
+
+class ChatItem(BaseModel):
+    item_id: str
+    title: str
+    score: float
+    rank: int
+    reason: str
+
+
+class ChatOut(BaseModel):
+    conversation_id: str
+    fallback: bool = Field(description="the parse was not usable: raw-text search")
+    parse: dict = Field(description="the turn's log: the model's answer and the query")
+    items: list[ChatItem]
+
+
 class KeywordOut(BaseModel):
     keyword: str
     weight: float

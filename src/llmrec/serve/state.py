@@ -11,18 +11,26 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
+from llmrec.chat import Catalogue, ChatSession
 from llmrec.config import Settings
 from llmrec.embed import load_encoder
 from llmrec.embed.encoders import TextEncoder
 from llmrec.embed.vectors import embed_items
+from llmrec.llm import load_llm
+from llmrec.llm.base import LLM
+from llmrec.llm.cache import CachedLLM
 from llmrec.recommender import Recommender
 from llmrec.store import Store
 from llmrec.training import load_trained, train_from_store
+
+MAX_CONVERSATIONS = 1_000
 
 
 class ModelState:
@@ -36,6 +44,10 @@ class ModelState:
         self.last_error: str | None = None
         self._pending: list[Callable[[Recommender], None]] | None = None
         self._encoder: TextEncoder | None = None
+        self._llm: LLM | None = None
+        self.chat_lock = threading.Lock()
+        self.conversations: OrderedDict[str, ChatSession] = OrderedDict()
+        self._catalogue: tuple[tuple, Catalogue] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -77,6 +89,8 @@ class ModelState:
     def close(self) -> None:
         if self._encoder is not None:
             self._encoder.close()
+        if self._llm is not None:
+            self._llm.close()
 
     # -- changes ---------------------------------------------------------------------
 
@@ -102,3 +116,44 @@ class ModelState:
 
     def encode(self, text: str) -> np.ndarray:
         return self.encoder.encode([text])[0]
+
+    # -- chat ------------------------------------------------------------------------
+
+    def catalogue(self) -> Catalogue:
+        """The served items as chat searches them (rebuilt when the model or the
+        catalogue changed)."""
+        with self.lock:
+            model = self.model
+            version = (id(model), len(model.item_ids_))
+            if self._catalogue is None or self._catalogue[0] != version:
+                items = model.items_.reset_index(names="item_id")
+                vectors = pd.DataFrame(model.vectors_, index=model.item_ids_)
+                self._catalogue = (version, Catalogue.from_frames(items, vectors))
+            return self._catalogue[1]
+
+    def conversation(
+        self, conversation_id: str | None, user_id: str | None
+    ) -> tuple[str, ChatSession]:
+        """The conversation to continue, or a new one (the oldest of more than
+        ``MAX_CONVERSATIONS`` is dropped)."""
+        with self.chat_lock:
+            if conversation_id in self.conversations:
+                self.conversations.move_to_end(conversation_id)
+                return conversation_id, self.conversations[conversation_id]
+            if self._llm is None:
+                self._llm = load_llm(self.settings.llm)
+        taste, seen = None, set()
+        with self.lock:
+            model = self.model
+            if user_id is not None and model.knows_user(user_id) and "content" in model.scorers_:
+                row = model.user_ids_.get_loc(user_id)
+                taste = model.scorers_["content"].user_vectors(model._history(np.array([row])))[0]
+                seen = set(model.item_ids_[model.sequences_[row]])
+        session = ChatSession(self.catalogue(), self.encoder, CachedLLM(self._llm, self.store),
+                              taste=taste, seen=seen)  # fmt: skip
+        new_id = uuid.uuid4().hex
+        with self.chat_lock:
+            self.conversations[new_id] = session
+            while len(self.conversations) > MAX_CONVERSATIONS:
+                self.conversations.popitem(last=False)
+        return new_id, session
