@@ -154,6 +154,7 @@ def main() -> None:
                 sources=("als", "covisit", "content", "popular"),
                 item_vectors=pd.DataFrame(vectors, index=items["item_id"]),
                 cold_views=1,
+                ranker_max_users=2_000,
             ).fit(events, items)
             model.save(settings.effective_model_file)
             rows.append(("fit (s)", f"{time.perf_counter() - t:.0f}"))

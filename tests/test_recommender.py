@@ -135,8 +135,11 @@ def test_cold_items_are_ranked_by_content(ml100k_frames, genre_vectors):
     events, items = ml100k_frames
     cold = [str(i) for i in range(1000, 1100)]
     warm_events = events[~events["item_id"].astype(str).isin(cold)]
-    rec = Recommender(sources=FAST, item_vectors=genre_vectors).fit(warm_events, items)
+    rec = Recommender(sources=FAST, item_vectors=genre_vectors, ranker_max_users=200)
+    rec.fit(warm_events, items)
     assert rec.stats_.cold[rec.item_ids_.get_indexer(cold)].all()
+    # a sample of 200 users: at most 5 held-out queries and 8 cold views each
+    assert 200 <= rec.ranker_.groups_trained_ <= 200 * (5 + 8)
     out = rec.recommend(["1", "2", "3"], k=5, candidates=cold)
     assert set(out["item_id"]) <= set(cold) and len(out) == 15
     assert out.groupby("user_id")["item_id"].nunique().min() == 5

@@ -144,6 +144,7 @@ class RecommenderSettings(BaseModel):
     sasrec_max_epochs: int = Field(200, ge=1)
     ranker_holdout: int = Field(5, ge=1, description="newest items per user the ranker learns")
     cold_views: int = Field(8, ge=0, description="draws of pseudo-new items for the ranker")
+    ranker_max_users: int | None = Field(5_000, ge=10, description="users the ranker learns from")
     seed: int = 0
     model_file: Path | None = Field(None, description="default: `home`/model/recommender.pkl")
 

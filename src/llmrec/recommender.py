@@ -60,7 +60,8 @@ class Recommender:
     of them a query ranked from the history before it; ``refit_sources=True``
     refits them on everything afterwards (twice the fit time). ``cold_views`` times, a
     tenth of the items is treated as new so that the ranker also learns to rank items
-    nobody has touched (see :meth:`_cold_view`). Content sources
+    nobody has touched (see :meth:`_cold_view`). The ranker learns from at most
+    ``ranker_max_users`` users (a seeded sample; None: all). Content sources
     need ``items`` with text in ``fit``; ``item_vectors`` (a frame indexed by item id) or
     else the configured text encoder provides the vectors.
     """
@@ -93,6 +94,7 @@ class Recommender:
         refit_sources: bool = False,
         ranker_holdout: int = 5,
         cold_views: int = 8,
+        ranker_max_users: int | None = 5_000,
         seed: int = 0,
     ) -> None:
         self.sources = tuple(sources)
@@ -113,6 +115,7 @@ class Recommender:
         self.refit_sources = refit_sources
         self.ranker_holdout = ranker_holdout
         self.cold_views = cold_views
+        self.ranker_max_users = ranker_max_users
         self.seed = seed
 
     # -- fitting -------------------------------------------------------------------
@@ -246,6 +249,7 @@ class Recommender:
         sources propose from the history just before it."""
         m = self.ranker_holdout
         tested = [r for r, seq in enumerate(full.sequences) if len(seq) > m + 2]
+        tested = self._sample_users(tested)
         held = pd.MultiIndex.from_arrays([
             np.repeat(full.user_ids[tested].astype(str), m),
             np.concatenate([full.item_ids[full.sequences[r][-m:]] for r in tested]),
@@ -304,6 +308,10 @@ class Recommender:
                 rows.append(r)
                 prefixes.append(seq[~is_new])
                 targets.append(seq[is_new])
+        chosen = set(self._sample_users(rows))
+        keep = [i for i, r in enumerate(rows) if r in chosen]
+        rows = [rows[i] for i in keep]
+        prefixes, targets = [prefixes[i] for i in keep], [targets[i] for i in keep]
         feats, labels, groups = [], [], []
         try:
             for start in range(0, len(rows), 256):
@@ -319,6 +327,13 @@ class Recommender:
         if not feats:
             return np.zeros((0, 0), np.float32), np.zeros(0, np.float32), np.zeros(0, int)
         return np.vstack(feats), np.concatenate(labels), np.concatenate(groups)
+
+    def _sample_users(self, rows: list[int]) -> list[int]:
+        """At most ``ranker_max_users`` of them, drawn with the seed (in order)."""
+        if self.ranker_max_users is None or len(rows) <= self.ranker_max_users:
+            return rows
+        rng = np.random.default_rng(self.seed)
+        return sorted(rng.choice(rows, size=self.ranker_max_users, replace=False).tolist())
 
     def _set_state(self, data: Interactions, events: pd.DataFrame, weights) -> None:
         self.user_ids_ = data.user_ids

@@ -63,6 +63,7 @@ def build_recommender(settings: Settings, vectors: pd.DataFrame | None) -> Recom
         sasrec_max_epochs=config.sasrec_max_epochs,
         ranker_holdout=config.ranker_holdout,
         cold_views=config.cold_views,
+        ranker_max_users=config.ranker_max_users,
         item_vectors=vectors,
         seed=config.seed,
     )
