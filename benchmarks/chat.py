@@ -1,10 +1,10 @@
 """Natural-language requests: does the LLM's parse add value over raw-text search?
 
-    python benchmarks/chat.py [--data ../shared/data] [--k 5]
+    python benchmarks/chat.py [--dataset movielens-100k|lastfm-2k] [--data ../shared/data] [--k 5]
 
-40 requests against the MovieLens-100K catalogue, each with the properties its answers
-must have (a wanted genre, an excluded genre, a period, the referenced film itself left
-out). For each request, the fraction of the top-k that satisfies all of them, with the
+40 requests against the MovieLens-100K catalogue (and 10 against Last.fm's artists with
+``--dataset lastfm-2k``), each with the properties its answers must have (a wanted genre
+or tag, an excluded one, a period, the referenced film itself left out). For each request, the fraction of the top-k that satisfies all of them, with the
 embedded model's parse and with the parse disabled (embedding search over the raw text,
 the fallback); plus latency per request with the model (p50/p95) and how often the parse
 was usable. Prints a table and the requests where the two differ most.
@@ -75,6 +75,19 @@ REQUESTS = [
     ("une comédie romantique", ["Comedy", "Romance"], [], None, None, None),
     ("eine Dokumentation", ["Documentary"], [], None, None, None),
 ]
+# Last.fm artists (their most used tags): wanted tags (any), forbidden tags.
+LASTFM_REQUESTS = [
+    ("upbeat indie music for running", ["indie", "indie rock", "indie pop"], [], None, None, None),
+    ("heavy metal, loud", ["heavy metal", "metal"], [], None, None, None),
+    ("relaxing jazz", ["jazz", "smooth jazz"], [], None, None, None),
+    ("electronic dance music but no techno", ["electronic", "dance", "house"], ["techno"], None, None, None),
+    ("classic rock bands", ["classic rock"], [], None, None, None),
+    ("hip hop, not pop", ["hip-hop", "hip hop", "rap"], ["pop"], None, None, None),
+    ("punk rock", ["punk", "punk rock"], [], None, None, None),
+    ("female vocalists singing pop", ["female vocalists", "pop"], [], None, None, None),
+    ("ambient music to study", ["ambient", "chillout"], [], None, None, None),
+    ("想听爵士乐", ["jazz"], [], None, None, None),
+]
 
 
 def satisfied(results, catalogue: Catalogue, wanted, forbidden, year_min, year_max, reference):
@@ -93,20 +106,24 @@ def satisfied(results, catalogue: Catalogue, wanted, forbidden, year_min, year_m
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--home", type=Path, default=REPO / ".llmrec-bench" / "movielens-100k")
+    parser.add_argument("--home", type=Path, default=None, help=".llmrec-bench/<dataset>")
     parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--dataset", choices=["movielens-100k", "lastfm-2k"], default="movielens-100k")
     args = parser.parse_args()
-    args.home.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(home=args.home)
+    home = args.home or REPO / ".llmrec-bench" / args.dataset
+    home.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(home=home)
     store = Store.open(settings.effective_database_url)
+    folder = {"movielens-100k": "ml-100k", "lastfm-2k": "hetrec2011-lastfm-2k"}[args.dataset]
     if store.counts().get("events", 0) == 0:
-        load_dataset("movielens-100k", store, settings, args.data / "ml-100k")
+        load_dataset(args.dataset, store, settings, args.data / folder)
+    requests = REQUESTS if args.dataset == "movielens-100k" else LASTFM_REQUESTS
     catalogue = Catalogue.from_frames(store.items_frame(), item_vector_frame(store, settings))
     scores = {"LLM parse": [], "raw text": []}
     seconds, usable, rows = [], 0, []
     with load_encoder(settings.embed) as encoder, load_llm(settings.llm) as llm:
         cached = CachedLLM(llm, store)
-        for request, *expected in REQUESTS:
+        for request, *expected in requests:
             t = time.perf_counter()
             turn = ChatSession(catalogue, encoder, cached, k=args.k).ask(request)
             seconds.append(time.perf_counter() - t)
@@ -117,7 +134,7 @@ def main() -> None:
             scores["LLM parse"].append(with_llm)
             scores["raw text"].append(without)
             rows.append((with_llm - without, request, turn.log()["query"]))
-    table = Table(title=f"Natural-language requests on MovieLens-100K ({len(REQUESTS)} requests)")
+    table = Table(title=f"Natural-language requests on {args.dataset} ({len(requests)} requests)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, values in scores.items():
@@ -125,7 +142,7 @@ def main() -> None:
     ms = np.array(seconds) * 1000
     table.add_row("latency with the model p50 / p95 (ms; cached answers are faster)",
                   f"{np.median(ms):.0f} / {np.percentile(ms, 95):.0f}")  # fmt: skip
-    table.add_row("parse usable (grounded, not empty)", f"{usable}/{len(REQUESTS)}")
+    table.add_row("parse usable (grounded, not empty)", f"{usable}/{len(requests)}")
     table.add_row("LLM calls made now / answered from the cache", f"{cached.calls} / {cached.hits}")
     console.print(table)
     for gain, request, query in sorted(rows, key=lambda r: -abs(r[0]))[:8]:

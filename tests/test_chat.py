@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,3 +66,15 @@ def test_follow_ups_refine_the_previous_turn(catalogue, encoder, embedded_llm, s
     log = third.log()
     assert log["request"] == "more recent ones" and "query" in log and "answer" in log
     assert np.isfinite(third.results["score"]).all()
+
+
+def test_an_unreachable_model_means_raw_text_search_not_an_error(catalogue, encoder, store):
+    from llmrec.llm import OpenAICompatibleLLM
+    from llmrec.llm.cache import CachedLLM
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with OpenAICompatibleLLM(f"http://127.0.0.1:{port}/v1", max_retries=0, timeout_s=2) as llm:
+        turn = ChatSession(catalogue, encoder, CachedLLM(llm, store), k=3).ask("a war film")
+    assert turn.fallback and turn.answer is None and len(turn.results) == 3

@@ -25,11 +25,13 @@ import pandas as pd
 
 from llmrec.embed.encoders import TextEncoder
 from llmrec.enrich.text import clean_text
+from llmrec.errors import LLMError
 from llmrec.llm.base import ChatRequest, Message
 from llmrec.llm.cache import CachedLLM, PromptId
 
 PROMPT = PromptId("chat-query", 1)
 MAX_TAGS_IN_SCHEMA = 300
+TAGS_IN_PROMPT = 40
 TAG_BOOST = 0.15
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 _WORD = re.compile(r"[^\W_]+")
@@ -151,6 +153,7 @@ class ChatSession:
         self.turns: list[ChatTurn] = []
         self.vocabulary = catalogue.tag_vocabulary()
         self._hidden: set[str] = set()
+        self._tag_vectors: np.ndarray | None = None
 
     def ask(self, request: str) -> ChatTurn:
         request = clean_text(request, 1_000)
@@ -182,16 +185,20 @@ class ChatSession:
         context = ""
         if previous is not None:
             context = "previous query: " + orjson.dumps(asdict(previous)).decode() + "\n"
+        allowed = self._relevant_tags(request)
         messages = (
-            Message("system", SYSTEM + " Allowed tags: " + ", ".join(self.vocabulary) + "."),
+            Message("system", SYSTEM + " Allowed tags: " + ", ".join(allowed) + "."),
             Message("user", EXAMPLE[0]),
             Message("assistant", EXAMPLE[1]),
             Message("user", f"{context}<request>\n{request}\n</request>"),
         )
-        [answer] = self.llm.generate(
-            PROMPT, [ChatRequest(messages, max_tokens=120, json_schema=self._schema())]
-        )
-        parsed = _validated(answer.text, set(self.vocabulary))
+        try:
+            [answer] = self.llm.generate(
+                PROMPT, [ChatRequest(messages, max_tokens=120, json_schema=self._schema(allowed))]
+            )
+        except LLMError:  # an unreachable or refusing model: the raw-text search answers
+            return None, None
+        parsed = _validated(answer.text, set(allowed))
         if parsed is not None:
             parsed = grounded(parsed, request, lambda tag: self._close(tag, request))
         return answer.text, None if parsed is None or parsed.is_empty() else parsed
@@ -200,8 +207,19 @@ class ChatSession:
         tag_vector, request_vector = self.encoder.encode([tag, request])
         return float(tag_vector @ request_vector) >= 0.3
 
-    def _schema(self) -> dict:
-        tags = {"type": "array", "items": {"type": "string", "enum": self.vocabulary},
+    def _relevant_tags(self, request: str) -> list[str]:
+        """The catalogue tags closest to the request in the encoder's space: the model
+        chooses among these (a whole vocabulary would not fit a small context)."""
+        if len(self.vocabulary) <= TAGS_IN_PROMPT:
+            return self.vocabulary
+        if self._tag_vectors is None:
+            self._tag_vectors = self.encoder.encode(self.vocabulary)
+        closeness = self._tag_vectors @ self.encoder.encode([request])[0]
+        chosen = np.argsort(-closeness, kind="stable")[:TAGS_IN_PROMPT]
+        return [self.vocabulary[i] for i in sorted(chosen)]
+
+    def _schema(self, allowed: list[str]) -> dict:
+        tags = {"type": "array", "items": {"type": "string", "enum": allowed},
                 "maxItems": 5}  # fmt: skip
         words = {"type": "array", "items": {"type": "string", "maxLength": 40}, "maxItems": 5}
         year = {"anyOf": [{"type": "integer", "minimum": 1000, "maximum": 2100}, {"type": "null"}]}
