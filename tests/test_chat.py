@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from llmrec.chat import Catalogue, ChatQuery, ChatSession, grounded
 from llmrec.config import EmbedSettings
 from llmrec.embed import load_encoder
+from tests.conftest import _free_port
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +71,7 @@ def test_an_unreachable_model_means_raw_text_search_not_an_error(catalogue, enco
     from llmrec.llm import OpenAICompatibleLLM
     from llmrec.llm.cache import CachedLLM
 
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()  # nobody listens on it
     with OpenAICompatibleLLM(f"http://127.0.0.1:{port}/v1", max_retries=0, timeout_s=2) as llm:
         turn = ChatSession(catalogue, encoder, CachedLLM(llm, store), k=3).ask("a war film")
     assert turn.fallback and turn.answer is None and len(turn.results) == 3

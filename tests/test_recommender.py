@@ -143,3 +143,11 @@ def test_cold_items_are_ranked_by_content(ml100k_frames, genre_vectors):
     out = rec.recommend(["1", "2", "3"], k=5, candidates=cold)
     assert set(out["item_id"]) <= set(cold) and len(out) == 15
     assert out.groupby("user_id")["item_id"].nunique().min() == 5
+
+
+def test_taste_is_the_content_interest_vector_and_the_seen_items(fitted_recommender, ml100k_frames):
+    events, _ = ml100k_frames
+    vector, seen = fitted_recommender.taste("1")
+    assert seen == set(events.loc[events.user_id == 1, "item_id"].astype(str))
+    assert vector is not None and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+    assert fitted_recommender.taste("never-seen") == (None, set())

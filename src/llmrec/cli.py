@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import orjson
 import typer
 from rich.console import Console
@@ -441,10 +440,7 @@ def _run_enrichment(
 
 
 def _print_enrich_report(report: EnrichReport) -> None:
-    table = Table(title=f"enrich {report.kind}: {escape(report.model_id)}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    rows = [
+    _print_measures(f"enrich {report.kind}: {escape(report.model_id)}", [
         ("done", report.total),
         ("model calls", report.llm_calls),
         ("answers from the cache", report.cache_hits),
@@ -453,9 +449,16 @@ def _print_enrich_report(report: EnrichReport) -> None:
         ("generated tokens", report.completion_tokens),
         ("tokens/s", f"{report.tokens_per_second:.1f}"),
         ("seconds", f"{report.seconds:.1f}"),
-    ]
+    ])  # fmt: skip
+
+
+def _print_measures(title: str, rows: list[tuple[str, object]]) -> None:
+    """A two-column table of what a job did (values escaped: they may hold user text)."""
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
     for name, value in rows:
-        table.add_row(name, str(value))
+        table.add_row(name, escape(str(value)))
     console.print(table)
 
 
@@ -488,17 +491,12 @@ def embed(ctx: typer.Context) -> None:
         total = len(store.item_ids())
         with _count_progress("items", total) as advance:
             _, report = embed_items(store, encoder, settings.embed, progress=advance)
-    table = Table(title=f"embed items: {escape(report.encoder_id)}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for name, value in [
+    _print_measures(f"embed items: {escape(report.encoder_id)}", [
         ("items", report.items),
         ("encoded now", report.encoded),
         ("from the cache", report.cache_hits),
         ("seconds", f"{report.seconds:.1f}"),
-    ]:
-        table.add_row(name, str(value))
-    console.print(table)
+    ])  # fmt: skip
 
 
 @app.command()
@@ -508,10 +506,7 @@ def train(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, _stage_progress() as progress:
         report = train_from_store(store, settings, progress=progress)
-    table = Table(title="train")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for name, value in [
+    _print_measures("train", [
         ("users", report.users),
         ("items", report.items),
         ("events", report.events),
@@ -519,9 +514,7 @@ def train(ctx: typer.Context) -> None:
         ("ranker trained on (users' held-out items)", report.ranker_groups),
         ("seconds", f"{report.seconds:.1f}"),
         ("model file", str(report.path)),
-    ]:
-        table.add_row(name, escape(str(value)))
-    console.print(table)
+    ])  # fmt: skip
 
 
 @app.command()
@@ -721,12 +714,10 @@ def chat(
         catalogue = Catalogue.from_frames(items, vectors)
         taste, seen = None, set()
         model = load_trained(settings) if user else None
-        if model is not None and model.knows_user(user) and "content" in model.scorers_:
-            row = model.user_ids_.get_loc(user)
-            history = model._history(np.array([row]))
-            taste = model.scorers_["content"].user_vectors(history)[0]
-            taste = taste if len(taste) == catalogue.vectors.shape[1] else None
-            seen = set(model.item_ids_[model.sequences_[row]])
+        if model is not None:
+            taste, seen = model.taste(user)
+            if taste is not None and len(taste) != catalogue.vectors.shape[1]:
+                taste = None  # the model was trained on another encoder's vectors
         turns = message if message else (line for line in sys.stdin if line.strip())
         with contextlib.ExitStack() as stack:
             encoder = stack.enter_context(load_encoder(settings.embed))

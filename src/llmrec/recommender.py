@@ -497,7 +497,7 @@ class Recommender:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         diversity = self.diversity if diversity is None else diversity
         users = pd.Index([str(u) for u in user_ids])
-        allowed = self._allowed(candidates, filters)
+        allowed = self.item_mask(candidates, filters)
         rows = self.user_ids_.get_indexer(users)
         out = []
         for start in range(0, len(users), 256):
@@ -547,6 +547,18 @@ class Recommender:
         the ranker's top feature contributions (see :mod:`llmrec.explain.reasons`)."""
         return explain(self, user_id, item_id, top=top)
 
+    def taste(self, user_id) -> tuple[np.ndarray | None, set[str]]:
+        """A known user's content interest vector (None without a content source or a
+        history) and the ids of the items in their history."""
+        self._check_fitted()
+        if not self.knows_user(user_id):
+            return None, set()
+        row = self.user_ids_.get_loc(str(user_id))
+        seen = set(self.item_ids_[self.sequences_[row]])
+        if "content" not in self.scorers_:
+            return None, seen
+        return self.scorers_["content"].user_vectors(self._history(np.array([row])))[0], seen
+
     def knows_user(self, user_id) -> bool:
         """Whether the user has a history (from ``fit`` or ``update``)."""
         self._check_fitted()
@@ -562,7 +574,9 @@ class Recommender:
         spread = value.max() - value.min() if len(value) > 1 else 1.0
         return value - self.feedback_penalty * spread * np.clip(closest, 0, 1)
 
-    def _allowed(self, candidates, filters) -> np.ndarray | None:
+    def item_mask(self, candidates=None, filters=None) -> np.ndarray | None:
+        """Which items ``candidates`` and ``filters`` (as in ``recommend``) allow, as a
+        boolean array over ``item_ids_``; None when neither restricts anything."""
         allowed = None
         if candidates is not None:
             cols = self.item_ids_.get_indexer(pd.Index([str(c) for c in candidates]))

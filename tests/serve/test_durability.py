@@ -13,7 +13,7 @@ import pytest
 
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
-from tests.serve.test_page import _free_port
+from tests.conftest import _free_port
 
 
 @pytest.mark.slow

@@ -482,16 +482,14 @@ def _by_text(
     """Items by cosine to a text vector (leaning to the user's content vector, when a
     known user is given, and leaving out their items)."""
     scores = rec.vectors_ @ query
-    allowed = rec._allowed(None, filters)
+    allowed = rec.item_mask(filters=filters)
     if allowed is not None:
         scores = np.where(allowed, scores, -np.inf)
-    if user_id is not None and rec.knows_user(user_id):
-        row = rec.user_ids_.get_loc(user_id)
-        history = rec._history(np.array([row]))
-        if "content" in rec.scorers_:
-            taste = rec.scorers_["content"].user_vectors(history)[0]
+    if user_id is not None:
+        taste, seen = rec.taste(user_id)
+        if taste is not None:
             scores = scores + 0.3 * (rec.vectors_ @ taste)
-        scores[rec.sequences_[row]] = -np.inf
+        scores[rec.item_ids_.get_indexer(list(seen))] = -np.inf
     top = np.argsort(-scores, kind="stable")[:k]
     top = top[np.isfinite(scores[top])]
     return pd.DataFrame(

@@ -143,12 +143,9 @@ class ModelState:
             if self._llm is None:
                 self._llm = load_llm(self.settings.llm)
         taste, seen = None, set()
-        with self.lock:
-            model = self.model
-            if user_id is not None and model.knows_user(user_id) and "content" in model.scorers_:
-                row = model.user_ids_.get_loc(user_id)
-                taste = model.scorers_["content"].user_vectors(model._history(np.array([row])))[0]
-                seen = set(model.item_ids_[model.sequences_[row]])
+        if user_id is not None:
+            with self.lock:
+                taste, seen = self.model.taste(user_id)
         session = ChatSession(self.catalogue(), self.encoder, CachedLLM(self._llm, self.store),
                               taste=taste, seen=seen)  # fmt: skip
         new_id = uuid.uuid4().hex
