@@ -2,6 +2,7 @@
 
     python benchmarks/accuracy.py [--dataset movielens-100k] [--data ../shared/data]
         [--splits leave_last_one_out,...] [--systems llmrec,EASE,...] [--out reports/accuracy]
+        [--no-tune]
 
 MovieLens-100K by default (also movielens-latest-small, lastfm-2k), all ratings or plays as
 implicit interactions (loaded once into ``--home``; item text vectors are cached there).
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--splits", default="leave_last_one_out")
     parser.add_argument("--systems", default=None, help="comma-separated subset")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "accuracy")
+    parser.add_argument("--no-tune", action="store_true", help="sources at their defaults")
     args = parser.parse_args()
 
     home = args.home or REPO / ".llmrec-bench" / args.dataset
@@ -65,7 +67,7 @@ def main() -> None:
         results, report = run_evaluation(
             store, settings, args.out, args.splits.split(","),
             args.systems.split(",") if args.systems else None, progress=step,
-            title=f"{args.dataset}, full ranking",
+            title=f"{args.dataset}, full ranking", tune_sources=not args.no_tune,
         )  # fmt: skip
     table = results_table([r for r in results if r.diversity is None], TABLE_COLUMNS)
     seconds = time.perf_counter() - started

@@ -192,6 +192,11 @@ def test_evaluate_writes_a_report_with_plots(tmp_path: Path, ml100k: Path):
     results = {r["system"]: r for r in __import__("json").loads((report / "results.json").read_text())}
     # EASE beats popularity by a wide margin on leave-last-one-out
     assert results["EASE"]["ndcg@10"] > 1.3 * results["MostPop"]["ndcg@10"] > 0.03
+    # EASE's l2 was chosen on a validation split: every value tried is on record
+    tuning = __import__("json").loads((report / "tuning.json").read_text())
+    assert [t["source"] for t in tuning] == ["ease"]
+    assert tuning[0]["chosen"]["ease_l2"] in [t["ease_l2"] for t in tuning[0]["trials"]]
+    assert "| ease | ease_l2=" in text
     bad = llmrec("evaluate", "--split", "random", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown split" in bad.stderr
 

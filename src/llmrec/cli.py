@@ -923,7 +923,8 @@ def _print_quick_evaluation(store: Store, settings: Settings) -> None:
         with _stage_progress() as progress:
             progress("evaluating llmrec and baselines (leave-last-one-out)", None)
             run_evaluation(store, settings, out, ["leave_last_one_out"],
-                           ["MostPop", "EASE", "CoVisit", "llmrec"], diversities=())  # fmt: skip
+                           ["MostPop", "EASE", "CoVisit", "llmrec"], diversities=(),
+                           tune_sources=False)  # fmt: skip
         stamp_file.write_text(stamp)
     rows = orjson.loads(results_file.read_bytes())
     table = Table(title="leave-last-one-out, full ranking (report: " + escape(str(out)) + ")")
@@ -941,17 +942,23 @@ def evaluate(
     ctx: typer.Context,
     split: Annotated[
         list[str] | None,
-        typer.Option(help="leave_last_one_out, temporal_user, global_time or cold_items "
-                     "(repeatable)"),
+        typer.Option(
+            help="leave_last_one_out, temporal_user, global_time or cold_items (repeatable)"
+        ),
     ] = None,
     system: Annotated[
         list[str] | None, typer.Option(help="evaluate only these systems (repeatable)")
     ] = None,
     out: Annotated[Path, typer.Option(help="report folder")] = Path("reports/evaluation"),
     seed: Annotated[int, typer.Option(help="seed of the random splits")] = 0,
+    tune: Annotated[
+        bool,
+        typer.Option(help="tune each source's hyper-parameters on a validation split first"),
+    ] = True,
 ) -> None:
     """Offline evaluation on the stored events: llmrec, its ablations and the baselines
-    on the same splits; writes report.md, PNG plots and results.json to OUT."""
+    on the same splits, each source tuned on a validation split of the training events;
+    writes report.md, PNG plots, results.json and tuning.json to OUT."""
     from llmrec.eval.evaluate import results_table
     from llmrec.eval.pipeline import run_evaluation
     from llmrec.eval.report import TABLE_COLUMNS
@@ -971,7 +978,7 @@ def evaluate(
         try:
             results, report = run_evaluation(
                 store, settings, out, split or ["leave_last_one_out"], system or None,
-                seed=seed, progress=step,
+                seed=seed, progress=step, tune_sources=tune,
             )  # fmt: skip
         except ValueError as exc:
             raise LlmrecError(str(exc)) from None

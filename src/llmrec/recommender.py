@@ -11,6 +11,7 @@ histories without refitting: the sources score from the history they are given.
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import warnings
 from collections.abc import Iterable, Sequence
@@ -40,8 +41,9 @@ from llmrec.models import (
     SASRec,
     Scorer,
 )
+from llmrec.models.memo import FitMemo
 from llmrec.rank.diversity import mmr
-from llmrec.rank.features import ItemStats, pair_features, source_ranks
+from llmrec.rank.features import ItemStats, pair_features
 from llmrec.rank.ranker import LambdaRanker
 
 SOURCES = ("ease", "itemknn", "covisit", "als", "bpr", "sasrec", "content", "content_cf", "popular")
@@ -63,7 +65,9 @@ class Recommender:
     nobody has touched (see :meth:`_cold_view`). The ranker learns from at most
     ``ranker_max_users`` users (a seeded sample; None: all). Content sources
     need ``items`` with text in ``fit``; ``item_vectors`` (a frame indexed by item id) or
-    else the configured text encoder provides the vectors.
+    else the configured text encoder provides the vectors. ``fit_memo`` (a
+    :class:`~llmrec.models.memo.FitMemo`) shares fitted sources with other recommenders
+    fitted on the same events, as an evaluation's baselines and ablations are.
     """
 
     def __init__(
@@ -84,8 +88,11 @@ class Recommender:
         event_weights: dict[str, float] | None = None,
         ease_l2: float = 500.0,
         itemknn_neighbours: int = 100,
+        covisit_window: int = 5,
         als_factors: int = 64,
+        als_regularization: float = 0.05,
         bpr_factors: int = 64,
+        bpr_learning_rate: float = 0.05,
         sasrec_max_len: int = 50,
         sasrec_dropout: float = 0.2,
         sasrec_max_epochs: int = 200,
@@ -96,6 +103,7 @@ class Recommender:
         cold_views: int = 8,
         ranker_max_users: int | None = 5_000,
         seed: int = 0,
+        fit_memo: FitMemo | None = None,
     ) -> None:
         self.sources = tuple(sources)
         self.ranker = ranker
@@ -105,8 +113,11 @@ class Recommender:
         self.event_weights = event_weights
         self.ease_l2 = ease_l2
         self.itemknn_neighbours = itemknn_neighbours
+        self.covisit_window = covisit_window
         self.als_factors = als_factors
+        self.als_regularization = als_regularization
         self.bpr_factors = bpr_factors
+        self.bpr_learning_rate = bpr_learning_rate
         self.sasrec_max_len = sasrec_max_len
         self.sasrec_dropout = sasrec_dropout
         self.sasrec_max_epochs = sasrec_max_epochs
@@ -117,6 +128,17 @@ class Recommender:
         self.cold_views = cold_views
         self.ranker_max_users = ranker_max_users
         self.seed = seed
+        self.fit_memo = fit_memo
+
+    def set_params(self, **params: object) -> Self:
+        """Change constructor settings (as scikit-learn does); refit to apply them."""
+        known = set(inspect.signature(type(self).__init__).parameters) - {"self"}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {unknown}; known: {', '.join(sorted(known))}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
 
     # -- fitting -------------------------------------------------------------------
 
@@ -129,11 +151,11 @@ class Recommender:
         if name == "itemknn":
             return ItemKNN(self.itemknn_neighbours)
         if name == "covisit":
-            return CoVisitation()
+            return CoVisitation(self.covisit_window)
         if name == "als":
-            return ALS(self.als_factors, seed=self.seed)
+            return ALS(self.als_factors, self.als_regularization, seed=self.seed)
         if name == "bpr":
-            return BPR(self.bpr_factors, seed=self.seed)
+            return BPR(self.bpr_factors, self.bpr_learning_rate, seed=self.seed)
         if name == "sasrec":
             return SASRec(
                 max_len=self.sasrec_max_len,
@@ -148,6 +170,10 @@ class Recommender:
         if name == "content_cf":
             return ContentToCFScorer(vectors)
         raise ValueError(f"unknown source {name!r}; known: {', '.join(SOURCES)}")
+
+    def _fit_source(self, name: str, vectors: np.ndarray | None, data: Interactions) -> Scorer:
+        scorer = self._make(name, vectors)
+        return self.fit_memo.fit(scorer, data) if self.fit_memo is not None else scorer.fit(data)
 
     def fit(
         self,
@@ -207,7 +233,7 @@ class Recommender:
         if self.ranker:
             self._fit_ranker(events, full, weights, vectors)
         if not self.ranker or self.refit_sources:
-            self.scorers_ = {s: self._make(s, vectors).fit(full) for s in sources}
+            self.scorers_ = {s: self._fit_source(s, vectors, full) for s in sources}
         # Without a refit the sources keep what they learned before each user's newest
         # event and score from the full history, exactly as the ranker was trained.
         self._set_state(full, events, weights)
@@ -219,7 +245,7 @@ class Recommender:
             return None
         if self.item_vectors is not None:
             given = self.item_vectors.reindex(item_ids.astype(str))
-            return given.fillna(0.0).to_numpy(np.float32)
+            return np.ascontiguousarray(given.fillna(0.0).to_numpy(np.float32))
         if "title" not in self.items_.columns:
             return None
         from llmrec.config import EmbedSettings
@@ -258,7 +284,7 @@ class Recommender:
         kept = events[~pairs.isin(held)]
         part = Interactions.from_events(kept, item_ids=full.item_ids, user_ids=full.user_ids,
                                         event_weights=weights)  # fmt: skip
-        self.scorers_ = {s: self._make(s, vectors).fit(part) for s in self.active_sources_}
+        self.scorers_ = {s: self._fit_source(s, vectors, part) for s in self.active_sources_}
         self._set_state(part, kept, weights)
         queries = [(r, j) for r in tested for j in range(1, m + 1)]
         feats, labels, groups = [], [], []
@@ -267,9 +293,7 @@ class Recommender:
             rows = np.array([r for r, _ in batch])
             prefixes = [full.sequences[r][: len(full.sequences[r]) - j] for r, j in batch]
             target = np.array([full.sequences[r][-j] for r, j in batch])
-            x, found, names, _ = self._candidate_features(
-                self._history(rows, prefixes), None, None
-            )
+            x, found, names, _ = self._candidate_features(self._history(rows, prefixes), None, None)
             feats.append(x)
             labels.append((found[:, 1] == target[found[:, 0]]).astype(np.float32))
             groups.append(start + found[:, 0])
@@ -298,7 +322,7 @@ class Recommender:
                                         event_weights=weights)  # fmt: skip
         warm_scorers = self.scorers_
         self.scorers_ = {
-            s: self._make(s, vectors).fit(data) if s in CONTENT_SOURCES else scorer
+            s: self._fit_source(s, vectors, data) if s in CONTENT_SOURCES else scorer
             for s, scorer in warm_scorers.items()
         }
         rows, prefixes, targets = [], [], []
@@ -388,7 +412,6 @@ class Recommender:
             none = np.zeros(len(self.item_ids_))
             stats = ItemStats(none, none, none + np.nan, np.ones(len(none), dtype=bool))
         scores = self._source_scores(history)
-        ranks = {s: source_ranks(v) for s, v in scores.items()}
         blocked = history.matrix.toarray() > 0 if exclude is None else exclude
         if allowed is not None:
             blocked = blocked | ~allowed[None, :]
@@ -406,7 +429,7 @@ class Recommender:
         pool = np.logical_or.reduce(list(proposed.values()))
         pairs = np.argwhere(pool)
         by_source = np.column_stack([p[pairs[:, 0], pairs[:, 1]] for p in proposed.values()])
-        x, names = self._features(history, pairs, scores, ranks, stats)
+        x, names = self._features(history, pairs, scores, stats)
         return x, pairs, names, by_source
 
     def _source_scores(self, history: History) -> dict[str, np.ndarray]:
@@ -432,7 +455,7 @@ class Recommender:
                 scores[name] = np.hstack([value, pad])
         return scores
 
-    def _features(self, history: History, pairs: np.ndarray, scores, ranks, stats: ItemStats):
+    def _features(self, history: History, pairs: np.ndarray, scores, stats: ItemStats):
         """Ranker features of (batch row, item) ``pairs`` given the sources' scores."""
         lengths = np.array([len(s) for s in history.sequences], dtype=np.float64)
         last = np.array([self.last_time_[r] if r >= 0 else np.nan for r in history.user_rows])
@@ -451,7 +474,6 @@ class Recommender:
             pairs[:, 0],
             pairs[:, 1],
             scores,
-            ranks,
             stats,
             history_tags,
             self.tags_,
@@ -466,9 +488,8 @@ class Recommender:
         """The final score of item ``col`` for every history of the batch (what
         ``recommend`` would give it), with the ranker's features."""
         scores = self._source_scores(history)
-        ranks = {s: source_ranks(v) for s, v in scores.items()}
         pairs = np.column_stack([np.arange(len(history)), np.full(len(history), col)])
-        x, names = self._features(history, pairs, scores, ranks, self.stats_)
+        x, names = self._features(history, pairs, scores, self.stats_)
         value = self.ranker_.predict(x) if self.ranker_ is not None else self._fused(x, names)
         return value, x, names
 
@@ -655,7 +676,7 @@ class Recommender:
         self.items_ = pd.concat([self.items_, frame.loc[new].reindex(columns=self.items_.columns)])
         self.item_ids_ = self.item_ids_.append(new)
         if self.vectors_ is not None:
-            added = given.to_numpy(np.float32)
+            added = np.ascontiguousarray(given.to_numpy(np.float32))
             self.vectors_ = np.vstack([self.vectors_, added])
             for name in CONTENT_SOURCES & set(self.scorers_):
                 self.scorers_[name].add_items(added)
@@ -669,17 +690,20 @@ class Recommender:
         self.tags_ = self._item_tags(self.item_ids_)
         return self
 
-    def update(self, events: pd.DataFrame) -> Self:
-        """Append events to users' histories (new users included); no refit."""
+    def update(self, events: pd.DataFrame, validate: bool = True) -> Self:
+        """Append events to users' histories (new users included); no refit.
+        ``validate=False`` skips the ingest checks for rows that already passed
+        :func:`~llmrec.data.validate.validate_frame` (the service's ``POST /events``)."""
         self._check_fitted()
         if len(events) == 0:
             return self
-        events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
-        if rejected:
-            raise ValueError(
-                f"{len(rejected)} event row(s) invalid, e.g. row "
-                f"{rejected[0].line}: {rejected[0].reason}"
-            )
+        if validate:
+            events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
+            if rejected:
+                raise ValueError(
+                    f"{len(rejected)} event row(s) invalid, e.g. row "
+                    f"{rejected[0].line}: {rejected[0].reason}"
+                )
         events = events[events["item_id"].notna()].sort_values("timestamp", kind="stable")
         weights = self._weights()
         self._add_negative(events[events["event_type"].isin(NEGATIVE_FEEDBACK)])
@@ -718,6 +742,10 @@ class Recommender:
         return self
 
     # -- persistence ---------------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        # A shared memo of other recommenders' fits is not part of this model.
+        return {**self.__dict__, "fit_memo": None}
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted recommender to one file (pickle: load only files you wrote)."""

@@ -4,14 +4,27 @@ import scipy.sparse as sp
 from llmrec.rank.features import ItemStats, pair_features, source_ranks
 
 
-def test_source_ranks_are_zero_based_positions_by_score():
-    scores = np.array([[0.1, 0.9, 0.5], [3.0, 1.0, 2.0]])
-    assert source_ranks(scores).tolist() == [[2, 0, 1], [0, 2, 1]]
+def test_source_ranks_count_the_items_scoring_higher():
+    scores = np.array([[0.1, 0.9, 0.5, 0.5], [3.0, 1.0, 2.0, -np.inf]])
+    rows, cols = np.repeat([1, 0], 4), np.tile(np.arange(4), 2)  # rows out of order
+    ranks = source_ranks(scores, rows, cols)
+    assert ranks.tolist() == [0, 2, 1, 3, 3, 0, 1, 1]  # the two 0.5s share rank 1
+
+
+def test_source_ranks_stop_counting_at_the_cap():
+    scores = np.arange(10.0)[None, ::-1]  # item i ranks i
+    ranks = source_ranks(scores, np.zeros(10, int), np.arange(10), cap=4)
+    assert ranks.tolist() == [0, 1, 2, 3, 4, 4, 4, 4, 4, 4]
+    # the same as a full sort below the cap, on random scores
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(3, 500))
+    rows, cols = np.repeat(np.arange(3), 500), np.tile(np.arange(500), 3)
+    full = (scores[rows][:, :] > scores[rows, cols][:, None]).sum(axis=1)
+    np.testing.assert_array_equal(source_ranks(scores, rows, cols, cap=100), np.minimum(full, 100))
 
 
 def test_pair_features_hide_collaborative_scores_of_cold_items():
     scores = {"ease": np.array([[0.2, 0.8, 0.0]]), "content": np.array([[0.5, 0.1, 0.9]])}
-    ranks = {k: source_ranks(v) for k, v in scores.items()}
     stats = ItemStats(
         popularity=np.log1p(np.array([3.0, 1.0, 0.0])),
         trending=np.array([1.0, 0.2, 0.0]),
@@ -22,7 +35,7 @@ def test_pair_features_hide_collaborative_scores_of_cold_items():
     history_tags = sp.csr_matrix(np.array([[2 / 3, 1 / 3]]))
     item_tags = sp.csr_matrix(np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32))
     x, names = pair_features(
-        np.zeros(3, int), np.arange(3), scores, ranks, stats, history_tags, item_tags,
+        np.zeros(3, int), np.arange(3), scores, stats, history_tags, item_tags,
         None, None, np.array([np.log1p(3)]), np.array([1.5]), {"ease"},
     )  # fmt: skip
     column = dict(zip(names, x.T, strict=True))

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from llmrec.eval.evaluate import SystemResult, results_table
+from llmrec.eval.tuning import Tuned
 
 TABLE_COLUMNS = (
     "ndcg@10",
@@ -99,8 +100,25 @@ def _activity_plot(results: Sequence[SystemResult], split: str, path: Path) -> N
     plt.close(fig)
 
 
-def write_report(results: Sequence[SystemResult], folder: str | Path, title: str) -> Path:
-    """Write ``report.md``, ``results.json``, ``per_user.parquet`` and the plots."""
+def _tuning_table(tuned: Sequence[tuple[str, Tuned]], split: str) -> pd.DataFrame:
+    rows = []
+    for name, found in tuned:
+        if name == split and not found.trials.empty:
+            best = found.trials[found.trials.columns[len(found.params)]].max()
+            setting = ", ".join(f"{k}={v:g}" for k, v in found.params.items())
+            rows.append({"source": found.source, "chosen": setting, "settings tried":
+                         len(found.trials), "validation ndcg@10": float(best)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def write_report(
+    results: Sequence[SystemResult],
+    folder: str | Path,
+    title: str,
+    tuned: Sequence[tuple[str, Tuned]] = (),
+) -> Path:
+    """Write ``report.md``, ``results.json``, ``per_user.parquet`` and the plots (and
+    ``tuning.json``: every setting tried, by split and source)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(
@@ -119,6 +137,20 @@ def write_report(results: Sequence[SystemResult], folder: str | Path, title: str
             indent=2,
         )
     )
+    (folder / "tuning.json").write_text(
+        json.dumps(
+            [
+                {
+                    "split": split,
+                    "source": found.source,
+                    "chosen": found.params,
+                    "trials": found.trials.to_dict(orient="records"),
+                }
+                for split, found in tuned
+            ],
+            indent=2,
+        )
+    )
     pd.concat(
         [r.per_user.assign(split=r.split, system=r.system, diversity=r.diversity) for r in results]
     ).to_parquet(folder / "per_user.parquet", index=False)
@@ -126,6 +158,15 @@ def write_report(results: Sequence[SystemResult], folder: str | Path, title: str
     for split in pd.unique(pd.Series([r.split for r in results])):
         plain = [r for r in results if r.split == split and r.diversity is None]
         lines += [f"## {split}", "", _markdown(results_table(plain, TABLE_COLUMNS)), ""]
+        tuning = _tuning_table(tuned, split)
+        if not tuning.empty:
+            lines += [
+                "Each source tuned on a validation split of this split's training events "
+                "(the same protocol); every system above is fitted with these settings:",
+                "",
+                _markdown(tuning),
+                "",
+            ]
         _metric_at_k_plot(results, split, folder / f"{split}-ndcg-at-k.png")
         _activity_plot(results, split, folder / f"{split}-activity.png")
         lines += [f"![NDCG@K]({split}-ndcg-at-k.png)", f"![by activity]({split}-activity.png)"]

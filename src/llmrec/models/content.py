@@ -46,7 +46,8 @@ class ContentScorer(Scorer):
         self.decay = decay
 
     def fit(self, data: Interactions) -> Self:
-        vectors = np.asarray(self.item_vectors, dtype=np.float32)
+        # C order: a sparse history times a column-major matrix copies it on every call
+        vectors = np.ascontiguousarray(self.item_vectors, dtype=np.float32)
         if vectors.shape[0] != data.n_items:
             raise ValueError(f"{vectors.shape[0]} item vectors for {data.n_items} items")
         self.vectors_ = vectors
@@ -79,7 +80,8 @@ class ContentToCFScorer(Scorer):
         self.alpha = alpha
 
     def fit(self, data: Interactions) -> Self:
-        vectors = np.asarray(self.item_vectors, dtype=np.float32)
+        # C order: a sparse history times a column-major matrix copies it on every call
+        vectors = np.ascontiguousarray(self.item_vectors, dtype=np.float32)
         if vectors.shape[0] != data.n_items:
             raise ValueError(f"{vectors.shape[0]} item vectors for {data.n_items} items")
         warm = np.asarray(data.matrix.sum(axis=0)).ravel() > 0

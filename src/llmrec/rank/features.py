@@ -26,11 +26,27 @@ class ItemStats:
     cold: np.ndarray  # bool: no training events
 
 
-def source_ranks(scores: np.ndarray) -> np.ndarray:
-    """Rank (0 = best) of every item in each row, ties broken by position."""
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :], axis=1)
+RANK_CAP = 1_000
+
+
+def source_ranks(
+    scores: np.ndarray, rows: np.ndarray, cols: np.ndarray, cap: int = RANK_CAP
+) -> np.ndarray:
+    """Rank (0 = best) of item ``cols[i]`` in row ``rows[i]``: how many items of the row
+    score strictly higher (ties share a rank), counted up to ``cap``. Only a row's best
+    ``cap`` scores are sorted — linear time in the catalogue instead of a full sort of
+    every row, which dominated serving a large catalogue — and a rank that deep carries
+    no more signal anyway."""
+    values = scores[rows, cols]
+    if scores.shape[1] > cap:
+        scores = -np.partition(-scores, cap - 1, axis=1)[:, :cap]
+    best_first = np.sort(-scores, axis=1)  # ascending negatives: best score first
+    order = np.argsort(rows, kind="stable")
+    starts = np.searchsorted(rows[order], np.arange(len(best_first) + 1))
+    ranks = np.empty(len(rows), dtype=np.int64)
+    for row in np.flatnonzero(np.diff(starts)):
+        mine = order[starts[row] : starts[row + 1]]
+        ranks[mine] = np.searchsorted(best_first[row], -values[mine], side="left")
     return ranks
 
 
@@ -38,7 +54,6 @@ def pair_features(
     users: np.ndarray,
     items: np.ndarray,
     source_scores: dict[str, np.ndarray],
-    source_rank: dict[str, np.ndarray],
     stats: ItemStats,
     history_tags: np.ndarray | None,
     item_tags: sp.csr_matrix | None,
@@ -53,7 +68,7 @@ def pair_features(
     cold = stats.cold[items]
     for name, scores in source_scores.items():
         score = scores[users, items].astype(np.float64)
-        rank = source_rank[name][users, items].astype(np.float64)
+        rank = source_ranks(scores, users, items).astype(np.float64)
         if name in collaborative:
             score[cold] = np.nan
             rank[cold] = np.nan

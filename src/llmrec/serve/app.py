@@ -253,7 +253,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                 ids = pd.Index(with_items["item_id"].astype(str))
                 with_items = with_items[known.get_indexer(ids) >= 0]
             if len(with_items):
-                state.apply(lambda m: m.update(with_items))
+                state.apply(lambda m: m.update(with_items, validate=False))
         return s.WriteOut(received=len(frame), stored=written, rejected=rejected(bad))
 
     # -- reads ---------------------------------------------------------------------
@@ -318,7 +318,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             filters["exclude_tags"] = exclude_tag
         if available is not None:
             filters["available"] = available
-        with state.lock:
+        with state.lock.reading():
             if not rec.knows_user(user_id):
                 stated = interests or _stated_interests(store, user_id)
                 if stated and rec.vectors_ is not None:
@@ -352,7 +352,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         k: Annotated[int, Query(ge=1, le=limits.max_k)] = 10,
     ) -> s.SimilarOut:
         rec = model()
-        with state.lock:
+        with state.lock.reading():
             try:
                 frame = rec.similar_items([item_id], k=k)
             except UnknownIdError as exc:
@@ -374,7 +374,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             raise HTTPException(503, "the model has no item text vectors to search")
         if not body.query.strip():
             raise HTTPException(422, [{"loc": ["body", "query"], "msg": "empty query"}])
-        with state.lock:
+        with state.lock.reading():
             found = _by_text(rec, state.encode(body.query), body.k, None, body.user_id)
             return s.SearchOut(query=body.query, items=titled(rec, found))
 
@@ -424,7 +424,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         """Interest keywords: the LLM's extraction when `llmrec enrich users` ran, else
         the tags of the user's items, weighted by how often they occur."""
         rec = model()
-        with state.lock:
+        with state.lock.reading():
             keywords, summary, count = _profile(rec, store, user_id, top)
         return s.ProfileOut(user_id=user_id, events=count, keywords=keywords, summary=summary)
 

@@ -1,6 +1,8 @@
 """The served model and everything that changes it.
 
-One re-entrant lock orders reads and writes of the model: an event applied by
+A read-write lock orders reads and writes of the model: recommendations run side by
+side (numpy, torch and LightGBM release the GIL, so two cores serve two at once), a
+change waits for the reads in progress and goes before new ones, so an event applied by
 ``POST /events`` is visible to the next recommendation. A retrain runs in a background
 thread on a snapshot of the store; what arrives meanwhile is applied to the live model
 and also recorded, then replayed on the new model before it replaces the old one under
@@ -13,7 +15,8 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -33,13 +36,53 @@ from llmrec.training import load_trained, train_from_store
 MAX_CONVERSATIONS = 1_000
 
 
+class ReadWriteLock:
+    """Many readers at once or one writer; a waiting writer goes before new readers
+    (so a stream of reads cannot starve an event). Not re-entrant."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writing and not self._writers_waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                if not self._readers:
+                    self._condition.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._condition:
+            self._writers_waiting += 1
+            self._condition.wait_for(lambda: not self._writing and not self._readers)
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing = False
+                self._condition.notify_all()
+
+
 class ModelState:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
         self.model: Recommender | None = None
         self.loaded_at: float | None = None
-        self.lock = threading.RLock()
+        self.lock = ReadWriteLock()  # the model and the changes pending for the next one
+        self._loading = threading.Lock()  # lazy encoder / LLM loading, the catalogue cache
+        self._encoding = threading.Lock()
         self.training: threading.Thread | None = None
         self.last_error: str | None = None
         self._pending: list[Callable[[Recommender], None]] | None = None
@@ -58,7 +101,7 @@ class ModelState:
         return model is not None
 
     def _swap(self, model: Recommender) -> None:
-        with self.lock:
+        with self.lock.writing():
             for change in self._pending or ():
                 change(model)
             self._pending = None
@@ -66,7 +109,7 @@ class ModelState:
 
     def retrain(self) -> bool:
         """Start a background retrain; False when one is already running."""
-        with self.lock:
+        with self.lock.writing():
             if self.training is not None and self.training.is_alive():
                 return False
             self._pending = []
@@ -83,7 +126,7 @@ class ModelState:
             self.last_error = None
         except Exception as exc:  # reported by /readyz and the next retrain call
             self.last_error = f"{type(exc).__name__}: {exc}"
-            with self.lock:
+            with self.lock.writing():
                 self._pending = None
 
     def close(self) -> None:
@@ -96,7 +139,7 @@ class ModelState:
 
     def apply(self, change: Callable[[Recommender], None]) -> None:
         """Apply a change to the live model, and to the model being trained, if any."""
-        with self.lock:
+        with self.lock.writing():
             if self.model is not None:
                 change(self.model)
             if self._pending is not None:
@@ -104,7 +147,7 @@ class ModelState:
 
     @property
     def encoder(self) -> TextEncoder:
-        with self.lock:
+        with self._loading:
             if self._encoder is None:
                 self._encoder = load_encoder(self.settings.embed)
             return self._encoder
@@ -115,14 +158,16 @@ class ModelState:
         return pd.DataFrame(vectors.vectors, index=vectors.item_ids)
 
     def encode(self, text: str) -> np.ndarray:
-        return self.encoder.encode([text])[0]
+        encoder = self.encoder
+        with self._encoding:  # one text at a time through the encoder
+            return encoder.encode([text])[0]
 
     # -- chat ------------------------------------------------------------------------
 
     def catalogue(self) -> Catalogue:
         """The served items as chat searches them (rebuilt when the model or the
         catalogue changed)."""
-        with self.lock:
+        with self.lock.reading(), self._loading:
             model = self.model
             version = (id(model), len(model.item_ids_))
             if self._catalogue is None or self._catalogue[0] != version:
@@ -144,7 +189,7 @@ class ModelState:
                 self._llm = load_llm(self.settings.llm)
         taste, seen = None, set()
         if user_id is not None:
-            with self.lock:
+            with self.lock.reading():
                 taste, seen = self.model.taste(user_id)
         session = ChatSession(self.catalogue(), self.encoder, CachedLLM(self._llm, self.store),
                               taste=taste, seen=seen)  # fmt: skip

@@ -1,0 +1,70 @@
+"""Hyper-parameter tuning on a validation split carved from the training side.
+
+The validation split applies the test split's own protocol to its training events (the
+newest positive of each user for leave-last-one-out, another tenth of the items for
+cold items, ...), so a setting is chosen the way it will be judged — and never on test
+events. Grids are small on purpose: the main knob or two of each model, a handful of
+values around the usual defaults.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from llmrec.eval.evaluate import evaluate_system
+from llmrec.eval.splits import Split, make_split
+from llmrec.recommender import Recommender
+
+# By source; keys are Recommender constructor arguments.
+GRIDS: dict[str, dict[str, tuple]] = {
+    "itemknn": {"itemknn_neighbours": (20, 50, 100, 200, 400)},
+    "ease": {"ease_l2": (50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0)},
+    "als": {"als_factors": (32, 64, 128), "als_regularization": (0.01, 0.1, 1.0)},
+    "bpr": {"bpr_factors": (32, 64, 128), "bpr_learning_rate": (0.01, 0.05)},
+    "sasrec": {"sasrec_dropout": (0.2, 0.5)},
+    "covisit": {"covisit_window": (2, 5, 10)},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Tuned:
+    source: str
+    params: dict[str, object]  # the best setting (empty when there was nothing to tune)
+    trials: pd.DataFrame  # one row per setting: its values and the validation metric
+
+
+def validation_split(split: Split, seed: int = 0) -> Split:
+    """``split``'s protocol applied again to its own training events."""
+    return make_split(split.name, split.train, seed=seed + 1)  # type: ignore[arg-type]
+
+
+def tune(
+    source: str,
+    make: Callable[[], Recommender],
+    grid: Mapping[str, Sequence[object]],
+    validation: Split,
+    items: pd.DataFrame | None = None,
+    metric: str = "ndcg@10",
+    progress: Callable[[str], None] | None = None,
+) -> Tuned:
+    """Fit ``make()`` with every combination of ``grid`` on ``validation.train`` and keep
+    the one with the best ``metric`` on ``validation.test`` (the first one on ties)."""
+    if not grid:
+        return Tuned(source, {}, pd.DataFrame())
+    names = list(grid)
+    rows = []
+    for values in itertools.product(*(grid[n] for n in names)):
+        params = dict(zip(names, values, strict=True))
+        if progress is not None:
+            progress(f"{source} {params}")
+        result = evaluate_system(
+            source, lambda p=params: make().set_params(**p), validation, items, ks=(10,)
+        )
+        rows.append({**params, metric: result.metrics[metric], "fit_s": result.fit_seconds})
+    best = max(range(len(rows)), key=lambda i: (rows[i][metric], -i))  # first of ties
+    # the grid's own values: a frame row would turn an int setting into a float
+    return Tuned(source, {n: rows[best][n] for n in names}, pd.DataFrame(rows))

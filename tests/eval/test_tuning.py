@@ -1,0 +1,67 @@
+"""Tuning chooses on validation events carved from training only, and keeps the best."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from llmrec.eval.evaluate import evaluate_system
+from llmrec.eval.splits import cold_items, leave_last_one_out
+from llmrec.eval.tuning import GRIDS, tune, validation_split
+from llmrec.recommender import Recommender
+
+
+def _pairs(frame: pd.DataFrame) -> set[tuple[str, str, float]]:
+    return set(zip(frame["user_id"], frame["item_id"], frame["timestamp"], strict=True))
+
+
+def test_validation_split_never_sees_test_events(ml100k_frames):
+    events, _ = ml100k_frames
+    split = leave_last_one_out(events)
+    validation = validation_split(split)
+    assert validation.name == split.name
+    assert not _pairs(split.test) & (_pairs(validation.train) | _pairs(validation.test))
+    assert _pairs(validation.train) | _pairs(validation.test) == _pairs(split.train)
+    # the same protocol: one newest positive per tested user
+    assert validation.test.groupby("user_id").size().max() == 1
+
+
+def test_cold_items_validation_holds_out_other_warm_items(ml100k_frames):
+    events, _ = ml100k_frames
+    split = cold_items(events)
+    validation = validation_split(split)
+    assert not set(validation.candidates) & set(split.candidates)
+    assert set(validation.candidates) <= set(split.train["item_id"])
+
+
+def test_tune_keeps_the_setting_with_the_best_validation_score(ml100k_frames):
+    events, _ = ml100k_frames
+    validation = validation_split(leave_last_one_out(events))
+    grid = {"ease_l2": (1.0, 500.0)}  # almost no regularisation overfits badly
+    found = tune("ease", lambda: Recommender(sources=("ease",), ranker=False), grid, validation)
+    assert found.params == {"ease_l2": 500.0}
+    assert len(found.trials) == 2
+    scores = found.trials.set_index("ease_l2")["ndcg@10"]
+    assert scores[500.0] > scores[1.0]
+    # the trial's number is the plain evaluation of that setting
+    again = evaluate_system(
+        "ease", lambda: Recommender(sources=("ease",), ranker=False, ease_l2=1.0), validation,
+        ks=(10,),
+    )  # fmt: skip
+    assert again.metrics["ndcg@10"] == pytest.approx(scores[1.0])
+
+
+def test_chosen_settings_keep_their_types(ml100k_frames):
+    events, _ = ml100k_frames
+    validation = validation_split(leave_last_one_out(events))
+    grid = {"als_factors": (8, 16), "als_regularization": (0.1,)}
+    found = tune("als", lambda: Recommender(sources=("als",), ranker=False), grid, validation)
+    assert type(found.params["als_factors"]) is int  # implicit rejects a float
+    assert found.params["als_regularization"] == 0.1
+
+
+def test_every_grid_names_real_recommender_settings():
+    for source, grid in GRIDS.items():
+        Recommender(sources=(source,)).set_params(**{k: v[0] for k, v in grid.items()})
+    with pytest.raises(ValueError, match="unknown parameter"):
+        Recommender().set_params(ease_lambda=1.0)
