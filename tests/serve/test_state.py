@@ -10,7 +10,7 @@ from llmrec.serve.state import ReadWriteLock
 
 
 def test_reads_overlap_and_a_write_waits_for_them():
-    lock, inside, order = ReadWriteLock(), threading.Barrier(2, timeout=5), []
+    lock, inside, order = ReadWriteLock(max_readers=2), threading.Barrier(2, timeout=5), []
 
     def read(name: str) -> None:
         with lock.reading():
@@ -25,6 +25,26 @@ def test_reads_overlap_and_a_write_waits_for_them():
     with lock.writing():
         order.append("w")
     assert sorted(order[:2]) == ["r1", "r2"] and order[2] == "w"
+
+
+def test_reads_beyond_the_cap_wait_their_turn():
+    lock, inside, peak, count = ReadWriteLock(max_readers=2), threading.Lock(), [0], [0]
+
+    def read() -> None:
+        with lock.reading():
+            with inside:
+                count[0] += 1
+                peak[0] = max(peak[0], count[0])
+            time.sleep(0.05)
+            with inside:
+                count[0] -= 1
+
+    threads = [threading.Thread(target=read) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert peak[0] == 2
 
 
 def test_a_waiting_write_goes_before_new_reads():
