@@ -104,10 +104,10 @@ def _tuning_table(tuned: Sequence[tuple[str, Tuned]], split: str) -> pd.DataFram
     rows = []
     for name, found in tuned:
         if name == split and not found.trials.empty:
-            best = found.trials[found.trials.columns[len(found.params)]].max()
             setting = ", ".join(f"{k}={v:g}" for k, v in found.params.items())
             rows.append({"source": found.source, "chosen": setting, "settings tried":
-                         len(found.trials), "validation ndcg@10": float(best)})  # fmt: skip
+                         len(found.trials), f"validation {found.metric}":
+                         float(found.trials[found.metric].max())})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -35,6 +35,7 @@ class Tuned:
     source: str
     params: dict[str, object]  # the best setting (empty when there was nothing to tune)
     trials: pd.DataFrame  # one row per setting: its values and the validation metric
+    metric: str = "ndcg@10"
 
 
 def validation_split(split: Split, seed: int = 0) -> Split:
@@ -54,7 +55,7 @@ def tune(
     """Fit ``make()`` with every combination of ``grid`` on ``validation.train`` and keep
     the one with the best ``metric`` on ``validation.test`` (the first one on ties)."""
     if not grid:
-        return Tuned(source, {}, pd.DataFrame())
+        return Tuned(source, {}, pd.DataFrame(), metric)
     names = list(grid)
     rows = []
     for values in itertools.product(*(grid[n] for n in names)):
@@ -67,4 +68,4 @@ def tune(
         rows.append({**params, metric: result.metrics[metric], "fit_s": result.fit_seconds})
     best = max(range(len(rows)), key=lambda i: (rows[i][metric], -i))  # first of ties
     # the grid's own values: a frame row would turn an int setting into a float
-    return Tuned(source, {n: rows[best][n] for n in names}, pd.DataFrame(rows))
+    return Tuned(source, {n: rows[best][n] for n in names}, pd.DataFrame(rows), metric)
