@@ -2,13 +2,14 @@
 
     python benchmarks/accuracy.py [--dataset movielens-100k] [--data ../shared/data]
         [--splits leave_last_one_out,...] [--systems llmrec,EASE,...] [--out reports/accuracy]
-        [--no-tune]
+        [--no-tune] [--event-types play,...]
 
-MovieLens-100K by default (also movielens-latest-small, lastfm-2k), all ratings or plays as
-implicit interactions (loaded once into ``--home``; item text vectors are cached there).
-Each system is fitted on the split's training events only
-and ranks every item the user has not had in training (cold-items split: the held-out
-items only). Prints a table; writes report.md, PNG plots and results.json to ``--out``.
+MovieLens-100K by default (also movielens-latest-small, and lastfm-2k, whose plays are
+undated: ``--splits random_user --event-types play``), all ratings or plays as implicit
+interactions (loaded once into ``--home``; item text vectors are cached there). Each system
+is fitted on the split's training events only and ranks every item the user has not had in
+training (cold-items split: the held-out items only). Prints a table; writes report.md,
+PNG plots and results.json to ``--out``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--systems", default=None, help="comma-separated subset")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "accuracy")
     parser.add_argument("--no-tune", action="store_true", help="sources at their defaults")
+    parser.add_argument("--event-types", default=None, help="comma-separated; default all")
     args = parser.parse_args()
 
     home = args.home or REPO / ".llmrec-bench" / args.dataset
@@ -68,6 +70,7 @@ def main() -> None:
             store, settings, args.out, args.splits.split(","),
             args.systems.split(",") if args.systems else None, progress=step,
             title=f"{args.dataset}, full ranking", tune_sources=not args.no_tune,
+            event_types=args.event_types.split(",") if args.event_types else None,
         )  # fmt: skip
     table = results_table([r for r in results if r.diversity is None], TABLE_COLUMNS)
     seconds = time.perf_counter() - started

@@ -7,9 +7,11 @@ Generates a catalogue and events (users with a Zipf taste for items, so that
 co-visitation and ALS have structure to learn), stores them, fits the hybrid recommender
 (ALS, co-visitation, content, popularity and the ranker; item text vectors are random unit
 vectors: the encoder's cost is not what is measured here), starts ``llmrec serve`` in its
-own process, and measures ``GET /users/{id}/recommendations?k=10`` at 1, 8 and 32
-concurrent clients, ``POST /events`` in batches of 100, and a soak of mixed reads and
-writes (errors, memory growth of the server). Prints a table.
+own process, waits while it ranks the known users' lists in the background, and measures
+``GET /users/{id}/recommendations?k=10`` at 1, 8 and 32 concurrent clients, the same
+right after an event of the user (their kept list dropped: scored afresh), ``POST /events``
+in batches of 100, and a soak of mixed reads and writes (errors, memory growth of the
+server). Prints a table.
 """
 
 from __future__ import annotations
@@ -115,6 +117,24 @@ async def ingest(base: str, key: str, seconds: float, items: int) -> tuple[float
         return stored / (time.perf_counter() - started), errors
 
 
+async def after_event(base: str, key: str, seconds: float, users: list[str]):
+    """Latencies of a user's list asked right after one of their events (1 client)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    latencies, errors = [], 0
+    stop = time.perf_counter() + seconds
+    rng = np.random.default_rng(1)
+    async with httpx.AsyncClient(timeout=30) as http:
+        while time.perf_counter() < stop:
+            user = users[rng.integers(len(users))]
+            event = {"user_id": user, "item_id": f"i{rng.integers(1000)}", "event_type": "click"}
+            sent = await http.post(f"{base}/events", json={"events": [event]}, headers=headers)
+            t = time.perf_counter()
+            response = await http.get(f"{base}/users/{user}/recommendations?k=10", headers=headers)
+            latencies.append(time.perf_counter() - t)
+            errors += sent.status_code != 200 or response.status_code != 200
+    return latencies, errors
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -176,12 +196,21 @@ def main() -> None:
             except httpx.TransportError:
                 pass
             time.sleep(0.5)
+        t = time.perf_counter()
+        while (ready := httpx.get(f"{base}/readyz", timeout=5).json())["warming"]:
+            time.sleep(1)
+        rows.append(("lists ranked ahead at start: users, seconds",
+                     f"{ready['lists_kept']:,}, {time.perf_counter() - t:.0f}"))  # fmt: skip
         asyncio.run(hammer(base, key, 4, 3, users))  # warm up
         for clients in (1, 8, 32):
             latencies, errors, rate = asyncio.run(hammer(base, key, clients, args.seconds, users))
             p50, p99 = percentiles(latencies)
             rows.append((f"recommendations, {clients} clients: p50 / p99 ms, req/s, errors",
                          f"{p50:.1f} / {p99:.1f}, {rate:.0f}, {errors}"))  # fmt: skip
+        latencies, errors = asyncio.run(after_event(base, key, args.seconds, users))
+        p50, p99 = percentiles(latencies)
+        rows.append(("recommendations right after the user's event, 1 client: p50 / p99 ms, "
+                     "errors", f"{p50:.1f} / {p99:.1f}, {errors}"))  # fmt: skip
         per_second, errors = asyncio.run(ingest(base, key, args.seconds, args.items))
         rows.append(("events stored/s (batches of 100), errors", f"{per_second:.0f}, {errors}"))
         if args.soak > 0:

@@ -3,6 +3,8 @@ by tests/models and the accuracy benchmark)."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -151,3 +153,45 @@ def test_taste_is_the_content_interest_vector_and_the_seen_items(fitted_recommen
     assert seen == set(events.loc[events.user_id == 1, "item_id"].astype(str))
     assert vector is not None and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
     assert fitted_recommender.taste("never-seen") == (None, set())
+
+
+def test_undated_events_do_not_make_their_input_order_a_sequence(ml100k_frames):
+    """Play counts come without time: sorted by item id or shuffled, the same model."""
+    events, _ = ml100k_frames
+    undated = events.head(20_000).assign(timestamp=None, event_type="play")
+    by_item = undated.sort_values(["user_id", "item_id"], ignore_index=True)
+    reversed_ = by_item.iloc[::-1].reset_index(drop=True)
+    users = ["1", "13", "42"]
+    lists = [
+        Recommender(sources=("covisit", "ease"), ranker=False).fit(frame).recommend(users, k=10)
+        for frame in (by_item, reversed_)
+    ]
+    pd.testing.assert_frame_equal(lists[0], lists[1])
+
+
+def test_kept_lists_answer_as_scoring_does_and_follow_updates(ml100k_frames, genre_vectors):
+    events, items = ml100k_frames
+    train = events.head(40_000)
+    plain = Recommender(sources=("covisit", "content", "popular"), item_vectors=genre_vectors,
+                        cold_views=1).fit(train, items)  # fmt: skip
+    kept = copy.deepcopy(plain).set_params(list_cache_size=100)
+    users = ["1", "13", "42", "no-such-user"]
+    for _ in range(2):  # the second call is answered from the kept lists
+        for k, diversity in ((10, None), (5, 0.5)):
+            pd.testing.assert_frame_equal(
+                kept.recommend(users, k=k, diversity=diversity),
+                plain.recommend(users, k=k, diversity=diversity),
+            )
+    cache = kept.list_cache_
+    assert len(cache) == len(users) and cache.hits >= 3 * len(users)
+    top = plain.recommend(["13"], k=1)["item_id"].iloc[0]
+    feedback = pd.DataFrame({"user_id": ["13"], "item_id": [top], "timestamp": [9e9],
+                             "event_type": ["dislike"]})  # fmt: skip
+    for model in (plain, kept):
+        model.update(feedback)
+    assert len(cache) == len(users) - 1  # the user's list went with their event
+    after = kept.recommend(["13"], k=10)
+    pd.testing.assert_frame_equal(after, plain.recommend(["13"], k=10))
+    assert top not in set(after["item_id"])
+    kept.add_items(items.head(1))
+    assert len(cache) == 0

@@ -943,7 +943,8 @@ def evaluate(
     split: Annotated[
         list[str] | None,
         typer.Option(
-            help="leave_last_one_out, temporal_user, global_time or cold_items (repeatable)"
+            help="leave_last_one_out, temporal_user, global_time, cold_items or "
+            "random_user (for undated events) (repeatable)"
         ),
     ] = None,
     system: Annotated[
@@ -951,6 +952,10 @@ def evaluate(
     ] = None,
     out: Annotated[Path, typer.Option(help="report folder")] = Path("reports/evaluation"),
     seed: Annotated[int, typer.Option(help="seed of the random splits")] = 0,
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option(help="evaluate on events of this type only (repeatable; default all)"),
+    ] = None,
     tune: Annotated[
         bool,
         typer.Option(help="tune each source's hyper-parameters on a validation split first"),
@@ -978,7 +983,7 @@ def evaluate(
         try:
             results, report = run_evaluation(
                 store, settings, out, split or ["leave_last_one_out"], system or None,
-                seed=seed, progress=step, tune_sources=tune,
+                seed=seed, progress=step, tune_sources=tune, event_types=event_type,
             )  # fmt: skip
         except ValueError as exc:
             raise LlmrecError(str(exc)) from None

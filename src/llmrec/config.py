@@ -160,6 +160,12 @@ class ServeSettings(BaseModel):
     max_query_chars: int = Field(1_000, ge=10, description="longest search query")
     rate_limit_per_s: float = Field(500.0, gt=0, description="requests per second per key")
     rate_limit_burst: int = Field(1_000, ge=1, description="requests a key may send at once")
+    list_cache_users: int = Field(
+        200_000, ge=0, description="users whose ranked lists are kept between requests (0: none)"
+    )
+    warm_lists: bool = Field(
+        True, description="rank the known users' lists in the background when a model loads"
+    )
 
 
 class Settings(BaseSettings):

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
-from llmrec.eval.splits import cold_items, global_time, leave_last_one_out, temporal_user
+from llmrec.eval.splits import (
+    cold_items,
+    global_time,
+    leave_last_one_out,
+    random_user,
+    temporal_user,
+)
 
 
 def _events() -> pd.DataFrame:
@@ -50,3 +57,25 @@ def test_split_writes_files(tmp_path):
     paths = cold_items(_events(), seed=0).write(tmp_path / "cold")
     assert [p.name for p in paths] == ["train.parquet", "test.parquet", "candidates.parquet"]
     assert len(pd.read_parquet(paths[0])) + len(pd.read_parquet(paths[1])) <= len(_events())
+
+
+def test_random_user_holds_out_a_seeded_fifth_of_each_user():
+    events = _events().assign(timestamp=None)
+    split = random_user(events, min_events=3, seed=1)
+    per_user = split.test.groupby("user_id").size().to_dict()
+    assert per_user == {"u": 2, "v": 1}  # floor(10 * 0.2), at least one; w too small
+    assert len(split.train) + len(split.test) == len(events)
+    pairs = set(zip(split.test.user_id, split.test.item_id, strict=True))
+    assert not pairs & set(zip(split.train.user_id, split.train.item_id, strict=True))
+    again = random_user(events, min_events=3, seed=1)
+    assert again.test.equals(split.test)
+    other = random_user(events, min_events=3, seed=2)
+    assert not other.test["item_id"].equals(split.test["item_id"])
+
+
+@pytest.mark.parametrize("split", [leave_last_one_out, temporal_user, global_time])
+def test_time_splits_refuse_undated_events(split):
+    events = _events()
+    events.loc[[2, 5], "timestamp"] = None
+    with pytest.raises(ValueError, match=r"2 of 14 events have no timestamp .*random_user"):
+        split(events)

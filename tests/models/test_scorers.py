@@ -79,6 +79,20 @@ def test_ease_rejects_a_catalogue_it_cannot_hold(loo):
         EASE(max_items=100).fit(loo[0])
 
 
+def test_ease_leaves_out_items_too_few_users_had(loo):
+    data, rows, target = loo
+    users_per_item = np.diff(data.matrix.tocsc().indptr)
+    model = EASE(500, min_item_users=3).fit(data)
+    scores = model.score(data.history(rows))
+    assert set(model.modelled_items_) == set(np.flatnonzero(users_per_item >= 3))
+    assert not scores[:, users_per_item < 3].any()
+    whole = EASE(500, min_item_users=1).fit(data)
+    assert len(whole.modelled_items_) == (users_per_item >= 1).sum()
+    # the rare items carry almost nothing: accuracy within 0.005
+    full = whole.score(data.history(rows))
+    assert abs(_ndcg10(scores, data, rows, target) - _ndcg10(full, data, rows, target)) < 0.005
+
+
 def test_factor_models_fold_in_a_new_user(loo):
     data, _, _ = loo
     model = ALS(iterations=5).fit(data)

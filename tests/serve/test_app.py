@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from fastapi.testclient import TestClient
+
+from llmrec.serve import create_app
 
 # (method, path, body, scope needed)
 ENDPOINTS = [
@@ -161,6 +164,18 @@ def test_metrics_count_requests_and_events(service):
     text = service.client.get("/metrics", headers=service.headers("admin")).text
     assert 'llmrec_request_seconds_count{method="GET",route="/users/{user_id}/recommendations"' in text
     assert "llmrec_events_ingested_total" in text and "llmrec_model_age_seconds" in text
+
+
+def test_known_users_lists_are_ranked_ahead_in_the_background(service, trained_settings):
+    # a service of its own: the shared one's item upserts drop every kept list
+    with TestClient(create_app(trained_settings, service.store)) as client:
+        deadline = time.time() + 300
+        while (ready := client.get("/readyz").json())["warming"] and time.time() < deadline:
+            time.sleep(0.5)
+        assert not ready["warming"]
+        assert ready["lists_kept"] == 943  # every ML-100K user
+        metrics = client.get("/metrics", headers=service.headers("admin")).text
+        assert "llmrec_ranked_lists_kept 943.0" in metrics
 
 
 def test_rate_limit_per_key(trained_settings):

@@ -69,8 +69,10 @@ def run_evaluation(
     progress: Callable[[str, int], None] | None = None,
     title: str = "llmrec offline evaluation",
     tune_sources: bool = True,
+    event_types: Sequence[str] | None = None,
 ) -> tuple[list[SystemResult], Path]:
-    """Evaluate on the store's events; ``progress(label, total)`` is told each step.
+    """Evaluate on the store's events (only those of ``event_types`` when given);
+    ``progress(label, total)`` is told each step.
 
     With ``tune_sources``, the source of each chosen baseline is tuned (:data:`GRIDS`) on
     a validation split of each split's training events and the baseline is fitted with
@@ -80,8 +82,11 @@ def run_evaluation(
     if unknown:
         raise ValueError(f"unknown split(s) {sorted(unknown)}; known: {', '.join(SPLITS)}")
     items, events = store.items_frame(), store.events_frame()
+    if event_types:
+        events = events[events["event_type"].isin(event_types)].reset_index(drop=True)
     if events.empty:
-        raise ValueError("the store has no events to evaluate on")
+        kinds = f" of type {', '.join(event_types)}" if event_types else ""
+        raise ValueError(f"the store has no events{kinds} to evaluate on")
     vectors = item_vector_frame(store, settings, ORIGINAL_TEXT) if not items.empty else None
     enriched = None
     if not store.item_texts_frame().empty:

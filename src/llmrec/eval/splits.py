@@ -7,9 +7,12 @@
   test rows of users or items absent from training are dropped (nothing to learn them from).
 - ``cold_items``: ``test_fraction`` of the items, drawn at random, are held out with all
   their events; their positive events are the test, to be ranked among the held-out items.
+- ``random_user``: a random ``test_fraction`` of each user's positive events (at least
+  one), for events without timestamps (Last.fm play counts), where "newest" means nothing.
 
-Ties in time keep the input order. The test side holds only positive events of items the
-user did not already have in training.
+Ties in time keep the input order; the time-based splits refuse events without a
+timestamp. The test side holds only positive events of items the user did not already
+have in training.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-SplitName = Literal["leave_last_one_out", "temporal_user", "global_time", "cold_items"]
-SPLITS: tuple[SplitName, ...] = ("leave_last_one_out", "temporal_user", "global_time", "cold_items")
+SplitName = Literal[
+    "leave_last_one_out", "temporal_user", "global_time", "cold_items", "random_user"
+]
+SPLITS: tuple[SplitName, ...] = (
+    "leave_last_one_out", "temporal_user", "global_time", "cold_items", "random_user"
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +59,17 @@ def _positive(events: pd.DataFrame, weights: Mapping[str, float] | None) -> np.n
     return events["event_type"].map(lambda t: weights.get(str(t), 1.0) > 0).to_numpy(bool)
 
 
-def _time_ordered(events: pd.DataFrame) -> pd.DataFrame:
-    order = np.lexsort(
-        (
-            np.arange(len(events)),
-            events["timestamp"].to_numpy(),
+def _time_ordered(events: pd.DataFrame, split: str) -> pd.DataFrame:
+    times = pd.to_numeric(events["timestamp"], errors="coerce").astype("float64").to_numpy()
+    undated = np.isnan(times)
+    if undated.any():
+        types = sorted(map(str, pd.unique(events["event_type"][undated])))
+        raise ValueError(
+            f"the {split} split orders events by time, but {int(undated.sum())} of "
+            f"{len(events)} events have no timestamp (event types: {', '.join(types)}); "
+            "use the random_user or cold_items split for undated events"
         )
-    )
-    return events.iloc[order]
+    return events.iloc[np.lexsort((np.arange(len(events)), times))]
 
 
 def _clean_test(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
@@ -73,7 +83,7 @@ def _clean_test(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
 def leave_last_one_out(
     events: pd.DataFrame, weights: Mapping[str, float] | None = None, min_train: int = 2
 ) -> Split:
-    ordered = _time_ordered(events)
+    ordered = _time_ordered(events, "leave_last_one_out")
     positive = ordered[_positive(ordered, weights)]
     counts = positive.groupby("user_id", sort=False)["item_id"].transform("size")
     last = positive[counts > min_train].groupby("user_id", sort=False).tail(1)
@@ -87,7 +97,7 @@ def temporal_user(
     test_fraction: float = 0.2,
     min_events: int = 5,
 ) -> Split:
-    ordered = _time_ordered(events)
+    ordered = _time_ordered(events, "temporal_user")
     positive = ordered[_positive(ordered, weights)]
     grouped = positive.groupby("user_id", sort=False)["item_id"]
     size = grouped.transform("size")
@@ -101,7 +111,7 @@ def temporal_user(
 def global_time(
     events: pd.DataFrame, weights: Mapping[str, float] | None = None, test_fraction: float = 0.2
 ) -> Split:
-    ordered = _time_ordered(events)
+    ordered = _time_ordered(events, "global_time")
     cut = ordered["timestamp"].quantile(1 - test_fraction)
     later = ordered["timestamp"] > cut
     train, test = ordered[~later], ordered[later]
@@ -127,6 +137,23 @@ def cold_items(
     return Split("cold_items", train, _clean_test(train, test), candidates=held)
 
 
+def random_user(
+    events: pd.DataFrame,
+    weights: Mapping[str, float] | None = None,
+    test_fraction: float = 0.2,
+    min_events: int = 5,
+    seed: int = 0,
+) -> Split:
+    positive = events[_positive(events, weights)]
+    shuffled = positive.sample(frac=1.0, random_state=np.random.default_rng(seed))
+    grouped = shuffled.groupby("user_id", sort=False)["item_id"]
+    size = grouped.transform("size")
+    n_test = np.maximum(1, np.floor(size * test_fraction)).astype(int)
+    test = shuffled[(size >= min_events) & (grouped.cumcount() < n_test)]
+    train = events.drop(index=test.index)
+    return Split("random_user", train, _clean_test(train, test.sort_index()))
+
+
 def make_split(
     name: SplitName,
     events: pd.DataFrame,
@@ -141,4 +168,6 @@ def make_split(
         return global_time(events, weights)
     if name == "cold_items":
         return cold_items(events, weights, seed=seed)
+    if name == "random_user":
+        return random_user(events, weights, seed=seed)
     raise ValueError(f"unknown split {name!r}; known: {', '.join(SPLITS)}")

@@ -12,27 +12,40 @@ from llmrec.models.base import History, Interactions, Scorer
 
 
 class EASE(Scorer):
+    """``min_item_users``: items fewer users had are left out of the model (scored 0). An
+    item one user had gives nobody else co-occurrence evidence worth a row and a column;
+    on long-tailed catalogues (Last.fm: 10,679 of 17,632 artists have one listener) this
+    keeps the matrix and its inversion small."""
+
     name = "ease"
 
-    def __init__(self, l2: float = 500.0, max_items: int = 50_000) -> None:
+    def __init__(self, l2: float = 500.0, max_items: int = 50_000, min_item_users: int = 2) -> None:
         self.l2 = l2
         self.max_items = max_items
+        self.min_item_users = min_item_users
 
     def fit(self, data: Interactions) -> Self:
-        if data.n_items > self.max_items:
+        users_per_item = np.diff(data.matrix.tocsc().indptr)
+        modelled = np.flatnonzero(users_per_item >= self.min_item_users)
+        if len(modelled) > self.max_items:
             raise ValueError(
-                f"EASE holds an n_items² matrix: {data.n_items} items is above max_items="
-                f"{self.max_items}; use ALS or BPR for this catalogue"
+                f"EASE holds an n_items² matrix: {len(modelled)} items (with at least "
+                f"{self.min_item_users} users) is above max_items={self.max_items}; use ALS "
+                "or BPR for this catalogue"
             )
-        gram = (data.matrix.T @ data.matrix).toarray().astype(np.float64)
+        x = data.matrix[:, modelled]
+        gram = (x.T @ x).toarray().astype(np.float64)
         gram[np.diag_indices_from(gram)] += self.l2
         precision = np.linalg.inv(gram)
         weights = -precision / np.diag(precision)
         weights[np.diag_indices_from(weights)] = 0.0
         self.weights_ = weights.astype(np.float32)
+        self.modelled_items_ = modelled
         self.n_items_ = data.n_items
         return self
 
     def score(self, history: History) -> np.ndarray:
         self._check_fitted()
-        return np.asarray(history.matrix @ self.weights_, dtype=np.float32)
+        scores = np.zeros((history.matrix.shape[0], self.n_items_), np.float32)
+        scores[:, self.modelled_items_] = history.matrix[:, self.modelled_items_] @ self.weights_
+        return scores

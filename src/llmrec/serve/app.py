@@ -86,6 +86,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     ingested = Counter("llmrec_events_ingested", "events stored", registry=registry)
     model_age = Gauge("llmrec_model_age_seconds", "age of the served model", registry=registry)
     model_age.set_function(lambda: time.time() - state.loaded_at if state.loaded_at else -1)
+    kept = Gauge("llmrec_ranked_lists_kept", "users whose ranked list is kept", registry=registry)
+    kept.set_function(lambda: state.lists_kept)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -180,6 +182,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             model_age_s=time.time() - state.loaded_at if state.loaded_at else None,
             training=state.training is not None and state.training.is_alive(),
             last_error=state.last_error,
+            warming=state.warming is not None and state.warming.is_alive(),
+            lists_kept=state.lists_kept,
         )
 
     @app.get(
@@ -192,7 +196,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         dependencies=[admin],
     )
     def metrics() -> Response:
-        """Prometheus text format: request latency, events ingested, model age."""
+        """Prometheus text format: request latency, events ingested, model age, ranked
+        lists kept."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     # -- writes --------------------------------------------------------------------
@@ -259,16 +264,18 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     # -- reads ---------------------------------------------------------------------
 
     def titled(rec: Recommender, frame: pd.DataFrame) -> list[s.RecommendedItem]:
-        items = rec.items_
         generated = state_generated()
+        # one lookup for the list: a .loc per item cost more than the ranking itself
+        info = rec.items_.reindex(frame["item_id"], columns=["title", "description"])
         out = []
-        for row in frame.itertuples(index=False):
-            info = items.loc[row.item_id]
+        for row, title, description in zip(
+            frame.itertuples(index=False), info["title"], info["description"], strict=True
+        ):
             out.append(
                 s.RecommendedItem(
                     item_id=row.item_id,
-                    title=_text(info.get("title")),
-                    description=_text(info.get("description")),
+                    title=_text(title),
+                    description=_text(description),
                     generated_description=generated.get(row.item_id),
                     score=float(row.score) if np.isfinite(row.score) else 0.0,
                     rank=int(row.rank),

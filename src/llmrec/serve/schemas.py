@@ -182,6 +182,8 @@ class ReadyOut(BaseModel):
     model_age_s: float | None
     training: bool
     last_error: str | None
+    warming: bool = Field(description="users' ranked lists are being made in the background")
+    lists_kept: int = Field(description="users whose ranked list is kept for the next request")
 
 
 class ErrorOut(BaseModel):

@@ -101,6 +101,8 @@ class ModelState:
         self.chat_lock = threading.Lock()
         self.conversations: OrderedDict[str, ChatSession] = OrderedDict()
         self._catalogue: tuple[tuple, Catalogue] | None = None
+        self.warming: threading.Thread | None = None
+        self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -111,11 +113,32 @@ class ModelState:
         return model is not None
 
     def _swap(self, model: Recommender) -> None:
+        model.set_params(list_cache_size=self.settings.serve.list_cache_users)
         with self.lock.writing():
             for change in self._pending or ():
                 change(model)
             self._pending = None
             self.model, self.loaded_at = model, time.time()
+        if self.settings.serve.warm_lists and self.settings.serve.list_cache_users:
+            self.warming = threading.Thread(
+                target=self._warm, args=(model,), name="warm-lists", daemon=True
+            )
+            self.warming.start()
+
+    def _warm(self, model: Recommender, batch: int = 32) -> None:
+        """Rank the most recently active users' lists, a small batch per read lock so
+        that writes wait little, until the cache is full or another model is served."""
+        users = model.user_ids_[np.argsort(-np.nan_to_num(model.last_time_, nan=-np.inf))]
+        users = users[: self.settings.serve.list_cache_users]
+        for start in range(0, len(users), batch):
+            with self.lock.reading():
+                if self.model is not model or self._closed:
+                    return
+                model.recommend(users[start : start + batch], k=1)
+
+    @property
+    def lists_kept(self) -> int:
+        return len(self.model.list_cache_) if self.model is not None else 0
 
     def retrain(self) -> bool:
         """Start a background retrain; False when one is already running."""
@@ -140,6 +163,7 @@ class ModelState:
                 self._pending = None
 
     def close(self) -> None:
+        self._closed = True
         if self._encoder is not None:
             self._encoder.close()
         if self._llm is not None:
