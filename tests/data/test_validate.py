@@ -9,7 +9,7 @@ import pytest
 from llmrec.config import IngestSettings
 from llmrec.data.readers import Chunk
 from llmrec.data.records import RecordKind
-from llmrec.data.validate import Validator, event_keys
+from llmrec.data.validate import Validator, event_keys, validate_frames
 from llmrec.errors import InputFileError
 
 
@@ -171,3 +171,22 @@ def test_links_reject_self_links():
     )
     assert [r.reason for r in result.rejections] == ["a user linked to itself: 'a'"]
     assert result.frame.to_dict("records") == [{"user_id": "a", "friend_id": "b"}]
+
+
+def test_frames_validated_together_keep_their_own_rows_and_numbers():
+    def frame(*rows):
+        return pd.DataFrame(
+            [{"user_id": u, "item_id": i, "event_type": "view", "timestamp": 1} for u, i in rows]
+        )
+
+    first = frame(("u1", "i1"), ("", "i2"), ("u1", "i3"))
+    second = frame(("u2", "i1"), ("u1", "i3"), ("u3", ""))
+    (good1, bad1), (good2, bad2), (good3, bad3) = validate_frames(
+        [first, second, frame()], RecordKind.EVENTS, "events"
+    )
+    assert [(r.line, r.reason) for r in bad1] == [(2, "missing user_id")]
+    assert [(r.line, r.reason) for r in bad2] == [(3, "missing item_id")]
+    # the repeated event (u1, i3) is kept once, with the later frame
+    assert list(zip(good1.user_id, good1.item_id, strict=True)) == [("u1", "i1")]
+    assert list(zip(good2.user_id, good2.item_id, strict=True)) == [("u2", "i1"), ("u1", "i3")]
+    assert good3.empty and bad3 == []

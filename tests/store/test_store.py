@@ -66,6 +66,14 @@ def test_events_are_stored_once_across_writes(store: Store):
     assert frame["timestamp"].dtype == "Int64" and frame["value"].isna().all()
 
 
+def test_event_groups_share_a_transaction_and_report_each_batch(store: Store):
+    first, second, empty = store.add_event_groups([_events(4), _events(4, offset=2), _events(0)])
+    assert (first.written, first.unchanged) == (4, 0)
+    assert (second.written, second.unchanged) == (2, 2)  # i2, i3 came with the first
+    assert (empty.written, empty.unchanged) == (0, 0)
+    assert store.counts()["events"] == 6
+
+
 def test_events_stream_in_bounded_chunks(store: Store):
     store.add_events(_events(25))
     sizes = [len(f) for f in store.iter_events(["user_id"], chunk_rows=10)]

@@ -11,7 +11,7 @@ ingest rules are reported one by one and the good rows are stored.
 # and those name values local to ``create_app`` (the auth scheme, the limits).
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from importlib import resources
@@ -33,10 +33,11 @@ from prometheus_client import (
 
 from llmrec.config import Settings
 from llmrec.data.records import RecordKind
-from llmrec.data.validate import validate_frame
+from llmrec.data.validate import validate_frame, validate_frames
 from llmrec.errors import UnknownIdError
 from llmrec.recommender import Recommender
 from llmrec.serve import schemas as s
+from llmrec.serve.batching import GroupCommit
 from llmrec.serve.keys import verify_key
 from llmrec.serve.state import ModelState
 from llmrec.store import Store
@@ -243,12 +244,16 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         """Store events durably (committed before the answer), then update the user's
         history and feedback in the served model: the next list reflects them."""
         check_batch(body.events, "events")
-        now = time.time()
         frame = pd.DataFrame([e.model_dump() for e in body.events])
-        frame["timestamp"] = frame["timestamp"].fillna(now)
-        good, bad = validate_frame(frame, RecordKind.EVENTS, "events", settings.ingest)
-        written = store.add_events(good).written if len(good) else 0
-        ingested.inc(written)
+        frame["timestamp"] = frame["timestamp"].fillna(time.time())
+        return events_commit.submit(frame)
+
+    def write_events(frames: Sequence[pd.DataFrame]) -> list[s.WriteOut]:
+        # Concurrent requests' events: one validation, one transaction, one model update.
+        checked = validate_frames(frames, RecordKind.EVENTS, "events", settings.ingest)
+        results = store.add_event_groups([good for good, _ in checked])
+        ingested.inc(sum(r.written for r in results))
+        good = pd.concat([good for good, _ in checked], ignore_index=True)
         with_items = good[good["item_id"].notna()]
         if len(with_items):
             known = state.model.item_ids_ if state.model is not None else None
@@ -259,7 +264,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                 with_items = with_items[known.get_indexer(ids) >= 0]
             if len(with_items):
                 state.apply(lambda m: m.update(with_items, validate=False))
-        return s.WriteOut(received=len(frame), stored=written, rejected=rejected(bad))
+        return [
+            s.WriteOut(received=len(frame), stored=result.written, rejected=rejected(bad))
+            for frame, (_, bad), result in zip(frames, checked, results, strict=True)
+        ]
+
+    events_commit = GroupCommit(write_events)
 
     # -- reads ---------------------------------------------------------------------
 

@@ -181,11 +181,22 @@ class Store:
 
     def add_events(self, events: pd.DataFrame) -> WriteResult:
         """Store events; one equal to a stored event (same ``event_key``) is skipped."""
-        # Index order gives page locality in the identity index.
-        ordered = events.sort_values(["timestamp", "event_key"], na_position="first")
+        return self.add_event_groups([events])[0]
+
+    def add_event_groups(self, groups: Sequence[pd.DataFrame]) -> list[WriteResult]:
+        """Store several batches of events in one transaction (one commit: what a durable
+        write costs most), with what each batch wrote."""
         columns = ["event_key", *EVENT_COLUMNS]
-        written = self._insert_ignore(schema.events, _records(ordered, columns), columns)
-        return WriteResult(written, len(events) - written)
+        stmt = _INSERTS[self.backend](schema.events).on_conflict_do_nothing()
+        results = []
+        with self.engine.begin() as conn:
+            for events in groups:
+                # Index order gives page locality in the identity index.
+                ordered = events.sort_values(["timestamp", "event_key"], na_position="first")
+                rows = _records(ordered, columns)
+                written = _executemany(conn, stmt, rows, columns) if rows else 0
+                results.append(WriteResult(written, len(events) - written))
+        return results
 
     def add_quarantine(self, source: str, kind: str, rejections: Sequence[Rejection]) -> int:
         """Record rejected rows; the same rejection recorded twice is kept once."""
