@@ -195,3 +195,22 @@ def test_kept_lists_answer_as_scoring_does_and_follow_updates(ml100k_frames, gen
     assert top not in set(after["item_id"])
     kept.add_items(items.head(1))
     assert len(cache) == 0
+
+
+def test_candidates_are_each_rows_best_usable_items_ties_by_column():
+    from llmrec.rank.features import best_first
+    from llmrec.recommender import _top_k_usable
+
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(40, 300)).astype(np.float32)  # ties everywhere
+    scores[:10, :] = 0.0  # whole rows tied
+    scores[10:20] = rng.normal(size=(10, 300))
+    unusable = rng.random((40, 300)) < 0.3
+    unusable[20, :295] = True  # fewer usable items than k
+    for cap in (5, 50, 1000):
+        chosen = _top_k_usable(scores, unusable, best_first(scores, cap), k=12)
+        for r in range(40):
+            usable = np.flatnonzero(~unusable[r])
+            # best first, then lower column first
+            expected = usable[np.lexsort((usable, -scores[r, usable]))][:12]
+            assert set(np.flatnonzero(chosen[r])) == set(expected), (cap, r)

@@ -163,6 +163,9 @@ class ServeSettings(BaseModel):
     list_cache_users: int = Field(
         200_000, ge=0, description="users whose ranked lists are kept between requests (0: none)"
     )
+    blas_threads: int = Field(
+        1, ge=0, description="BLAS threads in the service (0: the library's default)"
+    )
     warm_lists: bool = Field(
         True, description="rank the known users' lists in the background when a model loads"
     )

@@ -43,7 +43,7 @@ from llmrec.models import (
 )
 from llmrec.models.memo import FitMemo
 from llmrec.rank.diversity import mmr
-from llmrec.rank.features import ItemStats, pair_features
+from llmrec.rank.features import ItemStats, best_first, pair_features
 from llmrec.rank.lists import RankedList, RankedListCache
 from llmrec.rank.ranker import LambdaRanker
 
@@ -422,16 +422,16 @@ class Recommender:
         blocked = history.matrix.toarray() > 0 if exclude is None else exclude
         if allowed is not None:
             blocked = blocked | ~allowed[None, :]
-        proposed = {}
+        proposed, best = {}, {}
         for name, value in scores.items():
-            masked = np.where(blocked, -np.inf, value)
-            if name not in CONTENT_SOURCES:
-                masked[:, stats.cold] = -np.inf
-            proposed[name] = _top_k_mask(masked, self.candidates_per_source) & ~blocked
+            # the best scores serve twice: the rank features and finding the candidates
+            best[name] = best_first(value)
+            unusable = blocked if name in CONTENT_SOURCES else blocked | stats.cold[None, :]
+            proposed[name] = _top_k_usable(value, unusable, best[name], self.candidates_per_source)
         pool = np.logical_or.reduce(list(proposed.values()))
         pairs = np.argwhere(pool)
         by_source = np.column_stack([p[pairs[:, 0], pairs[:, 1]] for p in proposed.values()])
-        x, names = self._features(history, pairs, scores, stats)
+        x, names = self._features(history, pairs, scores, stats, best)
         return x, pairs, names, by_source
 
     def _source_scores(self, history: History) -> dict[str, np.ndarray]:
@@ -457,7 +457,7 @@ class Recommender:
                 scores[name] = np.hstack([value, pad])
         return scores
 
-    def _features(self, history: History, pairs: np.ndarray, scores, stats: ItemStats):
+    def _features(self, history: History, pairs: np.ndarray, scores, stats: ItemStats, best=None):
         """Ranker features of (batch row, item) ``pairs`` given the sources' scores."""
         lengths = np.array([len(s) for s in history.sequences], dtype=np.float64)
         last = np.array([self.last_time_[r] if r >= 0 else np.nan for r in history.user_rows])
@@ -484,6 +484,7 @@ class Recommender:
             np.log1p(lengths),
             (self.now_ - last) / _SECONDS_PER_DAY,
             set(self.scorers_) - CONTENT_SOURCES,
+            best,
         )
 
     def _score_item(self, history: History, col: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -823,6 +824,44 @@ class Recommender:
     def _check_fitted(self) -> None:
         if not hasattr(self, "scorers_"):
             raise RuntimeError("this Recommender is not fitted; call fit() first")
+
+
+def _top_k_usable(scores: np.ndarray, unusable: np.ndarray, best: np.ndarray, k: int) -> np.ndarray:
+    """True at each row's ``k`` best usable scores, ties broken by column order.
+
+    Looked for among the items scoring above the row's last :func:`best_first` score (a
+    few hundred, not the catalogue), then among those tied with it (column order), and
+    only where that is not enough, in the whole row."""
+    n, m = scores.shape
+    floor = -best[:, -1:]
+    rows, cols = np.nonzero((scores > floor) & ~unusable)
+    order = np.lexsort((cols, -scores[rows, cols], rows))
+    chosen = _first_per_row(rows[order], cols[order], np.full(n, k), (n, m))
+    room = k - chosen.sum(axis=1)
+    short = np.flatnonzero(room > 0)
+    if len(short):
+        # nonzero walks each row in column order: ties at the floor come first-column first
+        tied_rows, tied_cols = np.nonzero((scores[short] == floor[short]) & ~unusable[short])
+        chosen[short] |= _first_per_row(tied_rows, tied_cols, room[short], (len(short), m))
+        room[short] = k - chosen[short].sum(axis=1)
+        full = short[room[short] > 0]
+        full = full[(~unusable[full]).sum(axis=1) > chosen[full].sum(axis=1)]
+        if len(full):  # usable items below the floor are needed
+            masked = np.where(unusable[full], -np.inf, scores[full])
+            chosen[full] = _top_k_mask(masked, k) & ~unusable[full]
+    return chosen
+
+
+def _first_per_row(
+    rows: np.ndarray, cols: np.ndarray, limit: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """A mask of the first ``limit[r]`` (row, col) pairs of each row, pairs grouped by row."""
+    counts = np.bincount(rows, minlength=shape[0])
+    position = np.arange(len(rows)) - np.r_[0, np.cumsum(counts)[:-1]][rows]
+    keep = position < limit[rows]
+    chosen = np.zeros(shape, dtype=bool)
+    chosen[rows[keep], cols[keep]] = True
+    return chosen
 
 
 def _top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:

@@ -29,24 +29,35 @@ class ItemStats:
 RANK_CAP = 1_000
 
 
+def best_first(scores: np.ndarray, cap: int = RANK_CAP) -> np.ndarray:
+    """Each row's best ``cap`` scores, negated and ascending (best first): what
+    :func:`source_ranks` counts against. Linear time in the catalogue (a partition, then a
+    sort of ``cap`` values) instead of a full sort of every row, which dominated serving a
+    large catalogue; a rank that deep carries no more signal anyway."""
+    negated = -scores
+    if scores.shape[1] > cap:
+        negated = np.partition(negated, cap - 1, axis=1)[:, :cap]
+    return np.sort(negated, axis=1)
+
+
 def source_ranks(
-    scores: np.ndarray, rows: np.ndarray, cols: np.ndarray, cap: int = RANK_CAP
+    scores: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    cap: int = RANK_CAP,
+    best: np.ndarray | None = None,
 ) -> np.ndarray:
     """Rank (0 = best) of item ``cols[i]`` in row ``rows[i]``: how many items of the row
-    score strictly higher (ties share a rank), counted up to ``cap``. Only a row's best
-    ``cap`` scores are sorted — linear time in the catalogue instead of a full sort of
-    every row, which dominated serving a large catalogue — and a rank that deep carries
-    no more signal anyway."""
+    score strictly higher (ties share a rank), counted up to ``cap``. ``best`` is
+    :func:`best_first` of ``scores`` when the caller has it already."""
     values = scores[rows, cols]
-    if scores.shape[1] > cap:
-        scores = -np.partition(-scores, cap - 1, axis=1)[:, :cap]
-    best_first = np.sort(-scores, axis=1)  # ascending negatives: best score first
+    best = best_first(scores, cap) if best is None else best
     order = np.argsort(rows, kind="stable")
-    starts = np.searchsorted(rows[order], np.arange(len(best_first) + 1))
+    starts = np.searchsorted(rows[order], np.arange(len(best) + 1))
     ranks = np.empty(len(rows), dtype=np.int64)
     for row in np.flatnonzero(np.diff(starts)):
         mine = order[starts[row] : starts[row + 1]]
-        ranks[mine] = np.searchsorted(best_first[row], -values[mine], side="left")
+        ranks[mine] = np.searchsorted(best[row], -values[mine], side="left")
     return ranks
 
 
@@ -62,13 +73,16 @@ def pair_features(
     activity: np.ndarray,
     idle_days: np.ndarray,
     collaborative: set[str],
+    best: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """``users[r]`` indexes the batch rows of the score matrices, ``items[r]`` the item."""
+    """``users[r]`` indexes the batch rows of the score matrices, ``items[r]`` the item;
+    ``best`` holds :func:`best_first` of each source's scores when already computed."""
     columns, names = [], []
     cold = stats.cold[items]
     for name, scores in source_scores.items():
         score = scores[users, items].astype(np.float64)
-        rank = source_ranks(scores, users, items).astype(np.float64)
+        known = (best or {}).get(name)
+        rank = source_ranks(scores, users, items, best=known).astype(np.float64)
         if name in collaborative:
             score[cold] = np.nan
             rank[cold] = np.nan

@@ -30,6 +30,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from threadpoolctl import threadpool_limits
 
 from llmrec.config import Settings
 from llmrec.data.records import RecordKind
@@ -92,9 +93,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        # Requests already run in parallel: a BLAS pool per request fights them for the
+        # cores (one user's scores took 8 ms with 2 BLAS threads under load, 1.5 with 1).
+        blas = threadpool_limits(limits.blas_threads or None, user_api="blas")
         state.load()
         yield
         state.close()
+        blas.restore_original_limits()
         if own_store:
             store.close()
 
