@@ -75,6 +75,16 @@ def test_update_changes_recommendations_without_refit(ml100k_frames, genre_vecto
     assert not set(after["item_id"]) & set(kids.astype(str))  # seen now
 
 
+def test_a_user_who_arrived_after_fit_is_folded_into_the_factor_models(ml100k_frames):
+    events, _ = ml100k_frames
+    rec = Recommender(sources=("als", "bpr"), ranker=False).fit(events.head(30_000))
+    liked = events.head(30_000)["item_id"].drop_duplicates().head(5)
+    rec.update(pd.DataFrame({"user_id": "newcomer", "item_id": liked, "timestamp": 9e8,
+                             "event_type": "like"}))  # fmt: skip
+    after = rec.recommend(["newcomer", "1"], k=10)
+    assert len(after) == 20 and not set(after["item_id"]) & set(liked.astype(str))
+
+
 def test_dislike_removes_the_item_and_pushes_down_similar_ones(ml100k_frames, genre_vectors):
     events, items = ml100k_frames
     rec = Recommender(sources=FAST, item_vectors=genre_vectors, ranker=False).fit(events, items)

@@ -41,7 +41,8 @@ class _ImplicitFactors(Scorer):
 
     def user_vectors(self, history: History) -> np.ndarray:
         self._check_fitted()
-        known = history.user_rows >= 0
+        # users who arrived after fit (Recommender.update) have a row but no factors yet
+        known = (history.user_rows >= 0) & (history.user_rows < len(self.user_factors_))
         vectors = np.empty((len(history), self.item_factors_.shape[1]), dtype=np.float32)
         vectors[known] = self.user_factors_[history.user_rows[known]]
         if (~known).any():
