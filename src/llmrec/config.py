@@ -166,8 +166,11 @@ class ServeSettings(BaseModel):
     blas_threads: int = Field(
         1, ge=0, description="BLAS threads in the service (0: the library's default)"
     )
-    warm_lists: bool = Field(
-        True, description="rank the known users' lists in the background when a model loads"
+    warm_users: int = Field(
+        20_000,
+        ge=0,
+        description="most recently active users whose lists are ranked in the "
+        "background when a model loads (0: none)",
     )
 
 

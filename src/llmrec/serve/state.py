@@ -119,7 +119,7 @@ class ModelState:
                 change(model)
             self._pending = None
             self.model, self.loaded_at = model, time.time()
-        if self.settings.serve.warm_lists and self.settings.serve.list_cache_users:
+        if min(self.settings.serve.warm_users, self.settings.serve.list_cache_users):
             self.warming = threading.Thread(
                 target=self._warm, args=(model,), name="warm-lists", daemon=True
             )
@@ -129,7 +129,7 @@ class ModelState:
         """Rank the most recently active users' lists, a small batch per read lock so
         that writes wait little, until the cache is full or another model is served."""
         users = model.user_ids_[np.argsort(-np.nan_to_num(model.last_time_, nan=-np.inf))]
-        users = users[: self.settings.serve.list_cache_users]
+        users = users[: min(self.settings.serve.warm_users, self.settings.serve.list_cache_users)]
         for start in range(0, len(users), batch):
             with self.lock.reading():
                 if self.model is not model or self._closed:
