@@ -119,17 +119,18 @@ class ModelState:
                 change(model)
             self._pending = None
             self.model, self.loaded_at = model, time.time()
-        if min(self.settings.serve.warm_users, self.settings.serve.list_cache_users):
+        wanted = min(self.settings.serve.warm_users, self.settings.serve.list_cache_users)
+        if wanted:
             self.warming = threading.Thread(
-                target=self._warm, args=(model,), name="warm-lists", daemon=True
+                target=self._warm, args=(model, wanted), name="warm-lists", daemon=True
             )
             self.warming.start()
 
-    def _warm(self, model: Recommender, batch: int = 32) -> None:
-        """Rank the most recently active users' lists, a small batch per read lock so
-        that writes wait little, until the cache is full or another model is served."""
-        users = model.user_ids_[np.argsort(-np.nan_to_num(model.last_time_, nan=-np.inf))]
-        users = users[: min(self.settings.serve.warm_users, self.settings.serve.list_cache_users)]
+    def _warm(self, model: Recommender, wanted: int, batch: int = 32) -> None:
+        """Rank the ``wanted`` most recently active users' lists, a small batch per read
+        lock so that writes wait little, unless another model is served meanwhile."""
+        recent_first = np.argsort(-np.nan_to_num(model.last_time_, nan=-np.inf))
+        users = model.user_ids_[recent_first[:wanted]]
         for start in range(0, len(users), batch):
             with self.lock.reading():
                 if self.model is not model or self._closed:
