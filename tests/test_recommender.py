@@ -207,6 +207,24 @@ def test_kept_lists_answer_as_scoring_does_and_follow_updates(ml100k_frames, gen
     assert len(cache) == 0
 
 
+def test_kept_top_is_recommends_answer_without_scoring(ml100k_frames, genre_vectors):
+    events, items = ml100k_frames
+    model = Recommender(sources=("covisit", "content", "popular"), item_vectors=genre_vectors,
+                        cold_views=1, list_cache_size=10).fit(events.head(40_000), items)  # fmt: skip
+    assert model.kept_top("13") is None  # nothing kept yet: the caller scores
+    for k, diversity in ((10, None), (5, 0.5), (1, 0.0)):
+        expected = model.recommend(["13"], k=k, diversity=diversity)
+        top = model.kept_top("13", k=k, diversity=diversity)
+        assert model.item_ids_[top.items].tolist() == expected["item_id"].tolist()
+        np.testing.assert_array_equal(top.scores, expected["score"].to_numpy())
+        assert model.source_labels(top.sources) == expected["sources"].tolist()
+    assert model.kept_top("13", k=60) is None  # deeper than a kept list: scored
+    disliked = expected["item_id"][0]
+    model.update(pd.DataFrame({"user_id": ["13"], "item_id": [disliked], "timestamp": [9e9],
+                               "event_type": ["dislike"]}))  # fmt: skip
+    assert model.kept_top("13") is None  # the user's list went with their event
+
+
 def test_candidates_are_each_rows_best_usable_items_ties_by_column():
     from llmrec.rank.features import best_first
     from llmrec.recommender import _top_k_usable

@@ -160,6 +160,12 @@ class ServeSettings(BaseModel):
     max_query_chars: int = Field(1_000, ge=10, description="longest search query")
     rate_limit_per_s: float = Field(500.0, gt=0, description="requests per second per key")
     rate_limit_burst: int = Field(1_000, ge=1, description="requests a key may send at once")
+    key_check_s: float = Field(
+        5.0,
+        ge=0,
+        description="seconds a verified API key is trusted before the store is asked again "
+        "(a revoked key works at most this long; 0: every request)",
+    )
     list_cache_users: int = Field(
         200_000, ge=0, description="users whose ranked lists are kept between requests (0: none)"
     )

@@ -542,32 +542,51 @@ class Recommender:
                 ranked[i] = found
                 if cache is not None:
                     cache.put(users[i], found)
-        names = list(self.scorers_)
-        labels = {  # a bit mask of proposing sources → "ease,covisit"
-            mask: ",".join(n for b, n in enumerate(names) if mask >> b & 1) or "popularity"
-            for mask in {int(m) for found in ranked.values() for m in np.unique(found.sources)}
-        }
         out = []
         for i, user in enumerate(users):
-            top = ranked[i].head(pool)
-            chosen = np.arange(len(top.items))
-            if diversity and self.vectors_ is not None:
-                chosen = chosen[mmr(top.scores, self.vectors_[top.items], k, diversity)]
-            chosen = chosen[:k]
+            top = self._pick(ranked[i], k, diversity)
             out.append(
                 pd.DataFrame(
                     {
                         "user_id": user,
-                        "item_id": self.item_ids_[top.items[chosen]],
-                        "score": top.scores[chosen],
-                        "rank": np.arange(1, len(chosen) + 1),
-                        "sources": [labels[int(m)] for m in top.sources[chosen]],
+                        "item_id": self.item_ids_[top.items],
+                        "score": top.scores,
+                        "rank": np.arange(1, len(top.items) + 1),
+                        "sources": self.source_labels(top.sources),
                     }
                 )
             )
         if not out:
             return pd.DataFrame(columns=["user_id", "item_id", "score", "rank", "sources"])
         return pd.concat(out, ignore_index=True)
+
+    def kept_top(self, user_id, k: int = 10, diversity: float | None = None) -> RankedList | None:
+        """The user's top ``k`` from their kept ranked list, as ``recommend`` without
+        candidates or filters would give it; None when no list is kept (then call
+        ``recommend``). No scoring and no pandas: the service's fast path."""
+        diversity = self.diversity if diversity is None else diversity
+        if self.list_cache_size <= 0 or max(k * 3, k) > LIST_DEPTH:
+            return None
+        found = self.list_cache_.get(str(user_id))
+        return None if found is None else self._pick(found, k, diversity)
+
+    def _pick(self, ranked: RankedList, k: int, diversity: float) -> RankedList:
+        """The ``k`` items shown from a ranked list: its best, or MMR's choice among the
+        best 3k."""
+        top = ranked.head(max(k * 3, k))
+        if not diversity or self.vectors_ is None:
+            return top.head(k)
+        chosen = mmr(top.scores, self.vectors_[top.items], k, diversity)
+        return RankedList(top.items[chosen], top.scores[chosen], top.sources[chosen])
+
+    def source_labels(self, masks: np.ndarray) -> list[str]:
+        """Bit masks of proposing sources (as in :class:`RankedList`) → "ease,covisit";
+        "popularity" for none."""
+        names = list(self.scorers_)
+        return [
+            ",".join(n for b, n in enumerate(names) if int(m) >> b & 1) or "popularity"
+            for m in masks
+        ]
 
     def _rank(
         self,
@@ -632,8 +651,11 @@ class Recommender:
     def knows_user(self, user_id) -> bool:
         """Whether the user has a history (from ``fit`` or ``update``)."""
         self._check_fitted()
-        row = self.user_ids_.get_indexer([str(user_id)])[0]
-        return row >= 0 and len(self.sequences_[row]) > 0
+        try:  # get_loc: one hash lookup (get_indexer builds an Index per call)
+            row = self.user_ids_.get_loc(str(user_id))
+        except KeyError:
+            return False
+        return len(self.sequences_[row]) > 0
 
     def _apply_feedback(self, user: str, items: np.ndarray, value: np.ndarray) -> np.ndarray:
         """Push down items similar to what the user disliked, skipped or hid."""
@@ -759,19 +781,27 @@ class Recommender:
         weights = self._weights()
         self._add_negative(events[events["event_type"].isin(NEGATIVE_FEEDBACK)])
         positive = events[events["event_type"].map(lambda t: weights.get(t, 1.0) > 0)]
-        new_users = pd.Index(pd.unique(positive["user_id"])).difference(self.user_ids_)
+        cols = self.item_ids_.get_indexer(positive["item_id"].astype(str))
+        positive, cols = positive[cols >= 0], cols[cols >= 0]
+        users = pd.Index(pd.unique(positive["user_id"]))
+        new_users = users[self.user_ids_.get_indexer(users) < 0]
         if len(new_users):
             self.user_ids_ = self.user_ids_.append(new_users)
             self.sequences_ += [np.zeros(0, np.int64) for _ in new_users]
             self.last_time_ = np.r_[self.last_time_, np.full(len(new_users), np.nan)]
         rows = self.user_ids_.get_indexer(positive["user_id"])
-        cols = self.item_ids_.get_indexer(positive["item_id"].astype(str))
-        times = positive["timestamp"].to_numpy(np.float64)
-        for row, col, t in zip(rows, cols, times, strict=True):
-            if col < 0 or col in self.sequences_[row]:
-                continue
-            self.sequences_[row] = np.r_[self.sequences_[row], col]
-            self.last_time_[row] = np.nanmax([self.last_time_[row], t])
+        np.fmax.at(self.last_time_, rows, positive["timestamp"].to_numpy(np.float64))
+        added: dict[int, list[int]] = {}  # each user's new items, in time order, once
+        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+            mine = added.setdefault(row, [])
+            if col not in mine:
+                mine.append(col)
+        for row, mine in added.items():
+            history = self.sequences_[row]
+            known = set(history.tolist())
+            fresh = [c for c in mine if c not in known]
+            if fresh:
+                self.sequences_[row] = np.concatenate([history, np.asarray(fresh, np.int64)])
         return self
 
     def forget(self, user_id, item_ids: Iterable | None = None) -> Self:

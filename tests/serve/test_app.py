@@ -226,3 +226,22 @@ def test_chat_turns_refine_a_conversation(service):
     assert unknown.status_code == 404
     blank = service.client.post("/chat", json={"message": "   "}, headers=read)
     assert blank.status_code == 422 and "message" in str(blank.json()["detail"])
+
+
+def test_a_kept_list_is_answered_as_a_scored_one(service):
+    from llmrec.serve.schemas import RecommendationsOut
+
+    read = service.headers("read")
+    model = service.client.app.state.model.model
+    service.client.get("/users/21/recommendations?k=8", headers=read)  # scored or kept
+    hits = model.list_cache_.hits
+    kept = service.client.get("/users/21/recommendations?k=8", headers=read)
+    assert model.list_cache_.hits == hits + 1  # the event-loop path answered
+    explained = service.client.get("/users/21/recommendations?k=8&explain=true", headers=read)
+    assert kept.status_code == explained.status_code == 200
+    kept, explained = (RecommendationsOut.model_validate_json(r.content) for r in (kept, explained))
+    assert kept.strategy == "model" and len(kept.items) == 8
+    assert [i.model_dump(exclude={"reasons"}) for i in explained.items] == [
+        i.model_dump(exclude={"reasons"}) for i in kept.items
+    ]
+    assert all(i.title and i.sources and i.reasons is None for i in kept.items)

@@ -79,3 +79,28 @@ def test_a_waiting_write_goes_before_new_reads():
     for t in threads:
         t.join(5)
     assert events == ["read 1 done", "write", "read 2"]
+
+
+def test_a_read_on_the_event_loop_never_waits():
+    lock = ReadWriteLock(max_readers=1)
+    with lock.reading(), lock.reading_if_free() as free:  # the scoring cap does not apply
+        assert free
+    started, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with lock.writing():
+            started.set()
+            release.wait(5)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    started.wait(5)
+    t = time.perf_counter()
+    with lock.reading_if_free() as free:
+        assert not free and time.perf_counter() - t < 0.05
+    release.set()
+    writer.join(5)
+    with lock.reading_if_free() as free:
+        assert free
+    with lock.writing():  # the free read was counted and released
+        pass

@@ -18,9 +18,10 @@ from importlib import resources
 from typing import Annotated
 
 import numpy as np
+import orjson
 import pandas as pd
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Response
+from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,6 +31,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.concurrency import run_in_threadpool
 from threadpoolctl import threadpool_limits
 
 from llmrec.config import Settings
@@ -39,7 +41,8 @@ from llmrec.errors import UnknownIdError
 from llmrec.recommender import Recommender
 from llmrec.serve import schemas as s
 from llmrec.serve.batching import GroupCommit
-from llmrec.serve.keys import verify_key
+from llmrec.serve.keys import KeyVerifier
+from llmrec.serve.middleware import GuardAndMeasure
 from llmrec.serve.state import ModelState
 from llmrec.store import Store
 
@@ -112,30 +115,23 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.model = state
     bearer = HTTPBearer(auto_error=False, description="an API key from `llmrec keys create`")
 
-    @app.middleware("http")
-    async def guard_and_measure(request: Request, call_next):
-        started = time.perf_counter()
-        size = request.headers.get("content-length")
-        if request.method in ("POST", "PUT", "PATCH"):
-            if size is None or not size.isdigit():
-                return JSONResponse({"detail": "a Content-Length header is required"}, 411)
-            if int(size) > limits.max_body_bytes:
-                detail = f"request body over {limits.max_body_bytes} bytes"
-                return JSONResponse({"detail": detail}, 413)
-        response = await call_next(request)
-        route = request.scope.get("route")
-        latency.labels(
-            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-        ).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(
+        GuardAndMeasure,
+        max_body_bytes=limits.max_body_bytes,
+        observe=lambda method, route, status, seconds: latency.labels(
+            method, route, str(status)
+        ).observe(seconds),
+    )
+    verify = KeyVerifier(store, limits.key_check_s)
 
     def scope(needed: str) -> Callable:
-        def check(
+        # async: a sync dependency costs a thread-pool round trip per request
+        async def check(
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> str:
             if credentials is None:
                 raise HTTPException(401, "missing API key", {"WWW-Authenticate": "Bearer"})
-            found = verify_key(store, credentials.credentials)
+            found = verify(credentials.credentials)
             if found is None:
                 raise HTTPException(401, "invalid API key", {"WWW-Authenticate": "Bearer"})
             key_id, scopes = found
@@ -223,7 +219,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                 if state.model and state.model.vectors_ is not None
                 else None
             )
-            state.apply(lambda m: m.add_items(good, vectors))
+            state.apply(lambda m: add_items(m, good, vectors))
         return s.WriteOut(received=len(frame), stored=written, rejected=rejected(bad))
 
     @app.post(
@@ -278,26 +274,56 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     # -- reads ---------------------------------------------------------------------
 
-    def titled(rec: Recommender, frame: pd.DataFrame) -> list[s.RecommendedItem]:
+    def titled(
+        rec: Recommender, columns: Sequence[int], scores: Sequence[float], sources: Sequence[str]
+    ) -> list[dict]:
+        """A list's items (the model's item columns) as :class:`s.RecommendedItem` dicts,
+        ranked as given. Plain dicts serialised by orjson: pydantic models for every item
+        of every list cost more than answering from a kept list."""
         generated = state_generated()
-        # one lookup for the list: a .loc per item cost more than the ranking itself
-        info = rec.items_.reindex(frame["item_id"], columns=["title", "description"])
-        out = []
-        for row, title, description in zip(
-            frame.itertuples(index=False), info["title"], info["description"], strict=True
-        ):
-            out.append(
-                s.RecommendedItem(
-                    item_id=row.item_id,
-                    title=_text(title),
-                    description=_text(description),
-                    generated_description=generated.get(row.item_id),
-                    score=float(row.score) if np.isfinite(row.score) else 0.0,
-                    rank=int(row.rank),
-                    sources=[x for x in str(getattr(row, "sources", "")).split(",") if x],
-                )
+        ids, titles, descriptions = item_text(rec)
+        return [
+            {
+                "item_id": ids[c],
+                "title": titles[c],
+                "description": descriptions[c],
+                "generated_description": generated.get(ids[c]),
+                "score": float(score) if np.isfinite(score) else 0.0,
+                "rank": rank,
+                "sources": [x for x in source.split(",") if x],
+            }
+            for rank, (c, score, source) in enumerate(
+                zip(columns, scores, sources, strict=True), start=1
             )
-        return out
+        ]
+
+    def framed(rec: Recommender, frame: pd.DataFrame) -> list[dict]:
+        columns = rec.item_ids_.get_indexer(frame["item_id"].astype(str)).tolist()
+        sources = frame["sources"] if "sources" in frame.columns else [""] * len(frame)
+        return titled(rec, columns, frame["score"].tolist(), list(sources))
+
+    # The model's item ids, titles and descriptions by item column, as Python lists:
+    # looking a list's ten items up in the catalogue frame (Arrow strings) cost more than
+    # the rest of answering from a kept list. Made on first use per model, forgotten
+    # under the write lock when items change.
+    text_of: list = [None, None]
+
+    def item_text(rec: Recommender) -> tuple[list[str], list[str], list[str]]:
+        if text_of[0] is not rec:
+            at = rec.items_.index.get_indexer(rec.item_ids_)
+            found = at >= 0
+            text = [rec.item_ids_.tolist()]
+            for column in ("title", "description"):
+                values = rec.items_[column].take(np.where(found, at, 0)).tolist()
+                text.append([_text(v) if f else "" for v, f in zip(values, found, strict=True)])
+            text_of[:] = [rec, tuple(text)]
+        return text_of[1]
+
+    def add_items(rec: Recommender, items: pd.DataFrame, vectors) -> None:
+        try:
+            rec.add_items(items, vectors)
+        finally:  # even half-done, the catalogue may have changed
+            text_of[:] = [None, None]
 
     generated_cache: dict[str, object] = {}
 
@@ -319,7 +345,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         responses={**ERRORS, **NOT_READY},
         dependencies=[read],
     )
-    def recommendations(
+    async def recommendations(
         user_id: Annotated[str, Path(min_length=1, max_length=256)],
         k: Annotated[int, Query(ge=1, le=limits.max_k)] = 10,
         diversity: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
@@ -328,11 +354,38 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         available: bool | None = None,
         interests: Annotated[str | None, Query(max_length=1_000)] = None,
         explain: bool = False,
-    ) -> s.RecommendationsOut:
+    ) -> Response:
         """Top-k for a user, seen items excluded. A user without history gets items
         matching their stated interests (``?interests=`` or ``POST /users``), else the
         popular ones: never an error."""
         rec = model()
+        if not (include_tag or exclude_tag or available is not None or interests or explain):
+            # A known user's kept list is answered here, on the event loop: no thread-pool
+            # round trip and no wait behind requests that score.
+            with state.lock.reading_if_free() as free:
+                known = free and rec.knows_user(user_id)
+                top = rec.kept_top(user_id, k, diversity) if known else None
+                if top is not None:
+                    items = titled(
+                        rec, top.items.tolist(), top.scores.tolist(), rec.source_labels(top.sources)
+                    )
+                    return _json({"user_id": user_id, "strategy": "model", "items": items})
+        return await run_in_threadpool(
+            scored, rec, user_id, k, diversity, include_tag, exclude_tag, available, interests,
+            explain,
+        )  # fmt: skip
+
+    def scored(
+        rec: Recommender,
+        user_id: str,
+        k: int,
+        diversity: float | None,
+        include_tag: list[str] | None,
+        exclude_tag: list[str] | None,
+        available: bool | None,
+        interests: str | None,
+        explain: bool,
+    ) -> Response:
         filters = {}
         if include_tag:
             filters["include_tags"] = include_tag
@@ -345,22 +398,21 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                 stated = interests or _stated_interests(store, user_id)
                 if stated and rec.vectors_ is not None:
                     found = _by_text(rec, state.encode(stated), k, filters, None)
-                    return s.RecommendationsOut(
-                        user_id=user_id, strategy="interests", items=titled(rec, found)
-                    )
+                    items = framed(rec, found)
+                    return _json({"user_id": user_id, "strategy": "interests", "items": items})
             frame = rec.recommend([user_id], k=k, filters=filters or None, diversity=diversity)
-            items = titled(rec, frame)
+            items = framed(rec, frame)
             if explain:
                 for item in items:
-                    why = rec.explain(user_id, item.item_id)
-                    item.reasons = s.ReasonsOut(
+                    why = rec.explain(user_id, item["item_id"])
+                    item["reasons"] = s.ReasonsOut(
                         sources=why.sources,
                         history=[s.HistoryReasonOut(**asdict(h)) for h in why.history],
                         keywords=why.keywords,
                         features=[s.FeatureReasonOut(**asdict(f)) for f in why.features],
-                    )
+                    ).model_dump()
             strategy = "model" if rec.knows_user(user_id) else "popular"
-        return s.RecommendationsOut(user_id=user_id, strategy=strategy, items=items)
+        return _json({"user_id": user_id, "strategy": strategy, "items": items})
 
     @app.get(
         "/items/{item_id}/similar",
@@ -372,7 +424,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     def similar(
         item_id: Annotated[str, Path(min_length=1, max_length=256)],
         k: Annotated[int, Query(ge=1, le=limits.max_k)] = 10,
-    ) -> s.SimilarOut:
+    ) -> Response:
         rec = model()
         with state.lock.reading():
             try:
@@ -380,7 +432,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             except UnknownIdError as exc:
                 raise HTTPException(404, str(exc)) from None
             frame = frame.rename(columns={"item_id": "of", "similar_item_id": "item_id"})
-            return s.SimilarOut(item_id=item_id, items=titled(rec, frame))
+            return _json({"item_id": item_id, "items": framed(rec, frame)})
 
     @app.post(
         "/search",
@@ -389,7 +441,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         responses={**ERRORS, **NOT_READY},
         dependencies=[read],
     )
-    def search(body: s.SearchIn) -> s.SearchOut:
+    def search(body: s.SearchIn) -> Response:
         """Natural-language search over item text, optionally leaning to a user."""
         rec = model()
         if rec.vectors_ is None:
@@ -398,7 +450,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             raise HTTPException(422, [{"loc": ["body", "query"], "msg": "empty query"}])
         with state.lock.reading():
             found = _by_text(rec, state.encode(body.query), body.k, None, body.user_id)
-            return s.SearchOut(query=body.query, items=titled(rec, found))
+            return _json({"query": body.query, "items": framed(rec, found)})
 
     @app.post(
         "/chat",
@@ -483,6 +535,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return s.RetrainOut(status="started" if started else "already running")
 
     return app
+
+
+def _json(content: dict) -> Response:
+    """A JSON answer already in the endpoint's response model's shape (FastAPI would
+    validate and serialise it through pydantic again)."""
+    return Response(orjson.dumps(content), media_type="application/json")
 
 
 def _text(value) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from collections.abc import Sequence
 
 from llmrec.store import Store
@@ -41,3 +43,33 @@ def verify_key(store: Store, token: str) -> tuple[str, tuple[str, ...]] | None:
     if found is None or not hmac.compare_digest(found[0], _hash(parts[2])):
         return None
     return parts[1], found[1]
+
+
+class KeyVerifier:
+    """:func:`verify_key` that trusts a key it verified for ``ttl_s`` seconds before
+    asking the store again: a store read per request cost more than answering from a
+    kept list. So a key revoked with ``llmrec keys revoke`` (another process) stops
+    working within ``ttl_s`` seconds; ``ttl_s`` 0 checks every request. Only valid keys
+    are remembered (at most ``max_keys``), so random tokens cannot fill the memory."""
+
+    def __init__(self, store: Store, ttl_s: float, max_keys: int = 10_000) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self.max_keys = max_keys
+        self._verified: dict[str, tuple[float, tuple[str, tuple[str, ...]]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, token: str) -> tuple[str, tuple[str, ...]] | None:
+        now = time.monotonic()
+        remembered = self._verified.get(token)
+        if remembered is not None and now - remembered[0] < self.ttl_s:
+            return remembered[1]
+        found = verify_key(self.store, token)
+        with self._lock:
+            if found is None or self.ttl_s <= 0:
+                self._verified.pop(token, None)
+                return found
+            if len(self._verified) >= self.max_keys:
+                self._verified.clear()  # rare: as many live keys as the bound
+            self._verified[token] = (now, found)
+        return found

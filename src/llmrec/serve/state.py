@@ -70,6 +70,22 @@ class ReadWriteLock:
                 self._condition.notify_all()
 
     @contextmanager
+    def reading_if_free(self) -> Iterator[bool]:
+        """Read now if no writer holds or waits for the lock (yields True), else yield
+        False at once. For short reads on the event loop, which must not block: they do
+        not count against ``max_readers``, which is there for scoring threads."""
+        with self._condition:
+            free = not self._writing and not self._writers_waiting
+            self._readers += free
+        try:
+            yield free
+        finally:
+            if free:
+                with self._condition:
+                    self._readers -= 1
+                    self._condition.notify_all()
+
+    @contextmanager
     def writing(self) -> Iterator[None]:
         with self._condition:
             self._writers_waiting += 1
