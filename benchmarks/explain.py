@@ -54,7 +54,8 @@ def main() -> None:
     fit_seconds = time.perf_counter() - started
 
     rng = np.random.default_rng(args.seed)
-    users = rng.choice(model.user_ids_, size=min(args.users, len(model.user_ids_)), replace=False)
+    known = model.user_ids_.tolist()
+    users = rng.choice(known, size=min(args.users, len(known)), replace=False)
     tops = model.recommend(list(users), k=1)
     faithful, latencies, explanations = 0, [], []
     for user, item in track(

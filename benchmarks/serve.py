@@ -10,8 +10,8 @@ vectors: the encoder's cost is not what is measured here), starts ``llmrec serve
 own process, waits while it ranks the known users' lists in the background, and measures
 ``GET /users/{id}/recommendations?k=10`` at 1, 8 and 32 concurrent clients, the same
 right after an event of the user (their kept list dropped: scored afresh), ``POST /events``
-in batches of 100, and a soak of mixed reads and writes (errors, memory growth of the
-server). Prints a table.
+in batches of 100 (each event a new user's), and a soak of mixed reads and writes of
+the known users (latency, errors, memory growth of the server). Prints a table.
 """
 
 from __future__ import annotations
@@ -103,10 +103,15 @@ async def hammer(base: str, key: str, clients: int, seconds: float, users: list[
     return latencies, errors, len(latencies) / (time.perf_counter() - started)
 
 
-async def ingest(base: str, key: str, seconds: float, items: int) -> tuple[float, int]:
+async def ingest(
+    base: str, key: str, seconds: float, items: int, users: list[str] | None = None
+) -> tuple[float, int]:
+    """4 writers posting batches of 100 events for ``seconds``: each event of a new user,
+    or, given ``users``, of one of them (as a service's traffic mostly is)."""
     headers = {"Authorization": f"Bearer {key}"}
     stored, errors, batch = 0, 0, 0
     stop = time.perf_counter() + seconds
+    rng = np.random.default_rng(2)
     async with httpx.AsyncClient(timeout=30) as http:
         started = time.perf_counter()
 
@@ -114,9 +119,11 @@ async def ingest(base: str, key: str, seconds: float, items: int) -> tuple[float
             nonlocal stored, errors, batch
             while time.perf_counter() < stop:
                 batch += 1
+                who = [users[u] for u in rng.integers(len(users), size=100)] if users else [
+                    f"load-{w}-{batch}-{i}" for i in range(100)]  # fmt: skip
                 body = {"events": [
-                    {"user_id": f"load-{w}-{batch}-{i}", "item_id": f"i{(batch * 100 + i) % items}",
-                     "event_type": "click"} for i in range(100)
+                    {"user_id": user, "item_id": f"i{(batch * 100 + i) % items}",
+                     "event_type": "click"} for i, user in enumerate(who)
                 ]}  # fmt: skip
                 response = await http.post(f"{base}/events", json=body, headers=headers)
                 if response.status_code == 200:
@@ -229,13 +236,17 @@ def main() -> None:
 
             async def soak():
                 return await asyncio.gather(
-                    hammer(base, key, 8, args.soak, users), ingest(base, key, args.soak, args.items)
+                    hammer(base, key, 8, args.soak, users),
+                    ingest(base, key, args.soak, args.items, users),
                 )
 
-            (latencies, read_errors, _), (_, write_errors) = asyncio.run(soak())
+            (latencies, read_errors, rate), (per_second, write_errors) = asyncio.run(soak())
             after = rss_mb(server.pid)
             growth = f"{before:.0f} → {after:.0f} ({after / before - 1:+.1%})"
-            rows.append((f"soak {args.soak:.0f} s: errors (reads, writes)",
+            p50, p99 = percentiles(latencies)
+            rows.append((f"soak {args.soak:.0f} s, 8 readers + 4 writers (known users' events): "
+                         "reads p50 / p99 ms, req/s; events/s; errors (reads, writes)",
+                         f"{p50:.1f} / {p99:.1f}, {rate:.0f}; {per_second:.0f}; "
                          f"{read_errors}, {write_errors}"))  # fmt: skip
             rows.append(("soak: server memory before → after (MB)", growth))
     finally:

@@ -142,6 +142,20 @@ def test_save_and_load_give_the_same_recommendations(fitted_recommender, tmp_pat
     pd.testing.assert_frame_equal(loaded.recommend(["5"], k=10), fitted_recommender.recommend(["5"], k=10))
 
 
+def test_a_model_saved_before_growing_user_ids_still_loads_and_grows(fitted_recommender, tmp_path):
+    import pickle
+
+    old = copy.deepcopy(fitted_recommender)
+    old.user_ids_ = pd.Index(old.user_ids_.tolist())  # format 2 kept a pandas Index
+    with (tmp_path / "v2.pkl").open("wb") as handle:
+        pickle.dump((2, old), handle)
+    loaded = Recommender.load(tmp_path / "v2.pkl")
+    pd.testing.assert_frame_equal(loaded.recommend(["5"], k=10), fitted_recommender.recommend(["5"], k=10))
+    item = str(fitted_recommender.item_ids_[0])
+    loaded.update(pd.DataFrame({"user_id": ["newcomer"], "item_id": [item], "timestamp": [9e9]}))
+    assert loaded.knows_user("newcomer") and len(loaded.user_ids_) == len(old.user_ids_) + 1
+
+
 def test_cold_items_are_ranked_by_content(ml100k_frames, genre_vectors):
     """Items with no events at all are recommendable the moment they are in the catalogue."""
     events, items = ml100k_frames

@@ -27,6 +27,7 @@ from llmrec.data.records import RecordKind
 from llmrec.data.validate import validate_frame
 from llmrec.errors import UnknownIdError
 from llmrec.explain.reasons import Explanation, explain
+from llmrec.ids import GrowingIndex
 from llmrec.models import (
     ALS,
     BPR,
@@ -50,7 +51,7 @@ from llmrec.rank.ranker import LambdaRanker
 SOURCES = ("ease", "itemknn", "covisit", "als", "bpr", "sasrec", "content", "content_cf", "popular")
 CONTENT_SOURCES = frozenset({"content", "content_cf"})
 NEGATIVE_FEEDBACK = frozenset({"dislike", "skip", "not_interested"})
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3  # 3: user_ids_ a GrowingIndex
 LIST_DEPTH = 150  # a kept ranked list serves k ≤ 50 (MMR picks from the best 3k)
 _SECONDS_PER_DAY = 86_400.0
 
@@ -368,7 +369,7 @@ class Recommender:
         return sorted(rng.choice(rows, size=self.ranker_max_users, replace=False).tolist())
 
     def _set_state(self, data: Interactions, events: pd.DataFrame, weights) -> None:
-        self.user_ids_ = data.user_ids
+        self.user_ids_ = GrowingIndex(data.user_ids)
         self.item_ids_ = data.item_ids
         self.sequences_ = list(data.sequences)
         self.last_time_ = data.last_time.copy()
@@ -786,7 +787,7 @@ class Recommender:
         users = pd.Index(pd.unique(positive["user_id"]))
         new_users = users[self.user_ids_.get_indexer(users) < 0]
         if len(new_users):
-            self.user_ids_ = self.user_ids_.append(new_users)
+            self.user_ids_.append(new_users)
             self.sequences_ += [np.zeros(0, np.int64) for _ in new_users]
             self.last_time_ = np.r_[self.last_time_, np.full(len(new_users), np.nan)]
         rows = self.user_ids_.get_indexer(positive["user_id"])
@@ -847,8 +848,10 @@ class Recommender:
     def load(cls, path: str | Path) -> Recommender:
         with Path(path).open("rb") as handle:
             version, model = pickle.load(handle)
-        if version != _FORMAT_VERSION or not isinstance(model, cls):
+        if version not in (2, _FORMAT_VERSION) or not isinstance(model, cls):
             raise ValueError(f"{path}: not a llmrec model of format {_FORMAT_VERSION}")
+        if version == 2:  # its user ids were a pandas Index
+            model.user_ids_ = GrowingIndex(model.user_ids_)
         return model
 
     def _check_fitted(self) -> None:

@@ -55,9 +55,9 @@ def _metric_at_k_plot(results: Sequence[SystemResult], split: str, path: Path) -
 def _diversity_plot(results: Sequence[SystemResult], split: str, path: Path) -> bool:
     curve = sorted(
         (
-            (r.diversity or 0.0, r.metrics["ndcg@10"], r.metrics.get("diversity@10", np.nan))
+            (r.diversity, r.metrics["ndcg@10"], r.metrics.get("diversity@10", np.nan))
             for r in results
-            if r.split == split and r.system == "llmrec"
+            if r.split == split and r.system == "llmrec" and r.diversity is not None
         ),
     )
     if len(curve) < 2:
@@ -171,9 +171,13 @@ def write_report(
         _activity_plot(results, split, folder / f"{split}-activity.png")
         lines += [f"![NDCG@K]({split}-ndcg-at-k.png)", f"![by activity]({split}-activity.png)"]
         if _diversity_plot(results, split, folder / f"{split}-diversity.png"):
-            curve = [r for r in results if r.split == split and r.system == "llmrec"]
+            # the MMR sweep's rows (the plain row is the configured λ, already in it)
+            curve = sorted(
+                (r for r in results if r.split == split and r.system == "llmrec"
+                 and r.diversity is not None), key=lambda r: r.diversity,
+            )  # fmt: skip
             rows = [
-                {"λ": r.diversity or 0.0, **{c: r.metrics.get(c) for c in DIVERSITY_COLUMNS}}
+                {"λ": r.diversity, **{c: r.metrics.get(c) for c in DIVERSITY_COLUMNS}}
                 for r in curve
             ]
             lines += [
