@@ -160,6 +160,13 @@ class ServeSettings(BaseModel):
     max_query_chars: int = Field(1_000, ge=10, description="longest search query")
     rate_limit_per_s: float = Field(500.0, gt=0, description="requests per second per key")
     rate_limit_burst: int = Field(1_000, ge=1, description="requests a key may send at once")
+    group_commit_wait_ms: float = Field(
+        10.0,
+        ge=0,
+        le=1_000,
+        description="how long concurrent POST /events wait for each other to share one "
+        "validation, commit and model update (0: no wait)",
+    )
     key_check_s: float = Field(
         5.0,
         ge=0,

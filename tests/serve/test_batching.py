@@ -44,3 +44,27 @@ def test_a_failed_write_fails_its_group_and_not_the_next():
     with pytest.raises(ValueError, match="the store is gone"):
         commit.submit("bad")
     assert commit.submit("good") == "good"
+
+
+def test_writers_that_came_together_are_waited_for():
+    written: list[int] = []
+
+    def process(items):
+        time.sleep(0.01)
+        written.append(len(items))
+        return items
+
+    def writer(commit: GroupCommit, delay: float) -> None:
+        for i in range(8):
+            commit.submit(i)
+            time.sleep(delay)  # each writer comes back a little later than the others
+
+    commit = GroupCommit(process, wait_s=0.5)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda d: writer(commit, d), (0.0, 0.002, 0.004, 0.006)))
+    assert sum(written) == 32
+    assert len(written) <= 8 + 2  # groups of 4 once the writers came together
+    started = time.perf_counter()
+    assert commit.submit("alone") == "alone"  # waits once for the four, then writes
+    assert commit.submit("alone") == "alone" and time.perf_counter() - started < 0.75
+    assert written[-1] == 1

@@ -270,7 +270,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             for frame, (_, bad), result in zip(frames, checked, results, strict=True)
         ]
 
-    events_commit = GroupCommit(write_events)
+    events_commit = GroupCommit(write_events, wait_s=limits.group_commit_wait_ms / 1000)
 
     # -- reads ---------------------------------------------------------------------
 
