@@ -160,6 +160,12 @@ class ServeSettings(BaseModel):
     max_query_chars: int = Field(1_000, ge=10, description="longest search query")
     rate_limit_per_s: float = Field(500.0, gt=0, description="requests per second per key")
     rate_limit_burst: int = Field(1_000, ge=1, description="requests a key may send at once")
+    sqlite_cache_mib: int = Field(
+        16,
+        ge=1,
+        description="SQLite page cache per pooled connection of the service (ingest from "
+        "the CLI uses 128)",
+    )
     group_commit_wait_ms: float = Field(
         10.0,
         ge=0,

@@ -129,3 +129,11 @@ def test_delete_user_removes_their_rows_and_cached_answers_only(store: Store):
     assert set(store.events_frame()["user_id"]) == {"u1", "u2"}
     assert store.users_frame()["user_id"].tolist() == ["u1"]
     assert list(store.llm_outputs(["key0", "key1"])) == ["key1"]
+
+
+def test_the_sqlite_page_cache_is_sized_per_connection(tmp_path):
+    for mib, expected in ((None, -128 * 1024), (8, -8 * 1024)):
+        url = f"sqlite:///{tmp_path / f'cache-{mib}.db'}"
+        opened = Store.open(url) if mib is None else Store.open(url, sqlite_cache_mib=mib)
+        with opened as store, store.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == expected

@@ -78,10 +78,10 @@ class RateLimiter:
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The service over ``store`` (default: the configured one) and the trained model."""
-    own_store = store is None
-    store = store or Store.open(settings.effective_database_url)
-    state = ModelState(settings, store)
     limits = settings.serve
+    own_store = store is None
+    store = store or Store.open(settings.effective_database_url, limits.sqlite_cache_mib)
+    state = ModelState(settings, store)
     limiter = RateLimiter(limits.rate_limit_per_s, limits.rate_limit_burst)
     registry = CollectorRegistry()
     latency = Histogram(

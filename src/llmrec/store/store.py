@@ -12,6 +12,7 @@ import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -86,8 +87,11 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect to ``url``, creating the database file and schema when needed."""
+    def open(cls, url: str, sqlite_cache_mib: int = 128) -> Store:
+        """Connect to ``url``, creating the database file and schema when needed.
+
+        ``sqlite_cache_mib``: SQLite's page cache, per connection — large for bulk
+        ingest; a long-running service with several pooled connections wants less."""
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
@@ -106,7 +110,7 @@ class Store:
             pool_pre_ping=backend == "postgresql",
         )
         if backend == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
         store = cls(engine)
         try:
             store.migrate()
@@ -511,7 +515,7 @@ class Store:
         }
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection, _record, cache_mib: int) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (the API) run while an ingest writes; NORMAL sync is durable in WAL
     # mode against process crashes, which is what an acknowledged event needs.
@@ -519,7 +523,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA cache_size=-131072")
+    cursor.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # negative: KiB
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
