@@ -38,7 +38,9 @@ def test_recommend_returns_ranked_unseen_items(fitted_recommender, ml100k_frames
     assert not set(mine["item_id"]) & seen
     assert mine["rank"].tolist() == list(range(1, 11))
     assert mine["score"].is_monotonic_decreasing
-    assert fitted_recommender.ranker_ is not None and fitted_recommender.ranker_.groups_trained_ > 100
+    assert (
+        fitted_recommender.ranker_ is not None and fitted_recommender.ranker_.groups_trained_ > 100
+    )
 
 
 def test_unknown_user_gets_cold_start_not_an_error(fitted_recommender):
@@ -139,7 +141,9 @@ def test_bad_rows_are_set_aside_and_good_rows_kept(ml100k_frames):
 def test_save_and_load_give_the_same_recommendations(fitted_recommender, tmp_path):
     path = fitted_recommender.save(tmp_path / "model.pkl")
     loaded = Recommender.load(path)
-    pd.testing.assert_frame_equal(loaded.recommend(["5"], k=10), fitted_recommender.recommend(["5"], k=10))
+    pd.testing.assert_frame_equal(
+        loaded.recommend(["5"], k=10), fitted_recommender.recommend(["5"], k=10)
+    )
 
 
 def test_a_model_saved_before_growing_user_ids_still_loads_and_grows(fitted_recommender, tmp_path):
@@ -150,7 +154,9 @@ def test_a_model_saved_before_growing_user_ids_still_loads_and_grows(fitted_reco
     with (tmp_path / "v2.pkl").open("wb") as handle:
         pickle.dump((2, old), handle)
     loaded = Recommender.load(tmp_path / "v2.pkl")
-    pd.testing.assert_frame_equal(loaded.recommend(["5"], k=10), fitted_recommender.recommend(["5"], k=10))
+    pd.testing.assert_frame_equal(
+        loaded.recommend(["5"], k=10), fitted_recommender.recommend(["5"], k=10)
+    )
     item = str(fitted_recommender.item_ids_[0])
     loaded.update(pd.DataFrame({"user_id": ["newcomer"], "item_id": [item], "timestamp": [9e9]}))
     assert loaded.knows_user("newcomer") and len(loaded.user_ids_) == len(old.user_ids_) + 1
@@ -186,8 +192,12 @@ def test_undated_events_do_not_make_their_input_order_a_sequence(ml100k_frames):
     by_item = undated.sort_values(["user_id", "item_id"], ignore_index=True)
     reversed_ = by_item.iloc[::-1].reset_index(drop=True)
     users = ["1", "13", "42"]
-    models = [Recommender(sources=("covisit", "ease"), ranker=False).fit(f) for f in (by_item, reversed_)]
-    pd.testing.assert_frame_equal(models[0].recommend(users, k=10), models[1].recommend(users, k=10))
+    models = [
+        Recommender(sources=("covisit", "ease"), ranker=False).fit(f) for f in (by_item, reversed_)
+    ]
+    pd.testing.assert_frame_equal(
+        models[0].recommend(users, k=10), models[1].recommend(users, k=10)
+    )
     # no order to learn from: ALS takes the order-based sources' place
     assert models[0].active_sources_ == ("als", "ease")
     dated = Recommender(sources=("covisit", "ease"), ranker=False).fit(events.head(20_000))
@@ -240,7 +250,7 @@ def test_kept_top_is_recommends_answer_without_scoring(ml100k_frames, genre_vect
     assert model.kept_top("13") is None  # the user's list went with their event
 
 
-def test_candidates_are_each_rows_best_usable_items_ties_by_column():
+def test_candidates_are_each_rows_best_usable_items_ties_by_tie_rank():
     from llmrec.rank.features import best_first
     from llmrec.recommender import _top_k_usable
 
@@ -250,10 +260,28 @@ def test_candidates_are_each_rows_best_usable_items_ties_by_column():
     scores[10:20] = rng.normal(size=(10, 300))
     unusable = rng.random((40, 300)) < 0.3
     unusable[20, :295] = True  # fewer usable items than k
+    tie_rank = rng.permutation(300)  # e.g. each item's place by popularity
     for cap in (5, 50, 1000):
-        chosen = _top_k_usable(scores, unusable, best_first(scores, cap), k=12)
+        chosen = _top_k_usable(scores, unusable, best_first(scores, cap), 12, tie_rank)
         for r in range(40):
             usable = np.flatnonzero(~unusable[r])
-            # best first, then lower column first
-            expected = usable[np.lexsort((usable, -scores[r, usable]))][:12]
+            # best first, then the better tie rank first
+            expected = usable[np.lexsort((tie_rank[usable], -scores[r, usable]))][:12]
             assert set(np.flatnonzero(chosen[r])) == set(expected), (cap, r)
+
+
+def test_a_user_with_few_co_visits_gets_popular_candidates_not_the_first_columns():
+    # Items "a0".."a9" come first in the catalogue but only one user had each, long ago;
+    # "p0".."p9" come last and everyone had them. A user whose one item co-occurred with nothing
+    # else ties every other item at 0 in co-visitation.
+    rare = [f"a{i}" for i in range(10)]
+    popular = [f"p{i}" for i in range(10)]
+    items = pd.DataFrame({"item_id": [*rare, *popular, "x"], "title": "t"})
+    rows = [(f"r{i}", a, i) for i, a in enumerate(rare)]
+    rows += [(f"u{u}", p, 100 + u * 10 + j) for u in range(30) for j, p in enumerate(popular)]
+    rows += [("new", "x", 1000)]
+    events = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    model = Recommender(sources=("covisit",), ranker=False, candidates_per_source=5)
+    model.fit(events, items)
+    got = model.recommend(["new"], k=5)
+    assert set(got["item_id"]) <= set(popular)
