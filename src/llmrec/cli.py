@@ -755,8 +755,11 @@ def serve(
     import uvicorn
 
     from llmrec.serve import create_app
+    from llmrec.serve.allocator import bound_malloc
 
     settings = _settings(ctx)
+    if settings.serve.malloc_arenas:
+        bound_malloc(settings.serve.malloc_arenas, settings.serve.malloc_mmap_threshold_kib << 10)
     with _user_errors():
         app_ = create_app(settings)
     host, port = host or settings.serve.host, port or settings.serve.port

@@ -191,6 +191,17 @@ class ServeSettings(BaseModel):
         description="most recently active users whose lists are ranked in the "
         "background when a model loads (0: none)",
     )
+    malloc_arenas: int = Field(
+        2,
+        ge=0,
+        description="glibc malloc arenas of `llmrec serve` (0: glibc's default, 8 per core)",
+    )
+    malloc_mmap_threshold_kib: int = Field(
+        256,
+        ge=0,
+        le=32_768,
+        description="blocks from this size up are mapped and unmapped, not kept in arenas",
+    )
 
 
 class Settings(BaseSettings):

@@ -80,3 +80,12 @@ def test_keywords_are_deduplicated_checked_and_completed_from_tags():
     assert result.verdict == "repaired"
     assert result.keywords == ("comedy", "animation", "children's")
     assert any("2003" in p for p in result.problems)
+
+
+def test_joined_words_ground_their_parts():
+    # Amazon's titles join words: "GiftCard" grounds "Card", "eGift" grounds "Gift"
+    source = "<item>\ntitle: Whimsical Peacock GiftCard - $100\nbrand: Target Corporation\n</item>"
+    result = check("A whimsical peacock Gift Card worth $100 from Target.", source=source,
+                   tags=[], title="Whimsical Peacock GiftCard - $100")  # fmt: skip
+    assert result.verdict == "pass", result.problems
+    assert check("A Gift Card from Walmart.", source=source, tags=[]).verdict == "rejected"

@@ -49,6 +49,7 @@ _DECADE = re.compile(r"(?<![\w])'?(1[0-9]|20)?(\d)0['’]?s\b")
 _CENTURY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)[- ]century\b", re.IGNORECASE)
 _NAME = re.compile(r"(?<![\w'’])([A-Z][\w'’-]*)")
 _POSSESSIVE = re.compile(r"['’]s$")
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 # Words a grounded sentence may start with or use in capitals without naming anything.
 _COMMON = frozenset(
@@ -200,7 +201,10 @@ class _Facts:
     """What the source text states: its words (lowercased) and numbers."""
 
     def __init__(self, source: str) -> None:
-        self.words = {_POSSESSIVE.sub("", w.lower()) for w in _WORD.findall(source)}
+        words = _WORD.findall(source)
+        # "GiftCard" and "eGift" ground "card" and "gift".
+        words += [part for w in words for part in _CAMEL_PART.findall(w)]
+        self.words = {_POSSESSIVE.sub("", w.lower()) for w in words}
         # A date written "01-Jan-1995" grounds "January".
         self.words |= {_MONTHS[w[:3]] for w in self.words if w[:3] in _MONTHS}
         self.text = source.lower()
