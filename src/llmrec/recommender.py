@@ -634,9 +634,8 @@ class Recommender:
         score ties when candidates are chosen: a user with few co-visits gets what is
         popular now, not whatever comes first in the catalogue (ML-100K leave-last-one-out
         NDCG@10: catalogue order shuffled 0.1127, all-time popularity 0.1165, trending
-        0.1184). Derived from ``stats_`` and
-        kept with the stats it came from (``fit`` replaces them while training the
-        ranker, ``add_items`` when the catalogue grows)."""
+        0.1184). Derived from ``stats_`` and kept with the stats it came from (``fit``
+        replaces them while training the ranker, ``add_items`` when the catalogue grows)."""
         stats, rank = self.__dict__.get("_tie_ranks", (None, None))
         if stats is not self.stats_:
             order = np.argsort(-self.stats_.trending, kind="stable")

@@ -98,9 +98,9 @@ def run_evaluation(
             raise ValueError(f"unknown system(s) {sorted(missing)}; known: {', '.join(chosen)}")
         chosen = {k: v for k, v in chosen.items() if k in system_names}
     splits = [make_split(n, events, settings.event_weights, seed=seed) for n in split_names]
-    # Systems break score ties by catalogue order; shuffled, so that no system is
-    # credited with the item-id order (on ML-100K it follows release and popularity:
-    # MostPop's all-zero scores on cold items ranked by id looked 3x better than chance).
+    # Score ties a system leaves fall to catalogue order; shuffled, so that no system is
+    # credited with the item-id order (on ML-100K it tracks popularity: MostPop's
+    # all-zero scores on cold items scored NDCG@10 0.1974 ranked by id, 0.0981 shuffled).
     catalogue = items.sample(frac=1.0, random_state=seed) if not items.empty else None
     used = {s for name, make in chosen.items() if name in BASELINES for s in make().sources}
     grids = {s: g for s, g in GRIDS.items() if s in used} if tune_sources else {}
