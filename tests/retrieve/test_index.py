@@ -38,6 +38,9 @@ def test_exclusions_and_allowed_ids_filter_per_query():
     only = index.search(queries, k=5, allowed=["i3", "i4", "i0"])
     assert all(set(r) <= {"i3", "i4", "i0"} for r in only.ids)
     assert len(only.ids[0]) == 3  # fewer than k exist
+    # Filters apply to their own search only: the next one sees every item again.
+    assert index.size == 50
+    assert index.search(queries, k=5, exclude=[{"i0"}, set()]).ids == result.ids
 
 
 def test_add_replace_and_remove():
