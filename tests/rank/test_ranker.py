@@ -21,6 +21,10 @@ def test_ranker_learns_which_feature_matters():
     ranker = LambdaRanker(n_estimators=50, seed=0).fit(
         features, labels, groups, ["signal", "noise"]
     )
+    # Early stopping on a fifth of the queries chose the rounds; the final model, trained
+    # on all 300, has exactly that many trees (no best_iteration to cut at predict).
+    assert 1 <= ranker.rounds_ <= 50 and ranker.model_.num_trees() == ranker.rounds_
+    assert ranker.model_.best_iteration == 0 and ranker.groups_trained_ == 300
     test_x, test_y, _ = _queries(50, 20, seed=1)
     predicted = ranker.predict(test_x).reshape(50, 20)
     top = predicted.argmax(axis=1)
