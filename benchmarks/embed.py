@@ -78,7 +78,7 @@ def intrinsic_dimension(vectors: np.ndarray, queries: np.ndarray, k: int = 20) -
 
 
 def catalogue_vectors(data: Path, encoder: UniversalSentenceEncoder, table: Table) -> np.ndarray:
-    """Unit vectors of every item of :data:`CATALOGUES` (distinct texts), by ``embed_items``."""
+    """Distinct unit vectors of the items of :data:`CATALOGUES`, by ``embed_items``."""
     parts, started = [], time.perf_counter()
     for name, folder in CATALOGUES.items():
         with tempfile.TemporaryDirectory() as tmp:
