@@ -89,3 +89,11 @@ def test_joined_words_ground_their_parts():
                    tags=[], title="Whimsical Peacock GiftCard - $100")  # fmt: skip
     assert result.verdict == "pass", result.problems
     assert check("A Gift Card from Walmart.", source=source, tags=[]).verdict == "rejected"
+
+
+def test_pronoun_contractions_are_not_names():
+    # The model wrote "I'm" in Amazon gift-card answers; the guard had dropped the sentence.
+    assert check("A comedy I'm sure children will love.").verdict == "pass"
+    assert check("A comedy We've loved.").verdict == "pass"
+    named = check("Toy Story is an animated comedy. A comedy Pixar'd made.")
+    assert named.verdict == "repaired" and any("Pixar" in p for p in named.problems)

@@ -49,6 +49,7 @@ _DECADE = re.compile(r"(?<![\w])'?(1[0-9]|20)?(\d)0['’]?s\b")
 _CENTURY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)[- ]century\b", re.IGNORECASE)
 _NAME = re.compile(r"(?<![\w'’])([A-Z][\w'’-]*)")
 _POSSESSIVE = re.compile(r"['’]s$")
+_CONTRACTION = re.compile(r"['’](?:m|re|ve|ll|d)$")  # "I'm", "We've": the pronoun counts
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 # Words a grounded sentence may start with or use in capitals without naming anything.
@@ -225,7 +226,7 @@ class _Facts:
         for match in _NAME.finditer(sentence):
             name = _POSSESSIVE.sub("", match.group(1)).strip("-'’")
             lower = name.lower()
-            if not name or lower in self.words or lower in _COMMON:
+            if not name or lower in self.words or _CONTRACTION.sub("", lower) in _COMMON:
                 continue
             parts = [p for p in lower.split("-") if p and not p.isdigit()]
             if parts and all(p in self.words for p in parts):
