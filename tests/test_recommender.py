@@ -162,6 +162,17 @@ def test_a_model_saved_before_growing_user_ids_still_loads_and_grows(fitted_reco
     assert loaded.knows_user("newcomer") and len(loaded.user_ids_) == len(old.user_ids_) + 1
 
 
+def test_a_model_with_an_older_sasrec_network_is_refused_clearly(ml100k_frames, tmp_path):
+    import pickle
+
+    events, _ = ml100k_frames
+    old = Recommender(sources=("sasrec",), ranker=False, sasrec_max_epochs=1).fit(events)
+    with (tmp_path / "v3.pkl").open("wb") as handle:
+        pickle.dump((3, old), handle)
+    with pytest.raises(ValueError, match=r"v3.pkl: its SASRec network .* format 3.*llmrec train"):
+        Recommender.load(tmp_path / "v3.pkl")
+
+
 def test_cold_items_are_ranked_by_content(ml100k_frames, genre_vectors):
     """Items with no events at all are recommendable the moment they are in the catalogue."""
     events, items = ml100k_frames

@@ -52,7 +52,7 @@ SOURCES = ("ease", "itemknn", "covisit", "als", "bpr", "sasrec", "content", "con
 CONTENT_SOURCES = frozenset({"content", "content_cf"})
 ORDER_SOURCES = frozenset({"sasrec", "covisit"})  # they learn from the order of events
 NEGATIVE_FEEDBACK = frozenset({"dislike", "skip", "not_interested"})
-_FORMAT_VERSION = 3  # 3: user_ids_ a GrowingIndex
+_FORMAT_VERSION = 4  # 3: user_ids_ a GrowingIndex; 4: SASRec's own transformer blocks
 LIST_DEPTH = 150  # a kept ranked list serves k ≤ 50 (MMR picks from the best 3k)
 _SECONDS_PER_DAY = 86_400.0
 
@@ -870,8 +870,13 @@ class Recommender:
     def load(cls, path: str | Path) -> Recommender:
         with Path(path).open("rb") as handle:
             version, model = pickle.load(handle)
-        if version not in (2, _FORMAT_VERSION) or not isinstance(model, cls):
+        if version not in (2, 3, _FORMAT_VERSION) or not isinstance(model, cls):
             raise ValueError(f"{path}: not a llmrec model of format {_FORMAT_VERSION}")
+        if version < 4 and "sasrec" in model.scorers_:
+            raise ValueError(
+                f"{path}: its SASRec network is of an older llmrec (model format {version}); "
+                "fit it again (llmrec train)"
+            )
         if version == 2:  # its user ids were a pandas Index
             model.user_ids_ = GrowingIndex(model.user_ids_)
         return model

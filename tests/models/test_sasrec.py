@@ -1,0 +1,49 @@
+"""SASRec's own network: its dropout and its causal attention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from llmrec.models.sasrec import _Dropout, _Network
+
+
+def test_dropout_drops_a_fraction_p_and_keeps_the_mean():
+    x = torch.ones(1_000, 1_000)
+    out = _Dropout(0.2, np.random.default_rng(0))(x)
+    assert abs(float((out == 0).float().mean()) - 0.2) < 0.003
+    assert abs(float(out.mean()) - 1.0) < 0.005
+    assert torch.unique(out).tolist() == pytest.approx([0.0, 1.25], abs=1e-4)
+    again = _Dropout(0.2, np.random.default_rng(0))(x)
+    assert torch.equal(out, again)  # the seed decides the mask
+    assert _Dropout(0.0, np.random.default_rng(0))(x) is x
+
+
+def test_dropout_passes_gradients_through_kept_units_only():
+    x = torch.ones(50, 50, requires_grad=True)
+    out = _Dropout(0.5, np.random.default_rng(1))(x)
+    out.sum().backward()
+    assert torch.equal(x.grad, out.detach())  # d(out)/dx is the scaled mask
+
+
+def test_network_attends_only_to_earlier_positions():
+    torch.manual_seed(0)
+    network = _Network(n_items=20, dim=16, blocks=2, heads=2, max_len=6, dropout=0.2).eval()
+    sequences = torch.tensor([[0, 3, 5, 7, 9, 11]])
+    changed = sequences.clone()
+    changed[0, -1] = 12
+    with torch.no_grad():
+        before, after = network(sequences), network(changed)
+    assert torch.allclose(before[:, :-1], after[:, :-1], atol=1e-6)
+    assert not torch.allclose(before[:, -1], after[:, -1])
+    assert torch.equal(before, network(sequences))  # no dropout when evaluating
+
+
+def test_network_training_needs_a_noise_source():
+    network = _Network(n_items=20, dim=16, blocks=1, heads=1, max_len=4, dropout=0.2).train()
+    with pytest.raises(ValueError, match="noise"):
+        network(torch.tensor([[1, 2, 3, 4]]))
+    one = network(torch.tensor([[1, 2, 3, 4]]), np.random.default_rng(0))
+    two = network(torch.tensor([[1, 2, 3, 4]]), np.random.default_rng(0))
+    assert torch.equal(one, two)
