@@ -53,6 +53,32 @@ def test_empty_short_and_echoing_answers_are_rejected():
     assert "only restates the title" in result.problems
 
 
+WEDDING = "<item>\ntitle: Amazon Gift Card - Print - Wedding Butterflies\ntags: Gift Cards\n</item>"
+
+
+def test_a_sentence_about_the_title_passes_but_a_copy_of_it_does_not():
+    def wedding(text):
+        title = "Amazon Gift Card - Print - Wedding Butterflies"
+        return check(text, ["gift card", "wedding", "print"], WEDDING, ["Gift Cards"], title)
+
+    # the item's only fact is its title; saying what it is for is a description
+    assert wedding("A gift card for a wedding.").verdict == "pass"
+    copied = wedding("An Amazon Gift Card - Print - Wedding Butterflies.")
+    assert (copied.verdict, copied.problems) == ("rejected", ("only restates the title",))
+    assert wedding("Wedding Butterflies, gift card.").verdict == "rejected"  # shuffled
+    warhol = "<item>\ntitle: I Shot Andy Warhol (1996)\ntags: Drama\n</item>"
+    padded = check("I shot Andy Warhol (1996) in 1996.", source=warhol, title="I Shot Andy Warhol (1996)")
+    assert padded.problems == ("only restates the title",)
+    empty = wedding("A great gift for you.")
+    assert (empty.verdict, empty.problems) == ("rejected", ("says nothing about the item",))
+
+
+def test_a_plural_in_capitals_is_grounded_by_its_singular():
+    result = check("A card for Birthday Gifts and Weddings.", source=WEDDING)
+    assert "name 'Gifts'" not in " ".join(result.problems)
+    assert result.problems == ("dropped a sentence adding name 'Birthday'", "nothing grounded left")
+
+
 def test_the_answer_must_be_in_the_items_language():
     source = "<item>\ntitle: 玩具总动员\ntags: 动画, 喜剧\n</item>"
     wrong = check("An animated comedy about toys.", source=source, title="玩具总动员", tags=["动画", "喜剧"])

@@ -26,6 +26,7 @@ from llmrec.llm.cache import CachedLLM, PromptId
 from llmrec.store import Store
 
 PROMPT = PromptId("describe-item", 1)
+RETRY_SEEDS = (0, 1, 2, 3)  # 0: greedy; the others sample
 MAX_TOKENS = 56
 _MAX_TAGS = 12
 _MAX_ATTRIBUTES = 8
@@ -141,9 +142,9 @@ def enrich_items(
         blocks = [item_block(row, max_chars) for row in batch]
         verdicts: list[GuardResult | None] = [None] * len(batch)
         todo = list(range(len(batch)))
-        # A rejected answer is asked once more, sampled instead of greedy: the greedy
-        # answer often only restates the title.
-        for seed in (0, 1):
+        # A rejected answer is asked again, sampled instead of greedy (3 times at most):
+        # the greedy answer often only restates the title.
+        for seed in RETRY_SEEDS:
             requests = [describe_request(blocks[i], seed) for i in todo]
             before = cached.calls
             answers = cached.generate(PROMPT, requests, progress if seed == 0 else None)

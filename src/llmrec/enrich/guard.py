@@ -4,9 +4,10 @@ The bundled model is small and invents facts about items it does not know (it on
 "Sense and Sensibility (1995)" a Christopher Nolan film). The guard checks a generated
 description against the text the model was shown: sentences that name a year, decade,
 century or capitalised name absent from that text are removed (a repair); an answer with
-nothing left, in another script than the item's, or that only restates the title is
-rejected. Keywords are deduplicated, checked the same way and completed from the item's
-tags and title words when fewer than three survive.
+nothing left, in another script than the item's, that only restates the title or that
+says nothing about the item (only common words) is rejected. Keywords are deduplicated,
+checked the same way and completed from the item's tags and title words when fewer than
+three survive.
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ _COMMON = frozenset(
 )
 
 
+_ARTICLES = frozenset(["a", "an", "the"])
+
+
 @dataclass(frozen=True, slots=True)
 class GuardResult:
     description: str
@@ -195,6 +199,9 @@ def _check_text(description: str, facts: _Facts, source: str, title: str, max_ch
     elif _restates(text, title):
         problems.append("only restates the title")
         verdict, text = "rejected", ""
+    elif set(_normalised(text).split()) <= _COMMON:
+        problems.append("says nothing about the item")
+        verdict, text = "rejected", ""
     return GuardResult(text, (), verdict, tuple(problems))
 
 
@@ -208,6 +215,7 @@ class _Facts:
         self.words = {_POSSESSIVE.sub("", w.lower()) for w in words}
         # A date written "01-Jan-1995" grounds "January".
         self.words |= {_MONTHS[w[:3]] for w in self.words if w[:3] in _MONTHS}
+        self.forms = {_keyword_form(w) for w in self.words}
         self.text = source.lower()
 
     def invented(self, sentence: str) -> list[str]:
@@ -226,7 +234,12 @@ class _Facts:
         for match in _NAME.finditer(sentence):
             name = _POSSESSIVE.sub("", match.group(1)).strip("-'’")
             lower = name.lower()
-            if not name or lower in self.words or _CONTRACTION.sub("", lower) in _COMMON:
+            if (
+                not name
+                or lower in self.words
+                or _keyword_form(lower) in self.forms  # "Gifts" is grounded by "gift"
+                or _CONTRACTION.sub("", lower) in _COMMON
+            ):
                 continue
             parts = [p for p in lower.split("-") if p and not p.isdigit()]
             if parts and all(p in self.words for p in parts):
@@ -289,9 +302,18 @@ def _keyword_form(word: str) -> str:
 
 
 def _restates(text: str, title: str) -> bool:
-    """Every word of ``text`` is a word of the title: it says nothing about the item."""
-    title_words = set(_normalised(title).split())
-    return bool(title_words) and set(_normalised(text).split()) <= title_words | _COMMON
+    """``text`` says nothing but the title: its words are the title's (whole, in part or
+    shuffled; articles aside), or the whole title in order with only common words added
+    ("I shot Andy Warhol (1996) in 1996."). A sentence relating parts of the title passes:
+    "A gift card for a wedding." says what "Gift Card - Print - Wedding Butterflies" is
+    for, and on an item whose only fact is its title that is all there is to say."""
+    title_words = _normalised(title).split()
+    words = _normalised(text).split()
+    if not title_words or not set(words) <= set(title_words) | _COMMON:
+        return False
+    remaining = iter(words)
+    whole_title = all(word in remaining for word in title_words)  # in order
+    return whole_title or set(words) <= set(title_words) | _ARTICLES
 
 
 def _word_count(text: str) -> int:
