@@ -96,13 +96,13 @@ def _full_run(args: argparse.Namespace, threads: int, row: Row) -> None:
     if args.fresh and args.home.exists():
         shutil.rmtree(args.home)
     store, settings = _store(args.home, "movielens-100k", args.data, "ml-100k")
-    with EmbeddedLLM(threads=threads, parallel=settings.llm.concurrency) as llm:
+    with EmbeddedLLM(threads=threads, parallel=settings.llm.embedded_slots) as llm:
         full = _run(store, settings, llm, args.items, "ML-100K all items")
         started = time.perf_counter()
         rerun = enrich_items(store, llm, settings, limit=args.items)
         rerun_s = time.perf_counter() - started
     row(
-        f"ML-100K full, {settings.llm.concurrency} in flight",
+        f"ML-100K full, {settings.llm.embedded_slots} in flight",
         str(full.total),
         f"{full.seconds:.1f}",
         f"{full.total / full.seconds * 60:.0f}",
@@ -127,7 +127,7 @@ def _amazon(args: argparse.Namespace, tmp: Path, threads: int, row: Row) -> None
         args.data,
         "amazon-2018-gift-cards",
     )
-    with EmbeddedLLM(threads=threads, parallel=settings.llm.concurrency) as llm:
+    with EmbeddedLLM(threads=threads, parallel=settings.llm.embedded_slots) as llm:
         gift = _run(store, settings, llm, args.amazon_items, "Amazon Gift Cards")
     row(
         "Amazon Gift Cards",

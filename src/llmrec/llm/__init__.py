@@ -25,7 +25,7 @@ def load_llm(settings: LLMSettings) -> LLM:
     return EmbeddedLLM(
         model_path=settings.model_path,
         threads=settings.threads,
-        parallel=settings.concurrency,
+        parallel=settings.embedded_slots,
         context_per_slot=settings.context_per_slot,
         timeout_s=settings.timeout_s,
     )
