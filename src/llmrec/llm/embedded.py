@@ -89,7 +89,7 @@ class EmbeddedLLM(LLM):
         self,
         model_path: Path | None = None,
         threads: int = 2,
-        parallel: int = 4,
+        parallel: int = 1,  # as llm.embedded_slots: one at a time answers reproducibly
         context_per_slot: int = 1024,
         timeout_s: float = 120.0,
     ) -> None:
