@@ -51,6 +51,17 @@ class IngestSettings(BaseModel):
     max_text_length: int = Field(
         65_536, ge=1, description="longest accepted text field (title, description, query)"
     )
+    max_row_lines: int = Field(
+        1_000,
+        ge=1,
+        description="most physical lines one CSV row may span (quoted newlines); a row "
+        "past it (a stray quote) is rejected at its first line and reading goes on",
+    )
+    timestamp_unit: Literal["auto", "s", "ms"] = Field(
+        "auto",
+        description="unit of numeric timestamps; auto: milliseconds above 1e11 (the year "
+        "5138 in seconds), else seconds",
+    )
     max_raw_quarantine_chars: int = Field(
         4_096, ge=64, description="a quarantined row's raw text is cut to this many characters"
     )

@@ -27,7 +27,7 @@ MESSY_EVENTS = (
     "u2,i1,rating,abc,1700000200\n"  # non-numeric rating
     "u2,i3,click\n"  # truncated
     "u3,i1,purchase,,not-a-time\n"  # bad timestamp
-    "u1,i1,view,,1700000000\n"  # exact duplicate of line 2
+    "u1,i2,rating,4,1700000100\n"  # the rating of line 3 again: one statement
     "u4,你好,like,,2023-11-14T22:13:20Z\n"
 )
 
@@ -58,6 +58,64 @@ def test_messy_file_stores_good_rows_and_quarantines_bad_ones(
     assert sorted(stored["line"].tolist()) == [4, 5, 6]
     assert set(stored["source"]) == {str(path)}
     assert "u2,i1,rating,abc,1700000200" in stored["raw"].tolist()
+
+
+def test_a_stray_quote_loses_one_row_and_every_later_row_is_stored(
+    tmp_path: Path, settings: Settings, store: Store
+):
+    path = tmp_path / "q.csv"
+    path.write_text(
+        "user_id,item_id,event_type,value,timestamp\nu1,i1,view,1,1600000000\n"
+        'u2,"i2,view,1,1600000001\nu3,i3,view,1,1600000002\nu4,i4,view,1,1600000003\n'
+    )
+    report = ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings)
+    assert (report.rows_read, report.stored, report.quarantined) == (4, 3, 1)
+    assert sorted(store.events_frame()["user_id"]) == ["u1", "u3", "u4"]
+    assert store.quarantine_frame()["line"].tolist() == [3]
+
+
+def test_hostile_values_cost_their_own_rows_only(
+    tmp_path: Path, settings: Settings, store: Store
+):
+    path = tmp_path / "events.csv"
+    hostile = ["1e25", "-1e25", "9.3e21", "1e309", "inf", "nan"]
+    path.write_text(
+        "user_id,item_id,timestamp\n"
+        + "".join(f"bad{i},i,{t}\n" for i, t in enumerate(hostile))
+        + "".join(f"good{i},i,{1_600_000_000 + i}\n" for i in range(5))
+        + " padded,i,1600000000\n"
+    )
+    report = ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings)
+    assert (report.stored, report.quarantined) == (5, len(hostile) + 1)
+    reasons = store.quarantine_frame()["reason"].tolist()
+    assert sum("out of range" in r or "unparseable" in r for r in reasons) == len(hostile)
+    assert any("leading or trailing whitespace" in r for r in reasons)
+
+
+def test_items_with_deep_nul_or_invalid_text_are_quarantined_and_the_rest_stored(
+    tmp_path: Path, settings: Settings, store: Store
+):
+    path = tmp_path / "items.jsonl"
+    deep = '{"a": ' * 600 + "1" + "}" * 600
+    path.write_text(
+        f'{{"item_id": "deep", "title": "Deep", "attributes": {deep}}}\n'
+        '{"item_id": "nul", "title": "Nul", "attributes": {"k": "a\\u0000b"}}\n'
+        '{"item_id": "tag", "title": "Tag", "tags": ["a\\u0000b"]}\n'
+        '{"item_id": "ok", "title": "Fine"}\n'
+    )
+    report = ingest_file(store, TableSpec(path), RecordKind.ITEMS, settings)
+    assert (report.stored, report.quarantined) == (1, 3)
+    assert store.items_frame()["item_id"].tolist() == ["ok"]
+
+
+def test_plays_repeated_in_one_second_are_kept_and_a_rerun_adds_none(
+    tmp_path: Path, settings: Settings, store: Store
+):
+    path = tmp_path / "plays.csv"
+    path.write_text("user_id,item_id,event_type,timestamp\n" + "u,song,play,1600000000\n" * 3)
+    assert ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings).stored == 3
+    again = ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings)
+    assert (again.stored, again.duplicates) == (0, 3) and store.counts()["events"] == 3
 
 
 def test_large_files_are_parsed_in_a_worker_process_with_the_same_result(

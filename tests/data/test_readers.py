@@ -78,12 +78,81 @@ def test_nul_bytes_reject_the_row(tmp_path: Path):
     assert "\x00" not in rejections[0].raw
 
 
-def test_a_10_mb_field_is_read_not_fatal(tmp_path: Path):
+def test_a_10_mb_field_rejects_its_row_only(tmp_path: Path):
     path = tmp_path / "items.csv"
     huge = "x" * (10 * 1024 * 1024)
-    path.write_text(f"item_id,title\n1,{huge}\n2,Small\n")
-    frame, _, rejections = _read_all(TableSpec(path))
-    assert frame["title"].str.len().tolist() == [len(huge), 5] and rejections == []
+    path.write_text(f"item_id,title\n1,{huge}\n2,Small\n3,Also small\n")
+    frame, lines, rejections = _read_all(TableSpec(path))
+    assert frame["title"].tolist() == ["Small", "Also small"] and lines == [3, 4]
+    [rejected] = rejections
+    assert rejected.line == 2 and "row longer than 131,074 characters" in rejected.reason
+
+
+def test_a_stray_quote_rejects_one_line_and_reading_goes_on(tmp_path: Path):
+    # The repro of the adversarial report: the rest of the file used to merge into row 3.
+    path = tmp_path / "q.csv"
+    path.write_text(
+        "user_id,item_id,event_type,value,timestamp\nu1,i1,view,1,1600000000\n"
+        'u2,"i2,view,1,1600000001\nu3,i3,view,1,1600000002\nu4,i4,view,1,1600000003\n'
+    )
+    frame, lines, rejections = _read_all(TableSpec(path))
+    assert frame["user_id"].tolist() == ["u1", "u3", "u4"] and lines == [2, 4, 5]
+    [rejected] = rejections
+    assert (rejected.line, rejected.raw) == (3, 'u2,"i2,view,1,1600000001')
+    assert rejected.reason.startswith("unbalanced quote")
+
+
+def test_a_stray_quote_in_a_long_file_costs_one_row(tmp_path: Path):
+    # Far more lines than the bound follow the stray quote, with no closing quote: the
+    # bound stops the runaway row, and every later row is read.
+    path = tmp_path / "long.csv"
+    rows = [f"u{i},i{i},{i}\n" for i in range(5_000)]
+    rows[100] = 'u100,"i100,100\n'
+    path.write_text("user_id,item_id,timestamp\n" + "".join(rows))
+    chunks = list(read_table(TableSpec(path), 1_000, max_row_lines=50))
+    users = [u for c in chunks for u in c.frame["user_id"]]
+    assert len(users) == 4_999 and "u100" not in users and users[100] == "u101"
+    assert [r.line for c in chunks for r in c.rejections] == [102]
+
+
+def test_quoted_newlines_within_the_bound_stay_one_row(tmp_path: Path):
+    path = tmp_path / "items.csv"
+    body = "\n".join(f"paragraph {i}" for i in range(20))
+    path.write_text(f'item_id,description\n1,"{body}"\n2,short\n')
+    frame, lines, rejections = _read_all(TableSpec(path))
+    assert frame["description"].tolist() == [body, "short"] and lines == [2, 22]
+    assert rejections == []
+
+
+def test_a_row_over_the_line_bound_is_rejected_at_its_first_line(tmp_path: Path):
+    path = tmp_path / "items.csv"
+    body = "\n".join(f"p{i}" for i in range(10))
+    path.write_text(f'item_id,description\n1,"{body}"\n2,short\n')
+    chunks = list(read_table(TableSpec(path), 100, max_row_lines=5))
+    rejections = [r for c in chunks for r in c.rejections]
+    assert rejections[0].line == 2 and rejections[0].reason.startswith("unbalanced quote")
+    assert chunks[-1].frame["item_id"].tolist()[-1] == "2"
+
+
+def test_a_header_of_a_million_columns_is_refused_at_once(tmp_path: Path):
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n1\n")
+    with pytest.raises(InputFileError, match="1,000,000 columns"):
+        list(read_table(TableSpec(path), 10))
+
+
+def test_a_gzip_cut_in_half_keeps_the_rows_before_the_cut(tmp_path: Path):
+    whole = gzip.compress(
+        ("user_id,item_id\n" + "".join(f"u{i},i{i}\n" for i in range(200_000))).encode()
+    )
+    path = tmp_path / "events.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    read: list[str] = []
+    with pytest.raises(InputFileError, match="cannot read past byte") as err:
+        for chunk in read_table(TableSpec(path), 10_000):
+            read += chunk.frame["user_id"].tolist()
+    assert str(path) in str(err.value) and "rows before it are kept" in str(err.value)
+    assert len(read) > 10_000 and read[:3] == ["u0", "u1", "u2"]
 
 
 def test_wrong_delimiter_is_one_clear_error(tmp_path: Path):
@@ -134,6 +203,26 @@ def test_jsonl_with_bad_lines_and_gzip(tmp_path: Path):
     assert "expected a JSON object" in rejections[1].reason
 
 
+def test_a_corrupt_parquet_row_group_loses_only_that_group(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "events.parquet"
+    table = pa.table({"user_id": [f"u{i}" for i in range(300)], "item_id": ["i"] * 300})
+    pq.write_table(table, path, row_group_size=100, compression="none", use_dictionary=False)
+    meta = pq.ParquetFile(path).metadata
+    column = meta.row_group(1).column(0)
+    data = bytearray(path.read_bytes())
+    start = column.data_page_offset
+    data[start : start + 8] = b"\xff" * 8  # the page header of group 1's first column
+    path.write_bytes(bytes(data))
+    read: list[int] = []
+    with pytest.raises(InputFileError, match=r"1 unreadable row group\(s\).*row group 1 \(rows 101-200\)"):
+        for chunk in read_table(TableSpec(path), 1_000):
+            read += chunk.lines.tolist()
+    assert read == [*range(1, 101), *range(201, 301)]
+
+
 def test_parquet_reads_in_batches_with_row_numbers(tmp_path: Path):
     path = tmp_path / "events.parquet"
     pd.DataFrame({"uid": [f"u{i}" for i in range(7)], "iid": list(range(7))}).to_parquet(path)
@@ -163,3 +252,18 @@ def test_headerless_file_with_names_and_constants(tmp_path: Path):
         "user_id": "196", "item_id": "242", "value": "3", "timestamp": "881250949",
         "event_type": "rating",
     }  # fmt: skip
+
+
+def test_a_json_line_with_a_duplicate_key_is_rejected(tmp_path: Path):
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        '{"user_id": "u1", "item_id": "a", "user_id": "u2"}\n'
+        '{"user_id": "u3", "item_id": "user_id"}\n'  # the key's text twice, not the key
+        '{"user_id": "u4", "attributes": {"k": 1, "k": 2}}\n'
+    )
+    frame, lines, rejections = _read_all(TableSpec(path))
+    assert frame["user_id"].tolist() == ["u3"] and lines == [2]
+    assert [(r.line, r.reason.split(" in ")[0]) for r in rejections] == [
+        (1, "duplicate key 'user_id'"),
+        (3, "duplicate key 'k'"),
+    ]

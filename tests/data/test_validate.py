@@ -79,10 +79,24 @@ def test_unknown_items_are_rejected_when_the_catalogue_is_required():
     ]
 
 
-def test_duplicate_events_in_a_chunk_are_dropped_and_counted():
-    row = {"user_id": "u", "item_id": "i", "event_type": "view", "timestamp": "5"}
-    result = _validate(RecordKind.EVENTS, [row, row, {**row, "timestamp": "6"}])
-    assert len(result.frame) == 2 and result.duplicates == 1
+def test_the_same_play_twice_in_one_second_is_two_events_and_a_rating_is_one():
+    play = {"user_id": "u", "item_id": "i", "event_type": "play", "timestamp": "5"}
+    rating = {**play, "event_type": "rating", "value": "4"}
+    result = _validate(RecordKind.EVENTS, [play, play, rating, rating, {**play, "timestamp": "6"}])
+    assert len(result.frame) == 4 and result.duplicates == 1
+    assert result.frame["event_key"].is_unique
+    again = _validate(RecordKind.EVENTS, [play, play, rating, rating, {**play, "timestamp": "6"}])
+    assert again.frame["event_key"].tolist() == result.frame["event_key"].tolist()
+
+
+def test_repeats_are_numbered_across_chunk_boundaries():
+    play = {"user_id": "u", "item_id": "i", "event_type": "play", "timestamp": "5"}
+    validator = Validator(RecordKind.EVENTS, IngestSettings())
+    keys = []
+    for rows in ([play, play], [play]):
+        frame = pd.DataFrame(rows, dtype=object)
+        keys += validator.validate(Chunk(frame, np.arange(1, len(rows) + 1))).frame["event_key"].tolist()
+    assert len(set(keys)) == 3
 
 
 def test_event_keys_are_deterministic_and_see_every_field():

@@ -96,7 +96,13 @@ def ingest_file(
 
     def validated_chunks() -> Iterator[tuple[Validated, int, int]]:
         checked = False
-        for chunk in read_table(spec, settings.ingest.chunk_rows):
+        limits = settings.ingest
+        for chunk in read_table(
+            spec,
+            limits.chunk_rows,
+            max_row_lines=limits.max_row_lines,
+            max_field_chars=limits.max_text_length,
+        ):
             if transform is not None and len(chunk.frame):
                 chunk.frame = transform(chunk.frame)
             if not checked and len(chunk.frame.columns):

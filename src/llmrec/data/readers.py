@@ -12,8 +12,11 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import re
 import sys
+import zlib
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,10 @@ _SUFFIX_FORMATS: dict[str, FileFormat] = {
     ".pq": "parquet",
 }
 _LIKELY_DELIMITERS = (",", "\t", ";", "|")
+DEFAULT_MAX_ROW_LINES = 1_000
+DEFAULT_MAX_FIELD_CHARS = 65_536
+# A header wider than this is not a table of records (and would cost minutes to parse).
+MAX_COLUMNS = 4_096
 # How many leading non-blank lines of a JSON Lines file may fail before the whole file
 # is judged not to be JSON Lines (rather than quarantining every line).
 _JSONL_PROBE_LINES = 5
@@ -74,7 +81,7 @@ class Chunk:
         rows = self.frame.iloc[positions]
         if self.delimiter is not None:
             return [self.delimiter.join(map(_raw_text, row)) for row in rows.itertuples(False)]
-        return [orjson.dumps(rec, default=str).decode() for rec in rows.to_dict("records")]
+        return [_record_text(rec) for rec in rows.to_dict("records")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +123,19 @@ class TableSpec:
         return "\t" if self.resolved_format == "tsv" else ","
 
 
-def read_table(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
-    """Yield the file's rows in chunks of at most ``chunk_rows``, columns canonicalised."""
+def read_table(
+    spec: TableSpec,
+    chunk_rows: int,
+    *,
+    max_row_lines: int = DEFAULT_MAX_ROW_LINES,
+    max_field_chars: int = DEFAULT_MAX_FIELD_CHARS,
+) -> Iterator[Chunk]:
+    """Yield the file's rows in chunks of at most ``chunk_rows``, columns canonicalised.
+
+    A CSV row may span at most ``max_row_lines`` physical lines (quoted newlines) and
+    ``max_field_chars`` characters per field; past either bound it is rejected at its
+    first line and reading goes on from the next.
+    """
     path = spec.path
     if not path.exists():
         raise InputFileError(path, "no such file")
@@ -125,7 +143,7 @@ def read_table(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
         raise InputFileError(path, "not a regular file")
     fmt = spec.resolved_format
     if fmt in ("csv", "tsv"):
-        chunks = _read_delimited(spec, chunk_rows)
+        chunks = _read_delimited(spec, chunk_rows, max_row_lines, max_field_chars)
     elif fmt == "jsonl":
         chunks = _read_jsonl(spec, chunk_rows)
     else:
@@ -161,12 +179,14 @@ def _open_binary(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def _read_delimited(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
+def _read_delimited(
+    spec: TableSpec, chunk_rows: int, max_row_lines: int, max_field_chars: int
+) -> Iterator[Chunk]:
     delimiter = spec.resolved_delimiter
     try:
         fh = _open_binary(spec.path)
         first = fh.read(4096)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputFileError(spec.path, f"cannot read: {exc}") from None
     if not first.strip():
         raise InputFileError(spec.path, "the file is empty")
@@ -175,38 +195,127 @@ def _read_delimited(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
     # each chunk is then checked for them, and for NULs, at C speed.
     text = io.TextIOWrapper(fh, encoding=spec.encoding, errors="surrogateescape", newline="")
     with text:
-        reader = csv.reader(text, delimiter=delimiter)
-        names = _delimited_header(spec, reader, delimiter)
+        source = _RowLines(_read_lines(text, spec.path, fh), max_row_lines)
+        names = _delimited_header(spec, source, delimiter)
         n_fields = len(names)
+        # No valid row is longer than this: validation caps every field's length.
+        source.max_chars = n_fields * (max_field_chars + 1)
         rows: list[list[str]] = []
         starts: list[int] = []
         rejections: list[Rejection] = []
-        previous_end = reader.line_num
-        while True:
-            try:
-                for row in reader:
-                    if len(row) == n_fields:
-                        rows.append(row)
-                        starts.append(previous_end + 1)
-                    elif row:  # a blank line parses as []
-                        rejections.append(
-                            Rejection(
-                                previous_end + 1,
-                                f"expected {n_fields} fields, found {len(row)} "
-                                "(truncated or malformed row)",
-                                _printable(delimiter.join(row)),
-                            )
-                        )
-                    previous_end = reader.line_num
-                    if len(rows) >= chunk_rows:
-                        yield _delimited_chunk(rows, starts, names, rejections, spec, fh)
-                        rows, starts, rejections = [], [], []
-                break
-            except csv.Error as exc:
-                rejections.append(Rejection(previous_end + 1, f"unparseable row: {exc}", ""))
-                previous_end = reader.line_num
+        for start, row, problem in _delimited_rows(source, delimiter, n_fields):
+            if problem is None:
+                rows.append(row)
+                starts.append(start)
+            else:
+                rejections.append(Rejection(start, problem, _printable(delimiter.join(row))))
+            if len(rows) >= chunk_rows:
+                yield _delimited_chunk(rows, starts, names, rejections, spec, fh)
+                rows, starts, rejections = [], [], []
         if rows or rejections:
             yield _delimited_chunk(rows, starts, names, rejections, spec, fh)
+
+
+class _RowOverrun(Exception):
+    """The row being parsed has grown past the bound on its lines or characters."""
+
+
+class _RowLines:
+    """The file's physical lines for :mod:`csv`, tracked row by row.
+
+    A stray quote makes the csv module read on to the next quote, which may be millions
+    of lines away. This source bounds how many lines and characters one row may take,
+    and can hand a failed row's lines back, so that parsing re-synchronises at the line
+    after the row's first: one bad line costs one row, never the rest of the file.
+    """
+
+    def __init__(self, lines: Iterator[str], max_lines: int) -> None:
+        self._lines = lines
+        self._returned: deque[str] = deque()
+        self.max_lines = max_lines
+        self.max_chars = sys.maxsize
+        self.row: list[str] = []
+        self._row_chars = 0
+        self.lines_before_row = 0
+
+    def __iter__(self) -> _RowLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._returned.popleft() if self._returned else next(self._lines)
+        self.row.append(line)
+        self._row_chars += len(line)
+        if len(self.row) > self.max_lines or self._row_chars > self.max_chars:
+            raise _RowOverrun
+        return line
+
+    def finish_row(self) -> int:
+        """End the current row; returns its first line's number (1-based)."""
+        start = self.lines_before_row + 1
+        self.lines_before_row += len(self.row)
+        self.row.clear()
+        self._row_chars = 0
+        return start
+
+    def give_up_row(self) -> tuple[int, str]:
+        """Drop only the current row's first line (returned with its number); the lines
+        after it are read again."""
+        first, rest = self.row[0], self.row[1:]
+        self._returned.extendleft(reversed(rest))
+        self.row = [first]
+        return self.finish_row(), first.rstrip("\r\n")
+
+
+def _delimited_rows(
+    source: _RowLines, delimiter: str, n_fields: int
+) -> Iterator[tuple[int, list[str], str | None]]:
+    """(first line, fields, why rejected or None) for every row after the header."""
+    while True:
+        reader = csv.reader(source, delimiter=delimiter)
+        try:
+            for row in reader:
+                if len(row) == n_fields:
+                    yield source.finish_row(), row, None
+                elif not row:  # a blank line parses as []
+                    source.finish_row()
+                elif len(source.row) > 1:
+                    # A row over several lines that does not parse is a stray quote:
+                    # reject its first line only and read the others again.
+                    spanned = len(source.row)
+                    start, line = source.give_up_row()
+                    yield start, [line], _UNBALANCED_QUOTE.format(lines=spanned)
+                    break
+                else:
+                    found = f"expected {n_fields} fields, found {len(row)}"
+                    yield source.finish_row(), row, f"{found} (truncated or malformed row)"
+            else:
+                return
+        except _RowOverrun:
+            spanned = len(source.row)
+            start, line = source.give_up_row()
+            if spanned == 1:
+                problem = f"row longer than {source.max_chars:,} characters ({len(line):,})"
+            else:
+                problem = _UNBALANCED_QUOTE.format(lines=spanned)
+            yield start, [line], problem
+        except csv.Error as exc:
+            start, line = source.give_up_row()
+            yield start, [line], f"unparseable row: {exc}"
+
+
+_UNBALANCED_QUOTE = (
+    "unbalanced quote: a quoted field ran over {lines} lines; only this line is rejected, "
+    "the next ones are read again"
+)
+
+
+def _read_lines(text: io.TextIOWrapper, path: Path, fh: IO[bytes]) -> Iterator[str]:
+    try:
+        yield from text
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputFileError(
+            path, f"cannot read past byte {_position(fh):,}: {exc} (the rows before it are kept)"
+        ) from None
 
 
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
@@ -232,15 +341,21 @@ def _printable(raw: str) -> str:
     return _UNDECODABLE.sub("\ufffd", raw.replace("\x00", "\\0"))
 
 
-def _delimited_header(spec: TableSpec, reader: Iterator[list[str]], delimiter: str) -> list[str]:
+def _delimited_header(spec: TableSpec, source: _RowLines, delimiter: str) -> list[str]:
     if not spec.header:
         if spec.names is None:
             raise InputFileError(spec.path, "a file without a header needs column names")
         return list(spec.names)
     try:
-        header = next(reader)
-    except (StopIteration, csv.Error) as exc:
-        raise InputFileError(spec.path, f"cannot read the header line: {exc}") from None
+        header = next(csv.reader(source, delimiter=delimiter))
+    except (StopIteration, csv.Error, _RowOverrun) as exc:
+        problem = "an unbalanced quote" if isinstance(exc, _RowOverrun) else str(exc)
+        raise InputFileError(spec.path, f"cannot read the header line: {problem}") from None
+    source.finish_row()
+    if len(header) > MAX_COLUMNS:
+        raise InputFileError(
+            spec.path, f"the header has {len(header):,} columns (at most {MAX_COLUMNS:,})"
+        )
     header = [h.strip().lstrip("\ufeff") for h in header]
     if len(header) == 1:
         others = [d for d in _LIKELY_DELIMITERS if d != delimiter and d in header[0]]
@@ -295,7 +410,7 @@ def _read_jsonl(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
         fh = _open_binary(spec.path)
         empty = not fh.read(4096).strip()
         fh.seek(0)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise InputFileError(spec.path, f"cannot read: {exc}") from None
     if empty:
         raise InputFileError(spec.path, "the file is empty")
@@ -341,8 +456,10 @@ def _read_jsonl(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
 def _iter_lines(fh: IO[bytes], path: Path) -> Iterator[bytes]:
     try:
         yield from fh
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputFileError(path, f"cannot read: {exc}") from None
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputFileError(
+            path, f"cannot read past byte {_position(fh):,}: {exc} (the rows before it are kept)"
+        ) from None
 
 
 def _parse_json_line(raw: bytes, encoding: str) -> tuple[str | None, dict | None]:
@@ -357,10 +474,46 @@ def _parse_json_line(raw: bytes, encoding: str) -> tuple[str | None, dict | None
         return f"invalid JSON: {exc}", None
     if not isinstance(record, dict):
         return f"expected a JSON object, found {type(record).__name__}", None
+    try:
+        duplicate = _duplicate_key(raw, record)
+    except RecursionError:
+        return "JSON nested too deeply", None
+    if duplicate is not None:
+        return f"duplicate key {duplicate!r} in the JSON object (which value is meant?)", None
     return None, record
 
 
+def _keys(record: dict) -> Iterator[str]:
+    """The keys of an object and of the objects inside it."""
+    for key, value in record.items():
+        yield key
+        if isinstance(value, dict):
+            yield from _keys(value)
+        elif isinstance(value, list):
+            for element in value:
+                if isinstance(element, dict):
+                    yield from _keys(element)
+
+
+def _duplicate_key(raw: bytes, record: dict) -> str | None:
+    """A key that the line's object holds twice (orjson keeps the last one silently)."""
+    if not any(raw.count(orjson.dumps(key)) > 1 for key in _keys(record)):
+        return None  # the usual case, decided by a cheap count of each key's text
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            found.append(next(k for k in keys if keys.count(k) > 1))
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+    return found[0] if found else None
+
+
 def _read_parquet(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
+    """Row group by row group: a corrupt group is skipped (its rows are counted as lost
+    in the error raised at the end), and every group that reads is kept."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -368,14 +521,48 @@ def _read_parquet(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
         parquet = pq.ParquetFile(spec.path)
     except (pa.ArrowException, OSError) as exc:
         raise InputFileError(spec.path, f"not a readable Parquet file: {exc}") from None
-    first_row = 1
-    total_rows = max(parquet.metadata.num_rows, 1)
+    metadata = parquet.metadata
+    total_rows = max(metadata.num_rows, 1)
     size = spec.path.stat().st_size
-    for batch in parquet.iter_batches(batch_size=chunk_rows):
-        frame = batch.to_pandas()
-        lines = np.arange(first_row, first_row + len(frame), dtype=np.int64)
-        first_row += len(frame)
-        yield Chunk(frame, lines, bytes_done=size * (first_row - 1) // total_rows)
+    unreadable: list[str] = []
+    first_row = 1
+    for group in range(metadata.num_row_groups):
+        group_rows = metadata.row_group(group).num_rows
+        try:
+            table = parquet.read_row_group(group)
+        except (pa.ArrowException, OSError) as exc:
+            problem = " ".join(str(exc).split())
+            unreadable.append(f"row group {group} (rows {first_row:,}-"
+                              f"{first_row + group_rows - 1:,}): {problem}")  # fmt: skip
+            first_row += group_rows
+            continue
+        for batch in table.to_batches(max_chunksize=chunk_rows):
+            frame = batch.to_pandas()
+            lines = np.arange(first_row, first_row + len(frame), dtype=np.int64)
+            first_row += len(frame)
+            yield Chunk(frame, lines, bytes_done=size * (first_row - 1) // total_rows)
+    if unreadable:
+        raise InputFileError(
+            spec.path,
+            f"{len(unreadable)} unreadable row group(s), the others are kept: "
+            + "; ".join(unreadable[:3]),
+        )
+
+
+def _record_text(record: dict) -> str:
+    """A rejected record as JSON, or as printable text where it is not JSON-able (nested
+    past orjson's depth limit, invalid Unicode)."""
+    try:
+        return orjson.dumps(record, default=str).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return orjson.dumps({str(k): _field_json(v) for k, v in record.items()}).decode()
+
+
+def _field_json(value: object) -> object:
+    try:
+        return orjson.Fragment(orjson.dumps(value, default=str))
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        return f"<not storable as JSON: {exc}>"
 
 
 def _raw_text(value: object) -> str:

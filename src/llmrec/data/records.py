@@ -35,6 +35,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "play",
 )
 DEFAULT_EVENT_TYPE = "interaction"
+# Events that state something (a rating, a like) rather than count something (a play, a
+# view): the same one twice in one second is one statement, not two.
+STATE_EVENT_TYPES = frozenset({"rating", "like", "dislike", "not_interested"})
 
 
 @dataclass(frozen=True, slots=True)

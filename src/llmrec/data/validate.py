@@ -8,6 +8,7 @@ gets the first reason that applies, and good rows are never dropped because of b
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -21,7 +22,13 @@ from pandas.api import types as ptypes
 from llmrec.config import IngestSettings
 from llmrec.data.hashing import combine, fnv1a_64
 from llmrec.data.readers import Chunk, Rejection
-from llmrec.data.records import COLUMNS, DEFAULT_EVENT_TYPE, REQUIRED_COLUMNS, RecordKind
+from llmrec.data.records import (
+    COLUMNS,
+    DEFAULT_EVENT_TYPE,
+    REQUIRED_COLUMNS,
+    STATE_EVENT_TYPES,
+    RecordKind,
+)
 from llmrec.errors import InputFileError
 
 _EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_\-]{0,31}$"
@@ -29,6 +36,10 @@ _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
 # Epoch numbers above this are taken as milliseconds (in seconds it would be year 5138).
 _MILLISECONDS_ABOVE = 1e11
+_FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00Z
+_LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z
+_CONTROL_CHARACTERS = r"[\x00-\x1f\x7f]"
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _MISSING_VALUE_SENTINEL = -np.inf  # rejected as a value, so free to stand for "no value"
 _MISSING_TIME_SENTINEL = np.iinfo(np.int64).min
 TEXT = pd.StringDtype("pyarrow")
@@ -64,6 +75,14 @@ class _Reasons:
         self.bad |= new
 
 
+    def flag_each(self, mask: np.ndarray, messages: Sequence[str | None]) -> None:
+        """Flag rows, each with its own message."""
+        new = mask & ~self.bad
+        for row in np.flatnonzero(new):
+            self.text[row] = messages[row]
+        self.bad |= new
+
+
 def _shorten(value: object, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}...' ({len(str(value))} characters)"
@@ -87,6 +106,7 @@ class Validator:
         self.limits = limits
         self.known_item_ids = known_item_ids
         self.default_event_type = default_event_type
+        self._repeats = _RepeatNumbers()
 
     def check_columns(self, columns: list[str], source: str) -> None:
         """Raise :class:`InputFileError` when the table lacks a required column."""
@@ -100,9 +120,13 @@ class Validator:
                 f"{', '.join(map(str, columns)) or 'none'} (map columns with --map NAME=COLUMN)",
             )
 
-    def validate(self, chunk: Chunk) -> Validated:
+    def validate(self, chunk: Chunk, batches: np.ndarray | None = None) -> Validated:
+        """``batches`` says which request each row came from when several are validated
+        together: repeated events are then numbered within their own request only (a
+        copy in another request is a retry, not a repeat)."""
         frame = chunk.frame.reset_index(drop=True)
         reasons = _Reasons(len(frame))
+        frame = _valid_unicode(frame, reasons)
         if self.kind is RecordKind.EVENTS:
             out = self._events(frame, reasons)
             key = "event_key"
@@ -116,10 +140,11 @@ class Validator:
             out = self._links(frame, reasons)
             key = ["user_id", "friend_id"]
         rejected = np.flatnonzero(reasons.bad)
-        rejections = list(chunk.rejections)
+        limit = self.limits.max_raw_quarantine_chars
+        rejections = [r if len(r.raw) <= limit else replace(r, raw=r.raw[:limit])
+                      for r in chunk.rejections]  # fmt: skip
         if rejected.size:
             raws = chunk.raw_rows(rejected)
-            limit = self.limits.max_raw_quarantine_chars
             rejections += [
                 Rejection(int(line), str(reason), raw[:limit])
                 for line, reason, raw in zip(
@@ -129,6 +154,10 @@ class Validator:
         good = ~reasons.bad
         out = out[good].reset_index(drop=True)
         lines = chunk.lines[good]
+        if self.kind is RecordKind.EVENTS:
+            out["event_key"] = self._repeats.number(
+                out, None if batches is None else batches[good]
+            )
         # Later rows win: an updated item later in the file replaces the earlier one.
         dup = out.duplicated(key, keep="last").to_numpy()
         if dup.any():
@@ -139,12 +168,24 @@ class Validator:
     # -- per kind ------------------------------------------------------------------
 
     def _id(self, frame: pd.DataFrame, column: str, reasons: _Reasons, required: bool = True):
+        """An id exactly as given: one that padding or control characters would make
+        ambiguous is rejected, never rewritten (two ids must not merge into one)."""
         raw = frame[column] if column in frame.columns else _missing_column(len(frame))
-        text = _as_text(raw)
+        text = _as_text(raw, strip=False)
         wrong_type = _non_scalar(raw)
         reasons.flag(wrong_type, f"{column} must be a string or number, got {{value}}", raw)
         if required:
             reasons.flag(text == "", f"missing {column}")
+        reasons.flag(
+            text.str.strip() != text,
+            f"{column} {{value}} has leading or trailing whitespace (ids are kept exactly)",
+            text,
+        )
+        reasons.flag(
+            text.str.contains(_CONTROL_CHARACTERS, regex=True),
+            f"{column} {{value}} contains a control character",
+            text,
+        )
         too_long = text.str.len() > self.limits.max_id_length
         reasons.flag(
             too_long,
@@ -238,7 +279,12 @@ class Validator:
     # -- typed fields ----------------------------------------------------------------
 
     def _timestamps(self, frame: pd.DataFrame, column: str, reasons: _Reasons) -> pd.Series:
-        """Epoch seconds (UTC) as nullable Int64; unparseable values are flagged."""
+        """Epoch seconds (UTC) as nullable Int64; unparseable values are flagged.
+
+        Numbers are seconds, or milliseconds with ``timestamp_unit = "ms"``; with "auto"
+        a number above 1e11 (the year 5138 in seconds) is milliseconds. Times outside the
+        years 1-9999 are rejected, not clipped.
+        """
         raw = frame[column] if column in frame.columns else _missing_column(len(frame))
         if ptypes.is_datetime64_any_dtype(raw):
             stamps = pd.to_datetime(raw, utc=True)
@@ -246,9 +292,14 @@ class Validator:
         text = _as_text(raw)
         present = text != ""
         numbers = _to_float(text)
-        numbers = numbers.mask(numbers.abs() > _MILLISECONDS_ABOVE, numbers / 1000.0)
-        seconds = np.floor(numbers)
-        pending = present & numbers.isna()
+        unit = self.limits.timestamp_unit
+        in_ms = numbers.abs() > _MILLISECONDS_ABOVE if unit == "auto" else unit == "ms"
+        numbers = numbers.mask(in_ms, numbers / 1000.0)
+        number_given = numbers.notna()
+        out_of_range = number_given & ~numbers.between(_FIRST_SECOND, _LAST_SECOND)
+        reasons.flag(out_of_range, f"{column} {{value}} out of range (years 1-9999)", text)
+        seconds = np.floor(numbers.mask(out_of_range))
+        pending = present & ~number_given
         if pending.any():
             parsed = pd.to_datetime(text[pending], utc=True, format="ISO8601", errors="coerce")
             retry = parsed.isna()
@@ -310,13 +361,90 @@ class Validator:
             for row, value in enumerate(values):
                 if value is not None:
                     base[row][str(column)] = value
-        too_big = np.fromiter(
-            (len(orjson.dumps(a, default=str)) > self.limits.max_text_length for a in base),
-            dtype=bool,
-            count=len(base),
-        )
-        reasons.flag(too_big, f"attributes longer than {self.limits.max_text_length} characters")
+        problems = [_attributes_problem(a, self.limits.max_text_length) for a in base]
+        bad = np.fromiter((p is not None for p in problems), dtype=bool, count=len(base))
+        reasons.flag_each(bad, problems)
         return base
+
+
+def _attributes_problem(attributes: dict[str, object], limit: int) -> str | None:
+    """Why ``attributes`` cannot be stored as JSON (too deep, not text, too long, a NUL)."""
+    try:
+        encoded = orjson.dumps(attributes, default=str)
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        return f"attributes cannot be stored as JSON: {exc}"
+    if len(encoded) > limit:
+        return f"attributes longer than {limit} characters"
+    if b"\\u0000" in encoded:
+        return "NUL byte in attributes"
+    return None
+
+
+def _valid_unicode(frame: pd.DataFrame, reasons: _Reasons) -> pd.DataFrame:
+    """Bytes decoded as UTF-8, and rows whose text is not valid Unicode (undecodable
+    bytes, lone surrogates) flagged, their value blanked so later checks can run."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object:
+            continue
+        kinds = ptypes.infer_dtype(values, skipna=True)
+        if kinds not in ("string", "bytes", "mixed"):
+            continue
+        cells = values.tolist()
+        if kinds == "string" and _encodes(cells):
+            continue
+        bad = np.zeros(len(cells), dtype=bool)
+        for row, cell in enumerate(cells):
+            if isinstance(cell, bytes | bytearray):
+                cell = bytes(cell).decode("utf-8", errors="surrogateescape")
+                cells[row] = cell
+            if isinstance(cell, str) and _SURROGATES.search(cell):
+                bad[row] = True
+                cells[row] = ""
+        if bad.any():
+            reasons.flag(bad, f"{column} is not valid UTF-8 text")
+        frame = frame.assign(**{str(column): pd.Series(cells, index=frame.index, dtype=object)})
+    return frame
+
+
+def _encodes(cells: list[object]) -> bool:
+    """Whether every string among ``cells`` encodes as UTF-8 (one C-speed pass)."""
+    try:
+        "".join(c for c in cells if isinstance(c, str)).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _RepeatNumbers:
+    """Tells repeated identical events apart: the n-th copy of an event (the same play
+    twice in one second) gets a key of its own, derived from the first's and n.
+
+    Numbering follows the order of the input, so reading the same file again gives the
+    same keys and stores nothing twice. Counts carry over from the previous chunk only:
+    memory stays bounded, and in a time-ordered file the repeats of one second are
+    adjacent. Events that state something (``STATE_EVENT_TYPES``) are not numbered: their
+    copies are one statement.
+    """
+
+    def __init__(self) -> None:
+        self._previous: dict[int, int] = {}
+
+    def number(self, events: pd.DataFrame, batches: np.ndarray | None = None) -> np.ndarray:
+        keys = events["event_key"].to_numpy(dtype=np.int64)
+        counted = ~events["event_type"].isin(STATE_EVENT_TYPES).to_numpy(dtype=bool)
+        series = pd.Series(keys[counted])
+        by = [series] if batches is None else [series, pd.Series(batches[counted])]
+        seen = series.groupby(by, sort=False).cumcount().to_numpy(dtype=np.int64)
+        if self._previous:
+            seen = seen + series.map(self._previous).fillna(0).to_numpy(dtype=np.int64)
+        self._previous = dict(zip(series.tolist(), (seen + 1).tolist(), strict=True))
+        out = keys.copy()
+        repeat = np.flatnonzero(counted)[seen > 0]
+        if repeat.size:
+            parts = [keys[repeat].view(np.uint64), seen[seen > 0].astype(np.uint64)]
+            out[repeat] = combine(parts).view(np.int64)
+        return out
 
 
 def event_keys(events: pd.DataFrame) -> np.ndarray:
@@ -347,16 +475,19 @@ def _missing_column(n_rows: int) -> pd.Series:
     return pd.Series([""] * n_rows, dtype=TEXT)
 
 
-def _as_text(values: pd.Series) -> pd.Series:
-    """Values as stripped Arrow strings ("" for missing); integral floats lose their ".0".
+def _as_text(values: pd.Series, strip: bool = True) -> pd.Series:
+    """Values as Arrow strings ("" for missing), stripped unless ``strip`` is False;
+    integral floats lose their ".0".
 
     Arrow-backed strings keep the checks vectorised in C++ rather than per Python object.
     """
     if ptypes.is_integer_dtype(values) and not values.isna().any():
         return values.astype(str).astype(TEXT)
     if ptypes.infer_dtype(values, skipna=True) in ("string", "empty"):
-        return values.astype(TEXT).fillna("").str.strip()
-    return values.map(_scalar_text).astype(TEXT)
+        text = values.astype(TEXT).fillna("")
+        return text.str.strip() if strip else text
+    text = values.map(_scalar_text if strip else _exact_scalar_text).astype(TEXT)
+    return text
 
 
 def _to_float(text: pd.Series) -> pd.Series:
@@ -372,6 +503,10 @@ def _to_float(text: pd.Series) -> pd.Series:
         # Some value is not a number: the slower parse marks it NaN for the caller to flag.
         out[present] = pd.to_numeric(text[present].astype(object), errors="coerce")
     return pd.Series(out, index=text.index)
+
+
+def _exact_scalar_text(value: object) -> str:
+    return value if isinstance(value, str) else _scalar_text(value)
 
 
 def _scalar_text(value: object) -> str:
@@ -422,7 +557,9 @@ def _parse_tags(value: object) -> list[str] | None:
     seen: dict[str, None] = {}
     for tag in value:
         tag = tag.strip()
-        if tag and "\x00" not in tag:
+        if "\x00" in tag:
+            return None
+        if tag:
             seen.setdefault(tag, None)
     return list(seen)
 
@@ -496,8 +633,9 @@ def validate_frames(
     validator = Validator(kind, settings or IngestSettings())
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     validator.check_columns([str(c) for c in combined.columns], what)
-    result = validator.validate(Chunk(combined, np.arange(1, len(combined) + 1)))
     starts = np.cumsum([0, *(len(f) for f in frames)])
+    batches = np.repeat(np.arange(len(frames)), np.diff(starts))
+    result = validator.validate(Chunk(combined, np.arange(1, len(combined) + 1)), batches)
     owner = np.searchsorted(starts, result.lines - 1, side="right") - 1
     rejected_owner = np.searchsorted(starts, [r.line - 1 for r in result.rejections], "right") - 1
     return [
