@@ -68,6 +68,11 @@ class IngestSettings(BaseModel):
     require_known_items: bool = Field(
         False, description="reject events whose item_id is not in the catalogue"
     )
+    quarantine_beside_input: bool = Field(
+        False,
+        description="write <input>.quarantine.jsonl next to the input file (where writable) "
+        "instead of under `home`/quarantine",
+    )
 
 
 def _available_cores() -> int:

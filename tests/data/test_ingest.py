@@ -47,7 +47,9 @@ def test_messy_file_stores_good_rows_and_quarantines_bad_ones(
     ]
     assert events["timestamp"].tolist() == [1700000000, 1700000100, 1700000000]
 
-    assert report.quarantine_file == tmp_path / "events.csv.quarantine.jsonl"
+    assert report.quarantine_file.parent == settings.home / "quarantine"
+    assert report.quarantine_file.name.startswith("events.csv-")
+    assert not (tmp_path / "events.csv.quarantine.jsonl").exists()  # nothing beside the input
     lines = [orjson.loads(x) for x in report.quarantine_file.read_bytes().splitlines()]
     assert sorted((r["line"], r["reason"]) for r in lines) == [
         (4, "non-numeric value 'abc'"),
@@ -190,20 +192,39 @@ def test_unknown_items_quarantined_when_required(tmp_path: Path, settings: Setti
     assert (report.stored, report.quarantined) == (1, 1)
 
 
-def test_read_only_folder_gets_its_quarantine_under_home(
+def test_quarantine_beside_the_input_only_when_asked_and_writable(
     tmp_path: Path, settings: Settings, store: Store
 ):
-    folder = tmp_path / "readonly"
+    folder = tmp_path / "data"
     folder.mkdir()
     path = folder / "events.csv"
     path.write_text("user_id,item_id,value\nu,i,x\n")
+    beside = settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"quarantine_beside_input": True})}
+    )
+    report = ingest_file(store, TableSpec(path), RecordKind.EVENTS, beside)
+    assert report.quarantine_file == folder / "events.csv.quarantine.jsonl"
+    report.quarantine_file.unlink()
     folder.chmod(0o555)
     try:
-        report = ingest_file(store, TableSpec(path), RecordKind.EVENTS, settings)
+        report = ingest_file(store, TableSpec(path), RecordKind.EVENTS, beside)
     finally:
         folder.chmod(0o755)
-    assert report.quarantine_file == settings.home / "quarantine" / "events.csv.quarantine.jsonl"
+    assert report.quarantine_file.parent == settings.home / "quarantine"
     assert not (folder / "events.csv.quarantine.jsonl").exists()
+
+
+def test_inputs_of_the_same_name_get_their_own_quarantine_files(
+    tmp_path: Path, settings: Settings, store: Store
+):
+    files = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        files.append(tmp_path / name / "events.csv")
+        files[-1].write_text("user_id,item_id,value\nu,i,x\n")
+    paths = [ingest_file(store, TableSpec(f), RecordKind.EVENTS, settings).quarantine_file
+             for f in files]  # fmt: skip
+    assert paths[0] != paths[1] and all(p.is_file() for p in paths)
 
 
 @pytest.mark.slow
@@ -240,3 +261,39 @@ def test_killed_ingest_loses_nothing_acknowledged_and_rerun_completes(tmp_path: 
     assert rerun.returncode == 0, rerun.stderr
     with Store.open(url) as store:
         assert store.counts()["events"] == n_rows
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_the_parse_worker_dies_with_a_killed_ingest(tmp_path: Path):
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,item_id\n" + "".join(f"u{i},i{i}\n" for i in range(200_000)))
+    # The parent stops consuming after the first chunk, so the worker blocks on its queue.
+    script = (
+        "import sys, time\nfrom pathlib import Path\n"
+        "from llmrec.config import Settings\n"
+        "from llmrec.data import ingest\n"
+        "from llmrec.data.readers import TableSpec\n"
+        "from llmrec.data.records import RecordKind\n"
+        "from llmrec.store import Store\n"
+        "ingest.WORKER_MIN_BYTES = 0\n"
+        "settings = Settings(home=sys.argv[2], ingest={'chunk_rows': 1000})\n"
+        "store = Store.open(settings.effective_database_url)\n"
+        "ingest.ingest_file(store, TableSpec(Path(sys.argv[1])), RecordKind.EVENTS, settings,\n"
+        "                   progress=lambda done, total: time.sleep(3600))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(path), str(tmp_path / "home")])
+    children: list[int] = []
+    deadline = time.monotonic() + 60
+    while not children and time.monotonic() < deadline:
+        time.sleep(0.2)
+        found = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        children = [int(c) for c in found.read_text().split()] if found.exists() else []
+    assert children, "the ingest should have forked its parse worker"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [c for c in children if Path(f"/proc/{c}/status").exists()
+             and "State:\tZ" not in Path(f"/proc/{c}/status").read_text()]  # fmt: skip
+    assert not alive, f"orphaned parse worker(s): {alive}"

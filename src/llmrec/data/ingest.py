@@ -1,5 +1,5 @@
 """Ingestion: read a file in chunks, validate each chunk, store the good rows, quarantine
-the bad ones (in the store and in a file next to the input), and report what happened.
+the bad ones (in the store and in a file under the llmrec home), and report what happened.
 
 Each chunk is committed on its own, so an interrupted ingest keeps what it stored and a
 rerun stores only what is missing (events are keyed by content, items and users by id).
@@ -7,9 +7,13 @@ rerun stores only what is missing (events are keyed by content, items and users 
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import hashlib
 import multiprocessing as mp
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +37,7 @@ from llmrec.store import Store, WriteResult
 # process start costs more than it saves.
 WORKER_MIN_BYTES = 16 * 2**20
 _WORKER_POLL_S = 1.0
+_PR_SET_PDEATHSIG = 1
 T = TypeVar("T")
 
 # Called with (bytes done, bytes in all) after each chunk.
@@ -79,7 +84,9 @@ def ingest_file(
         require = settings.ingest.require_known_items
     known_items = store.item_ids() if require and kind is RecordKind.EVENTS else None
     validator = Validator(kind, settings.ingest, known_items, default_event_type)
-    quarantine = _QuarantineFile(spec.path, settings.home)
+    quarantine = _QuarantineFile(
+        spec.path, settings.home, settings.ingest.quarantine_beside_input
+    )
     total_bytes = spec.path.stat().st_size if spec.path.exists() else 0
 
     def store_chunk(validated: Validated, rows_read: int, bytes_done: int) -> None:
@@ -173,12 +180,24 @@ def _in_worker(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
 
 
 def _relay(produce: Callable[[], Iterator[T]], queue) -> None:
+    _die_with_parent()
     try:
         for item in produce():
             queue.put(("item", item))
         queue.put(("done", None))
     except BaseException as exc:
         queue.put(("error", exc))
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when its parent dies (a ``kill -9`` of the ingest
+    would otherwise leave it blocked on a full queue forever)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 @contextmanager
@@ -207,14 +226,18 @@ def _write(store: Store, kind: RecordKind, validated: Validated) -> WriteResult:
 
 
 class _QuarantineFile:
-    """``<input>.quarantine.jsonl`` beside the input, or under ``home`` when that folder is
-    read-only. Rewritten by each ingest of the input, so it lists that run's rejections."""
+    """The run's rejected rows as JSON Lines: under ``home``/quarantine by default (a tool
+    does not write next to its inputs unless asked), or ``<input>.quarantine.jsonl``
+    beside the input with ``beside_input`` where that folder is writable. Rewritten by
+    each ingest of the input, so it lists that run's rejections."""
 
-    def __init__(self, source: Path, home: Path) -> None:
-        name = f"{source.name}.quarantine.jsonl"
-        self.path = source.parent / name
-        if not _writable(source.parent):
-            self.path = home / "quarantine" / name
+    def __init__(self, source: Path, home: Path, beside_input: bool = False) -> None:
+        if beside_input and _writable(source.parent):
+            self.path = source.parent / f"{source.name}.quarantine.jsonl"
+        else:
+            # The folder's hash keeps two inputs of the same name apart.
+            folder = hashlib.sha256(str(source.resolve().parent).encode()).hexdigest()[:8]
+            self.path = home / "quarantine" / f"{source.name}-{folder}.quarantine.jsonl"
         self._fh = None
         # A quarantine left by an earlier run of this input no longer describes it.
         self.path.unlink(missing_ok=True)
