@@ -26,6 +26,7 @@ from llmrec.errors import (
     InputFileError,
     LLMError,
     LlmrecError,
+    ModelFileError,
     StoreError,
     UnknownIdError,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "LLMError",
     "LlmrecError",
     "Message",
+    "ModelFileError",
     "OpenAICompatibleLLM",
     "Recommender",
     "RecordKind",

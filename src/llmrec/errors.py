@@ -39,6 +39,19 @@ class LLMError(LlmrecError):
     """A language model cannot be loaded or reached, or it refused a request."""
 
 
+class ModelFileError(LlmrecError, ValueError):
+    """A model file that cannot be used: unreadable, cut short, corrupt, foreign or from
+    an incompatible llmrec."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.problem))
+
+
 class UnknownIdError(LlmrecError, KeyError):
     """A user or item id that the store does not hold (or holds no behaviour for)."""
 

@@ -12,7 +12,6 @@ histories without refitting: the sources score from the history they are given.
 from __future__ import annotations
 
 import inspect
-import pickle
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,9 +24,10 @@ import scipy.sparse as sp
 from llmrec.config import DEFAULT_EVENT_WEIGHTS
 from llmrec.data.records import RecordKind
 from llmrec.data.validate import validate_frame
-from llmrec.errors import UnknownIdError
+from llmrec.errors import ModelFileError, UnknownIdError
 from llmrec.explain.reasons import Explanation, explain
 from llmrec.ids import GrowingIndex
+from llmrec.model_file import read_model, write_model
 from llmrec.models import (
     ALS,
     BPR,
@@ -856,26 +856,23 @@ class Recommender:
         return state
 
     def save(self, path: str | Path) -> Path:
-        """Write the fitted recommender to one file (pickle: load only files you wrote)."""
+        """Write the fitted recommender to one file, atomically and checksummed (see
+        :mod:`llmrec.model_file`; pickle inside: load only files you wrote)."""
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with tmp.open("wb") as handle:
-            pickle.dump((_FORMAT_VERSION, self), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)  # atomic: a reader never sees half a model
-        return path
+        return write_model(Path(path), _FORMAT_VERSION, self)
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender:
-        with Path(path).open("rb") as handle:
-            version, model = pickle.load(handle)
+        """The recommender saved at ``path``; :class:`~llmrec.errors.ModelFileError` (a
+        ``ValueError``) names the file and the problem when it cannot be used."""
+        version, model = read_model(Path(path))
         if version not in (2, 3, _FORMAT_VERSION) or not isinstance(model, cls):
-            raise ValueError(f"{path}: not a llmrec model of format {_FORMAT_VERSION}")
+            raise ModelFileError(path, f"not a llmrec model of format {_FORMAT_VERSION}")
         if version < 4 and "sasrec" in model.scorers_:
-            raise ValueError(
-                f"{path}: its SASRec network is of an older llmrec (model format {version}); "
-                "fit it again (llmrec train)"
+            raise ModelFileError(
+                path,
+                f"its SASRec network is of an older llmrec (model format {version}); "
+                "fit it again (llmrec train)",
             )
         if version == 2:  # its user ids were a pandas Index
             model.user_ids_ = GrowingIndex(model.user_ids_)

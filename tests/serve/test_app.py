@@ -245,3 +245,26 @@ def test_a_kept_list_is_answered_as_a_scored_one(service):
         i.model_dump(exclude={"reasons"}) for i in kept.items
     ]
     assert all(i.title and i.sources and i.reasons is None for i in kept.items)
+
+
+def test_a_corrupt_model_file_is_refused_and_popular_items_are_served(
+    trained_settings, tmp_path
+):
+    from llmrec.serve.keys import create_key
+    from llmrec.store import Store
+
+    broken = tmp_path / "recommender.pkl"
+    broken.write_bytes(trained_settings.effective_model_file.read_bytes()[:100_000])
+    settings = trained_settings.model_copy(
+        update={"recommender": trained_settings.recommender.model_copy(
+            update={"model_file": broken})}
+    )  # fmt: skip
+    with Store.open(settings.effective_database_url) as store:
+        key = create_key(store, ["read"], "corrupt-model")[1]
+        with TestClient(create_app(settings, store)) as client:
+            ready = client.get("/readyz").json()
+            assert ready["ready"] and "cut short" in ready["last_error"]
+            assert ready["fallback"].startswith("popular items: the model file cannot be used")
+            listed = client.get("/users/1/recommendations?k=5",
+                                headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+            assert listed.status_code == 200 and len(listed.json()["items"]) == 5

@@ -186,6 +186,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             last_error=state.last_error,
             warming=state.warming is not None and state.warming.is_alive(),
             lists_kept=state.lists_kept,
+            fallback=state.fallback,
         )
 
     @app.get(

@@ -184,6 +184,9 @@ class ReadyOut(BaseModel):
     last_error: str | None
     warming: bool = Field(description="users' ranked lists are being made in the background")
     lists_kept: int = Field(description="users whose ranked list is kept for the next request")
+    fallback: str | None = Field(
+        None, description="what is served instead of the trained model, and why (None: the model)"
+    )
 
 
 class ErrorOut(BaseModel):

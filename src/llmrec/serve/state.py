@@ -11,6 +11,7 @@ the lock — serving never stops and never sees a half-loaded model.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -27,12 +28,15 @@ from llmrec.config import Settings
 from llmrec.embed import load_encoder
 from llmrec.embed.encoders import TextEncoder
 from llmrec.embed.vectors import embed_items
+from llmrec.errors import ModelFileError
 from llmrec.llm import load_llm
 from llmrec.llm.base import LLM
 from llmrec.llm.cache import CachedLLM
 from llmrec.recommender import Recommender
 from llmrec.store import Store
 from llmrec.training import load_trained, train_from_store
+
+_log = logging.getLogger("llmrec.serve")
 
 MAX_CONVERSATIONS = 1_000
 
@@ -111,6 +115,7 @@ class ModelState:
         self._encoding = threading.Lock()
         self.training: threading.Thread | None = None
         self.last_error: str | None = None
+        self.fallback: str | None = None  # what is served instead of a trained model, and why
         self._pending: list[Callable[[Recommender], None]] | None = None
         self._encoder: TextEncoder | None = None
         self._llm: LLM | None = None
@@ -123,10 +128,29 @@ class ModelState:
     # -- lifecycle -------------------------------------------------------------------
 
     def load(self) -> bool:
-        model = load_trained(self.settings)
+        """Serve the saved model. One that cannot be used (corrupt, foreign, of an older
+        llmrec) is refused with one logged line, and popular items are served from the
+        store's events until a retrain; ``/readyz`` says so."""
+        try:
+            model = load_trained(self.settings)
+        except ModelFileError as exc:
+            self.last_error = str(exc)
+            _log.error("llmrec: %s; serving popular items until a retrain", exc)
+            model = self._popularity_fallback()
+            if model is not None:
+                self.fallback = f"popular items: the model file cannot be used ({exc})"
         if model is not None:
             self._swap(model)
         return model is not None
+
+    def _popularity_fallback(self) -> Recommender | None:
+        events = self.store.events_frame()
+        if events.empty:
+            return None
+        items = self.store.items_frame()
+        model = Recommender(sources=("popular",), ranker=False,
+                            event_weights=self.settings.event_weights)  # fmt: skip
+        return model.fit(events, items if not items.empty else None)
 
     def _swap(self, model: Recommender) -> None:
         model.set_params(list_cache_size=self.settings.serve.list_cache_users)
@@ -173,6 +197,7 @@ class ModelState:
             model = load_trained(self.settings)
             if model is not None:
                 self._swap(model)
+                self.fallback = None
             self.last_error = None
         except Exception as exc:  # reported by /readyz and the next retrain call
             self.last_error = f"{type(exc).__name__}: {exc}"
