@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
@@ -41,6 +42,7 @@ from llmrec.errors import UnknownIdError
 from llmrec.recommender import Recommender
 from llmrec.serve import schemas as s
 from llmrec.serve.batching import GroupCommit
+from llmrec.serve.json_bodies import StrictJSONRoute, validation_error
 from llmrec.serve.keys import KeyVerifier
 from llmrec.serve.middleware import GuardAndMeasure
 from llmrec.serve.state import ModelState
@@ -54,6 +56,9 @@ ERRORS = {
     422: {"model": s.ErrorOut, "description": "invalid input: the field and the reason"},
     429: {"model": s.ErrorOut, "description": "rate limit of the key exceeded"},
 }
+# Ids in the path: any stored id, "/" included (the path converter), so every id the
+# store accepts can be read and deleted; control characters are never stored.
+PathId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
 NOT_READY = {503: {"model": s.ErrorOut, "description": "no model yet (`llmrec train`)"}}
 NOT_FOUND = {404: {"model": s.ErrorOut, "description": "unknown id"}}
 
@@ -113,6 +118,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.model = state
+    app.router.route_class = StrictJSONRoute
+    app.add_exception_handler(RequestValidationError, validation_error)
     bearer = HTTPBearer(auto_error=False, description="an API key from `llmrec keys create`")
 
     app.add_middleware(
@@ -340,14 +347,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return generated_cache["texts"]  # type: ignore[return-value]
 
     @app.get(
-        "/users/{user_id}/recommendations",
+        "/users/{user_id:path}/recommendations",
         response_model=s.RecommendationsOut,
         tags=["read"],
         responses={**ERRORS, **NOT_READY},
         dependencies=[read],
     )
     async def recommendations(
-        user_id: Annotated[str, Path(min_length=1, max_length=256)],
+        user_id: PathId,
         k: Annotated[int, Query(ge=1, le=limits.max_k)] = 10,
         diversity: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
         include_tag: Annotated[list[str] | None, Query(max_length=50)] = None,
@@ -416,14 +423,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return _json({"user_id": user_id, "strategy": strategy, "items": items})
 
     @app.get(
-        "/items/{item_id}/similar",
+        "/items/{item_id:path}/similar",
         response_model=s.SimilarOut,
         tags=["read"],
         responses={**ERRORS, **NOT_READY, **NOT_FOUND},
         dependencies=[read],
     )
     def similar(
-        item_id: Annotated[str, Path(min_length=1, max_length=256)],
+        item_id: PathId,
         k: Annotated[int, Query(ge=1, le=limits.max_k)] = 10,
     ) -> Response:
         rec = model()
@@ -466,8 +473,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         rec = model()
         if rec.vectors_ is None:
             raise HTTPException(503, "the model has no item text vectors to search")
-        if not body.message.strip():
-            raise HTTPException(422, [{"loc": ["body", "message"], "msg": "empty message"}])
         known = body.conversation_id is None or body.conversation_id in state.conversations
         if not known:
             raise HTTPException(404, f"unknown conversation id: {body.conversation_id}")
@@ -486,14 +491,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         )
 
     @app.get(
-        "/users/{user_id}/profile",
+        "/users/{user_id:path}/profile",
         response_model=s.ProfileOut,
         tags=["read"],
         responses={**ERRORS, **NOT_READY},
         dependencies=[read],
     )
     def profile(
-        user_id: Annotated[str, Path(min_length=1, max_length=256)],
+        user_id: PathId,
         top: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> s.ProfileOut:
         """Interest keywords: the LLM's extraction when `llmrec enrich users` ran, else
@@ -504,13 +509,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return s.ProfileOut(user_id=user_id, events=count, keywords=keywords, summary=summary)
 
     @app.delete(
-        "/users/{user_id}",
+        "/users/{user_id:path}",
         response_model=s.DeletedOut,
         tags=["admin"],
         responses={**ERRORS, **NOT_FOUND},
         dependencies=[admin],
     )
-    def delete_user(user_id: Annotated[str, Path(min_length=1, max_length=256)]) -> s.DeletedOut:
+    def delete_user(user_id: PathId) -> s.DeletedOut:
         """Forget a user: events, links, interests, cached LLM answers and user row go
         now; their own lists stop at once; what the model learned from them goes at the
         next retrain."""

@@ -57,5 +57,5 @@ class GuardAndMeasure:
             await self.app(scope, receive, send_and_note)
         finally:
             # the router put the matched route in the (shared) scope
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = getattr(scope.get("route"), "path", "unmatched").replace(":path}", "}")
             self.observe(method, route, status, perf_counter() - started)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from llmrec.enrich.text import clean_text
 
 # Ids: printable, bounded; the store and the model take them as they are.
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -130,6 +132,16 @@ class SearchOut(BaseModel):
 
 class ChatIn(_Strict):
     message: Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+
+    @field_validator("message")
+    @classmethod
+    def _has_words(cls, message: str) -> str:
+        if not clean_text(message, 1_000):
+            raise ValueError(
+                "empty once control characters, zero-width characters and markup are removed"
+            )
+        return message
+
     conversation_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] | None = Field(
         None, description="continue this conversation (from a previous answer)"
     )
