@@ -143,7 +143,9 @@ class ChatSession:
         taste: np.ndarray | None = None,
         seen: set[str] | None = None,
         k: int = 10,
+        user_id: str | None = None,
     ) -> None:
+        self.user_id = user_id  # whose messages these are: their cached parses go with them
         self.catalogue = catalogue
         self.encoder = encoder
         self.llm = llm
@@ -194,8 +196,9 @@ class ChatSession:
         )
         try:
             [answer] = self.llm.generate(
-                PROMPT, [ChatRequest(messages, max_tokens=120, json_schema=self._schema(allowed))]
-            )
+                PROMPT, [ChatRequest(messages, max_tokens=120, json_schema=self._schema(allowed))],
+                subjects=[self.user_id] if self.user_id is not None else None,
+            )  # fmt: skip
         except LLMError:  # an unreachable or refusing model: the raw-text search answers
             return None, None
         parsed = _validated(answer.text, set(allowed))

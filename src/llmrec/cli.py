@@ -529,8 +529,8 @@ def recommend(
     """Recommend items to a user: the trained hybrid model (`llmrec train`) for users it
     knows, else matching by interest vectors and cold start."""
     settings = _settings(ctx)
-    with _user_errors():
-        model = load_trained(settings) if interests is None else None
+    with _user_errors(), _open_store(settings) as store:
+        model = load_trained(settings, store) if interests is None else None
         if model is not None and model.knows_user(user):
             found = model.recommend([user], k=k)
             titles = model.items_.get("title")
@@ -556,7 +556,8 @@ def explain(
     lowers the score most, the proposing sources, shared tags and the ranker's features."""
     settings = _settings(ctx)
     with _user_errors():
-        model = load_trained(settings)
+        with _open_store(settings) as store:
+            model = load_trained(settings, store)
         if model is None:
             raise LlmrecError("no trained model: run `llmrec train` first")
         why = model.explain(user, item)
@@ -713,7 +714,7 @@ def chat(
             vectors = item_vector_frame(store, settings, progress=advance)
         catalogue = Catalogue.from_frames(items, vectors)
         taste, seen = None, set()
-        model = load_trained(settings) if user else None
+        model = load_trained(settings, store) if user else None
         if model is not None:
             taste, seen = model.taste(user)
             if taste is not None and len(taste) != catalogue.vectors.shape[1]:
@@ -722,7 +723,8 @@ def chat(
         with contextlib.ExitStack() as stack:
             encoder = stack.enter_context(load_encoder(settings.embed))
             llm = None if raw else CachedLLM(stack.enter_context(load_llm(settings.llm)), store)
-            session = ChatSession(catalogue, encoder, llm, taste=taste, seen=seen, k=k)
+            session = ChatSession(catalogue, encoder, llm, taste=taste, seen=seen, k=k,
+                                  user_id=user)  # fmt: skip
             for text in turns:
                 try:
                     turn = session.ask(text)
@@ -886,12 +888,12 @@ def quickstart(
                 )
             _print_enrich_report(done)
             _print_item_texts(store, min(total, 5))
-        model = load_trained(settings)
+        model = load_trained(settings, store)
         if model is None:
             with _stage_progress() as progress:
                 report = train_from_store(store, settings, progress=progress)
             console.print(f"trained in {report.seconds:.0f} s: {', '.join(report.sources)}")
-            model = load_trained(settings)
+            model = load_trained(settings, store)
         _print_quick_evaluation(store, settings)
         users = list(model.user_ids_[:3])
         for user, frame in model.recommend(users, k=5).groupby("user_id", sort=False):

@@ -12,6 +12,7 @@ histories without refitting: the sources score from the history they are given.
 from __future__ import annotations
 
 import inspect
+import time
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -194,6 +195,8 @@ class Recommender:
         if unknown or not self.sources:
             raise ValueError(f"unknown source(s) {unknown}; known: {', '.join(SOURCES)}")
         self.__dict__.pop("_ranked_lists", None)
+        # What the model knows is as of now: users forgotten later are forgotten on load.
+        self.fitted_at_ = time.time()
         events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
         self.rejected_ = pd.DataFrame(
             [(r.line, r.reason) for r in rejected], columns=["row", "reason"]

@@ -22,6 +22,7 @@ from llmrec.embed.vectors import embed_items
 from llmrec.errors import LlmrecError
 from llmrec.recommender import CONTENT_SOURCES, Recommender
 from llmrec.store import Store
+from llmrec.store.store import forgotten_user_hash
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def train_from_store(
     """Fit on the whole store and save; ``progress(stage, total)`` returns an advance
     callback for that stage (total None: no count known)."""
     started = time.perf_counter()
+    read_at = time.time()
     events, items = store.events_frame(), store.items_frame()
     if events.empty:
         raise LlmrecError("the store has no events: ingest some before training")
@@ -87,6 +89,7 @@ def train_from_store(
     if progress is not None:
         progress("fitting the sources and the ranker", None)
     model = build_recommender(settings, vectors).fit(events, items if not items.empty else None)
+    model.fitted_at_ = read_at  # users forgotten after the read are forgotten on load
     path = model.save(settings.effective_model_file)
     return TrainReport(
         path=path,
@@ -99,7 +102,26 @@ def train_from_store(
     )
 
 
-def load_trained(settings: Settings) -> Recommender | None:
-    """The saved model, or None when ``llmrec train`` has not been run."""
+def load_trained(settings: Settings, store: Store | None = None) -> Recommender | None:
+    """The saved model, or None when ``llmrec train`` has not been run. With ``store``,
+    users forgotten since the model was fitted are forgotten in it too: a model file
+    must not bring a deleted user back."""
     path = settings.effective_model_file
-    return Recommender.load(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    model = Recommender.load(path)
+    if store is not None:
+        forget_deleted_users(model, store)
+    return model
+
+
+def forget_deleted_users(model: Recommender, store: Store) -> list[str]:
+    """Forget in ``model`` the users the store forgot after the model's fit; returns them."""
+    # Models saved before fitted_at_ existed forget every forgotten user.
+    hashes = store.forgotten_user_hashes(getattr(model, "fitted_at_", 0.0))
+    if not hashes:
+        return []
+    forgotten = [u for u in model.user_ids_ if forgotten_user_hash(u) in hashes]
+    for user in forgotten:
+        model.forget(user)
+    return forgotten

@@ -314,3 +314,15 @@ def test_a_corrupt_model_file_is_refused_and_popular_items_are_served(
             listed = client.get("/users/1/recommendations?k=5",
                                 headers={"Authorization": f"Bearer {key}"})  # fmt: skip
             assert listed.status_code == 200 and len(listed.json()["items"]) == 5
+
+
+def test_a_forgotten_user_stays_forgotten_after_a_restart(service, trained_settings):
+    user = "942"  # in the model file on disk, used by no other test
+    read = service.headers("read")
+    assert service.client.get(f"/users/{user}/profile", headers=read).json()["events"] > 0
+    assert service.client.delete(f"/users/{user}", headers=service.headers("admin")).status_code == 200
+    with TestClient(create_app(trained_settings, service.store)) as restarted:
+        profile = restarted.get(f"/users/{user}/profile", headers=read).json()
+        assert profile["events"] == 0
+        listed = restarted.get(f"/users/{user}/recommendations?k=5", headers=read).json()
+        assert listed["strategy"] == "popular"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ from llmrec.data.validate import event_keys
 from llmrec.errors import StoreError
 from llmrec.store import Store
 from llmrec.store.schema import SCHEMA_VERSION
+from llmrec.store.store import forgotten_user_hash
 
 
 def _events(n: int, offset: int = 0) -> pd.DataFrame:
@@ -124,11 +127,32 @@ def test_delete_user_removes_their_rows_and_cached_answers_only(store: Store):
     answer = ("text", "stop", 1, 1, 0.1, 0)
     store.put_llm_outputs([("key0", "m", "user-interests", 1, *answer, "u0"),
                            ("key1", "m", "user-interests", 1, *answer, "u1")])  # fmt: skip
+    store.add_quarantine("e.csv", "events", [
+        Rejection(2, "bad", "u0,i1,rating,abc"), Rejection(3, "bad", "u00,i1,rating,abc"),
+        Rejection(4, "bad", '{"user_id": "u0", "value": "x"}'), Rejection(5, "bad", "u1,i1,x"),
+    ])  # fmt: skip
+    before = time.time()
     removed = store.delete_user("u0")
-    assert removed == {"events": 3, "user_links": 2, "user_interests": 0, "users": 1, "llm_cache": 1}
+    assert removed == {"events": 3, "user_links": 2, "user_interests": 0, "users": 1,
+                       "llm_cache": 1, "quarantine": 2}  # fmt: skip
     assert set(store.events_frame()["user_id"]) == {"u1", "u2"}
     assert store.users_frame()["user_id"].tolist() == ["u1"]
     assert list(store.llm_outputs(["key0", "key1"])) == ["key1"]
+    assert sorted(store.quarantine_frame()["line"]) == [3, 5]  # u00 is another user
+    assert store.forgotten_user_hashes(since=before - 1) == {forgotten_user_hash("u0")}
+    assert store.forgotten_user_hashes(since=time.time() + 1) == set()
+
+
+def test_deleted_rows_are_overwritten_on_disk(store: Store, tmp_path):
+    marker = "forget-me-please-0123456789"
+    events = _events(50).assign(user_id=marker)
+    events["event_key"] = event_keys(events)
+    store.add_events(events)
+    store.delete_user(marker)
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database = Path(store.engine.url.database)
+    assert marker.encode() not in database.read_bytes()
 
 
 def test_the_sqlite_page_cache_is_sized_per_connection(tmp_path):

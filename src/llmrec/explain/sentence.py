@@ -89,7 +89,11 @@ def explanation_sentences(
     explanations: list[Explanation], llm: CachedLLM
 ) -> list[ExplanationSentence]:
     """One checked sentence per explanation, in order (one batch of model calls)."""
-    answers = llm.generate(PROMPT, [request_for(why) for why in explanations])
+    # Each answer names its user's history: cached under the user, forgotten with them.
+    answers = llm.generate(
+        PROMPT, [request_for(why) for why in explanations],
+        subjects=[why.user_id for why in explanations],
+    )  # fmt: skip
     out = []
     for why, answer in zip(explanations, answers, strict=True):
         checked = check_text(answer.text, reasons_block(why), why.title, MAX_CHARS)

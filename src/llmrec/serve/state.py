@@ -132,7 +132,7 @@ class ModelState:
         llmrec) is refused with one logged line, and popular items are served from the
         store's events until a retrain; ``/readyz`` says so."""
         try:
-            model = load_trained(self.settings)
+            model = load_trained(self.settings, self.store)
         except ModelFileError as exc:
             self.last_error = str(exc)
             _log.error("llmrec: %s; serving popular items until a retrain", exc)
@@ -194,7 +194,7 @@ class ModelState:
     def _train(self) -> None:
         try:
             train_from_store(self.store, self.settings)
-            model = load_trained(self.settings)
+            model = load_trained(self.settings, self.store)
             if model is not None:
                 self._swap(model)
                 self.fallback = None
@@ -268,7 +268,7 @@ class ModelState:
             with self.lock.reading():
                 taste, seen = self.model.taste(user_id)
         session = ChatSession(self.catalogue(), self.encoder, CachedLLM(self._llm, self.store),
-                              taste=taste, seen=seen)  # fmt: skip
+                              taste=taste, seen=seen, user_id=user_id)  # fmt: skip
         new_id = uuid.uuid4().hex
         with self.chat_lock:
             self.conversations[new_id] = session

@@ -192,6 +192,17 @@ api_keys = Table(
 )
 
 
+# Users forgotten by DELETE /users/{id}: a model fitted before ``forgotten_at`` still holds
+# their history, so whoever loads such a model forgets them in it again. Only a hash of
+# the id is kept (llmrec.store.forgotten_user_hash), not the id itself.
+forgotten_users = Table(
+    "forgotten_users",
+    metadata,
+    Column("user_hash", String(64), primary_key=True),
+    Column("forgotten_at", Float, nullable=False),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -221,10 +232,15 @@ def _create_api_keys_table(conn: Connection) -> None:
         _llm_cache_subject.create(conn)
 
 
+def _create_forgotten_users_table(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[forgotten_users], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "items, users, user_links, events, quarantine", _create_initial_tables),
     Migration(2, "llm_cache, item_texts, user_interests", _create_llm_tables),
     Migration(3, "embeddings", _create_embedding_table),
     Migration(4, "api_keys; llm_cache.subject", _create_api_keys_table),
+    Migration(5, "forgotten_users", _create_forgotten_users_table),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -9,6 +9,7 @@ keeps every chunk it acknowledged and a rerun adds only what is missing.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -295,8 +296,10 @@ class Store:
         return done.rowcount > 0
 
     def delete_user(self, user_id: str) -> dict[str, int]:
-        """Forget a user: their events, links (both ways), interests and the user row, in
-        one transaction. Returns the rows removed per table."""
+        """Forget a user in one transaction: their events, links (both ways), interests,
+        cached LLM answers about them, quarantined rows naming them and the user row; the
+        user is recorded in ``forgotten_users`` so that a model fitted before now forgets
+        them when loaded. Returns the rows removed per table."""
         removed = {}
         with self.engine.begin() as conn:
             for name, table, where in [
@@ -313,7 +316,18 @@ class Store:
                 ("llm_cache", schema.llm_cache, schema.llm_cache.c.subject == user_id),
             ]:  # fmt: skip
                 removed[name] = conn.execute(table.delete().where(where)).rowcount
+            removed["quarantine"] = _delete_quarantine_naming(conn, user_id)
+            table, user_hash = schema.forgotten_users, forgotten_user_hash(user_id)
+            conn.execute(table.delete().where(table.c.user_hash == user_hash))
+            conn.execute(table.insert().values(user_hash=user_hash, forgotten_at=time.time()))
         return removed
+
+    def forgotten_user_hashes(self, since: float = 0.0) -> set[str]:
+        """:func:`forgotten_user_hash` of the users forgotten after ``since`` (epoch s)."""
+        table = schema.forgotten_users
+        with self.engine.connect() as conn:
+            found = conn.execute(select(table.c.user_hash).where(table.c.forgotten_at > since))
+            return set(found.scalars())
 
     # -- reads -------------------------------------------------------------------------
 
@@ -515,6 +529,29 @@ class Store:
         }
 
 
+def forgotten_user_hash(user_id: str) -> str:
+    """What the store keeps of a forgotten user's id: its SHA-256."""
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+
+
+def _delete_quarantine_naming(conn, user_id: str) -> int:
+    """Delete quarantined rows that hold ``user_id`` as a whole field (a CSV field or a
+    JSON string); the database narrows the search to rows containing the text at all."""
+    table = schema.quarantine
+    escaped = user_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    candidates = conn.execute(
+        select(table.c.quarantine_key, table.c.raw).where(
+            table.c.raw.like(f"%{escaped}%", escape="\\")
+        )
+    ).all()
+    field = re.compile(rf'(?:^|[,\t;|"])\s*{re.escape(user_id)}\s*(?:$|[,\t;|"])')
+    keys = [key for key, raw in candidates if field.search(raw)]
+    for start in range(0, len(keys), 500):
+        batch = keys[start : start + 500]
+        conn.execute(table.delete().where(table.c.quarantine_key.in_(batch)))
+    return len(keys)
+
+
 def _sqlite_pragmas(dbapi_connection, _record, cache_mib: int) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (the API) run while an ingest writes; NORMAL sync is durable in WAL
@@ -525,6 +562,9 @@ def _sqlite_pragmas(dbapi_connection, _record, cache_mib: int) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # negative: KiB
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # Deleted rows (a forgotten user's events) are overwritten with zeros, not left in
+    # free pages until reused.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
