@@ -10,7 +10,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -32,23 +32,19 @@ from rich.progress import (
 from rich.table import Table
 
 from llmrec.config import CONFIG_ENV_VAR, Settings, config_file_path, load_settings
-from llmrec.data.datasets import DATASETS, load_dataset
-from llmrec.data.ingest import IngestReport, ProgressCallback, ingest_file
-from llmrec.data.readers import FORMATS, TableSpec
+from llmrec.data.formats import FORMATS
 from llmrec.data.records import DEFAULT_EVENT_TYPE, RecordKind
-from llmrec.embed import load_encoder
-from llmrec.embed.vectors import embed_items
-from llmrec.enrich.batches import EnrichReport
-from llmrec.enrich.descriptions import enrich_items
-from llmrec.enrich.interests import enrich_users
 from llmrec.errors import ConfigError, LlmrecError
-from llmrec.explain.sentence import explanation_sentences
-from llmrec.llm import bundled_model_path, load_llm
-from llmrec.llm.cache import CachedLLM
-from llmrec.llm.embedded import start_llama_server
-from llmrec.retrieve.matcher import ContentMatcher
-from llmrec.store import Store
-from llmrec.training import item_vector_frame, load_trained, train_from_store
+
+if TYPE_CHECKING:
+    from llmrec.data.ingest import IngestReport, ProgressCallback
+    from llmrec.data.readers import TableSpec
+    from llmrec.enrich.batches import EnrichReport
+    from llmrec.retrieve.matcher import ContentMatcher
+    from llmrec.store import Store
+
+# Each command imports what it uses inside its body: `llmrec --help` and `llmrec stats`
+# must not wait for torch, LightGBM, faiss and the service stack.
 
 app = typer.Typer(
     help="llmrec: an LLM-powered recommender system.",
@@ -87,6 +83,7 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _open_store(settings: Settings) -> Store:
+    from llmrec.store import Store
     return Store.open(settings.effective_database_url)
 
 
@@ -152,6 +149,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Load items, users, links (user,friend) or events from a file into the store."""
+    from llmrec.data.ingest import ingest_file
     settings = _settings(ctx)
     with _user_errors():
         spec = _table_spec(file, format, delimiter, encoding, no_header, names, map_, mapping)
@@ -178,6 +176,7 @@ def _table_spec(
     map_: list[str] | None,
     mapping_file: Path | None,
 ) -> TableSpec:
+    from llmrec.data.readers import TableSpec
     options: dict = {}
     if mapping_file is not None:
         try:
@@ -267,6 +266,7 @@ def _print_reports(reports: list[IngestReport]) -> None:
 @datasets_app.command("list")
 def datasets_list() -> None:
     """The public datasets llmrec reads in their official formats."""
+    from llmrec.data.datasets import DATASETS
     table = Table(title="Datasets")
     for column in ("name", "domain", "description", "licence"):
         table.add_column(column)
@@ -289,6 +289,7 @@ def datasets_load(
 
 
 def _load_dataset(settings: Settings, name: str, path: Path | None) -> None:
+    from llmrec.data.datasets import load_dataset
     with _user_errors(), _open_store(settings) as store:
         with _progress() as progress:
             reports = load_dataset(name, store, settings, path, progress=progress)
@@ -396,6 +397,8 @@ def enrich_items_command(
     limit: Annotated[int | None, _LIMIT] = None,
 ) -> None:
     """Write a grounded description and 3–8 keywords per item (cached; resumable)."""
+    from llmrec.enrich.descriptions import enrich_items
+    from llmrec.llm import load_llm
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, load_llm(settings.llm) as llm:
         total = _count_of(len(store.item_ids()), items, limit)
@@ -416,6 +419,8 @@ def enrich_users_command(
     limit: Annotated[int | None, _LIMIT] = None,
 ) -> None:
     """Extract 3–10 weighted interest keywords and a summary per user (cached; resumable)."""
+    from llmrec.enrich.interests import enrich_users
+    from llmrec.llm import load_llm
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, load_llm(settings.llm) as llm:
         total = _count_of(store.activity_summary()["active_users"], users, limit)
@@ -486,6 +491,8 @@ def _print_item_texts(store: Store, limit: int) -> None:
 def embed(ctx: typer.Context) -> None:
     """Encode every item's text (title, tags, description and the LLM's text) into the
     embedding cache; only new or changed texts are encoded."""
+    from llmrec.embed import load_encoder
+    from llmrec.embed.vectors import embed_items
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, load_encoder(settings.embed) as encoder:
         total = len(store.item_ids())
@@ -503,6 +510,7 @@ def embed(ctx: typer.Context) -> None:
 def train(ctx: typer.Context) -> None:
     """Fit the hybrid recommender (candidate sources + LambdaRank ranker) on the whole
     store and save it; `recommend` and the service use it from then on."""
+    from llmrec.training import train_from_store
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, _stage_progress() as progress:
         report = train_from_store(store, settings, progress=progress)
@@ -528,6 +536,7 @@ def recommend(
 ) -> None:
     """Recommend items to a user: the trained hybrid model (`llmrec train`) for users it
     knows, else matching by interest vectors and cold start."""
+    from llmrec.training import load_trained
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store:
         model = load_trained(settings, store) if interests is None else None
@@ -554,6 +563,10 @@ def explain(
 ) -> None:
     """Why the trained model scores an item for a user: the history items whose removal
     lowers the score most, the proposing sources, shared tags and the ranker's features."""
+    from llmrec.explain.sentence import explanation_sentences
+    from llmrec.llm import load_llm
+    from llmrec.llm.cache import CachedLLM
+    from llmrec.training import load_trained
     settings = _settings(ctx)
     with _user_errors():
         with _open_store(settings) as store:
@@ -633,6 +646,8 @@ def profile(
 
 @contextmanager
 def _matcher(ctx: typer.Context) -> Iterator[ContentMatcher]:
+    from llmrec.embed import load_encoder
+    from llmrec.retrieve.matcher import ContentMatcher
     settings = _settings(ctx)
     with _open_store(settings) as store, load_encoder(settings.embed) as encoder:
         with _count_progress("items", len(store.item_ids())) as advance:
@@ -704,6 +719,10 @@ def chat(
     """Ask for recommendations in your own words; follow-ups ("more recent ones", "not
     that one") refine the previous turn."""
     from llmrec.chat import Catalogue, ChatSession
+    from llmrec.embed import load_encoder
+    from llmrec.llm import load_llm
+    from llmrec.llm.cache import CachedLLM
+    from llmrec.training import item_vector_frame, load_trained
 
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store:
@@ -830,6 +849,8 @@ def llm_serve(
     ] = False,
 ) -> None:
     """Serve the embedded model as an OpenAI-compatible server (llama.cpp) until Ctrl-C."""
+    from llmrec.llm import bundled_model_path
+    from llmrec.llm.embedded import start_llama_server
     settings = _settings(ctx)
     with _user_errors():
         path = settings.llm.model_path or bundled_model_path()
@@ -871,6 +892,9 @@ def quickstart(
     describe items, embed, train, compare with baselines, show three users'
     recommendations with reasons, then serve them (web page and API key printed).
     Every step is cached: a rerun reaches the running service quickly."""
+    from llmrec.enrich.descriptions import enrich_items
+    from llmrec.llm import load_llm
+    from llmrec.training import load_trained, train_from_store
     settings = _settings(ctx)
     if enrich != "all" and not (enrich.isdigit()):
         raise typer.BadParameter("a number or 'all'", param_hint="--enrich")

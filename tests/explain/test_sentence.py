@@ -60,7 +60,7 @@ def test_an_ungrounded_or_broken_answer_falls_back_to_the_reasons(answer, proble
 
         calls = 0
 
-        def generate(self, prompt, requests):
+        def generate(self, prompt, requests, subjects=None):
             return [
                 type("Answer", (), {"text": answer})()
                 for _ in requests

@@ -141,3 +141,49 @@ def test_retries_give_up_with_the_last_status(flaky_server):
     with llm, pytest.raises(LLMError, match="HTTP 503: busy"):
         llm.generate([HELLO])
     assert len(_Flaky.seen) == 3
+
+
+class _Silent(BaseHTTPRequestHandler):
+    """Reads the request and never answers (a server stuck on a busy machine)."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(3)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def silent_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Silent)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_a_server_that_times_out_is_named_with_the_wait(silent_server):
+    llm = OpenAICompatibleLLM(silent_server, model="m", timeout_s=0.3, max_retries=1, backoff_s=0.01)
+    with llm, pytest.raises(LLMError) as err:
+        llm.generate([HELLO])
+    message = str(err.value)
+    assert silent_server in message and "within 0.3 s" in message and "2 attempt(s)" in message
+    assert "llm.timeout_s" in message
+
+
+def test_the_embedded_model_timing_out_says_it_is_the_embedded_model(silent_server):
+    # The embedded backend's client, as EmbeddedLLM builds it, over a server that hangs.
+    from llmrec.llm.embedded import EmbeddedLLM
+
+    embedded = EmbeddedLLM(threads=2, timeout_s=0.3)
+    embedded._server = object()  # started: skip llama.cpp, talk to the hanging server
+    embedded._client = OpenAICompatibleLLM(silent_server, model="m", timeout_s=0.3,
+                                           max_retries=0, **embedded.client_naming())  # fmt: skip
+    with pytest.raises(LLMError) as err:
+        embedded.generate([HELLO])
+    message = str(err.value)
+    assert message.startswith("the embedded model") and "within 0.3 s" in message
+    assert "llm.timeout_s" in message and "llm.threads (now 2)" in message
+    assert "127.0.0.1" not in message

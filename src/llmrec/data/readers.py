@@ -20,26 +20,17 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
 import numpy as np
 import orjson
 import pandas as pd
 
+from llmrec.data.formats import FORMATS, FileFormat, format_from_name
 from llmrec.errors import InputFileError
 
-FileFormat = Literal["csv", "tsv", "jsonl", "parquet"]
-FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "parquet")
-_SUFFIX_FORMATS: dict[str, FileFormat] = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
+__all__ = ["FORMATS", "Chunk", "FileFormat", "Rejection", "TableSpec", "read_table"]
+
 _LIKELY_DELIMITERS = (",", "\t", ";", "|")
 DEFAULT_MAX_ROW_LINES = 1_000
 DEFAULT_MAX_FIELD_CHARS = 65_536
@@ -105,10 +96,7 @@ class TableSpec:
     def resolved_format(self) -> FileFormat:
         if self.format is not None:
             return self.format
-        suffixes = [s.lower() for s in self.path.suffixes]
-        if suffixes and suffixes[-1] == ".gz":
-            suffixes.pop()
-        fmt = _SUFFIX_FORMATS.get(suffixes[-1]) if suffixes else None
+        fmt = format_from_name(self.path)
         if fmt is None:
             raise InputFileError(
                 self.path,

@@ -88,7 +88,7 @@ class EmbeddedLLM(LLM):
     def __init__(
         self,
         model_path: Path | None = None,
-        threads: int = 2,
+        threads: int = 1,
         parallel: int = 1,  # as llm.embedded_slots: one at a time answers reproducibly
         context_per_slot: int = 1024,
         timeout_s: float = 120.0,
@@ -133,8 +133,18 @@ class EmbeddedLLM(LLM):
                     timeout_s=self.timeout_s,
                     max_retries=1,
                     concurrency=self.parallel,
+                    **self.client_naming(),
                 )
             return self._client
+
+    def client_naming(self) -> dict[str, str]:
+        """How errors of the local server's client name it: the user started no server."""
+        return {
+            "name": "the embedded model (llama.cpp in this process)",
+            "timeout_hint": f"raise llm.timeout_s, or on a busy machine lower llm.threads "
+            f"(now {self.threads}): llama.cpp's threads wait for each other when another "
+            "process holds a core",
+        }
 
     def generate(
         self, requests: Sequence[ChatRequest], progress: ProgressCallback | None = None

@@ -37,6 +37,8 @@ class OpenAIClient:
         concurrency: int = 4,
         backoff_s: float = 0.5,
         setting: str = "llm.base_url",
+        name: str | None = None,
+        timeout_hint: str = "raise llm.timeout_s if the server is slow",
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise LLMError(f"{setting} must start with http:// or https://, got {base_url!r}")
@@ -44,6 +46,9 @@ class OpenAIClient:
         self.max_retries = max_retries
         self.concurrency = concurrency
         self.backoff_s = backoff_s
+        self.timeout_s = timeout_s
+        self.name = name  # how errors name the server (default: its URL)
+        self.timeout_hint = timeout_hint
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
@@ -59,10 +64,7 @@ class OpenAIClient:
                 response = self._client.request(method, url, json=body)
             except httpx.TransportError as exc:
                 if last:
-                    raise LLMError(
-                        f"cannot reach the server at {url} after {attempt + 1} "
-                        f"attempt(s): {type(exc).__name__}: {exc}"
-                    ) from None
+                    raise self._unreachable(url, attempt + 1, exc) from None
                 self._sleep(attempt, None)
                 continue
             if response.status_code in _RETRY_STATUS and not last:
@@ -77,6 +79,16 @@ class OpenAIClient:
             except ValueError:
                 raise LLMError(f"{url} answered with something that is not JSON") from None
         raise AssertionError("unreachable")
+
+    def _unreachable(self, url: str, attempts: int, exc: httpx.TransportError) -> LLMError:
+        who = self.name or f"the server at {url}"
+        if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
+            return LLMError(
+                f"{who} did not answer within {self.timeout_s:g} s "
+                f"({attempts} attempt(s)); {self.timeout_hint}"
+            )
+        return LLMError(f"cannot reach {who} after {attempts} attempt(s): "
+                        f"{type(exc).__name__}: {exc}")  # fmt: skip
 
     def map(self, function: Callable[[T], R], values: Sequence[T]) -> list[R]:
         """``function`` over ``values`` with at most ``concurrency`` calls in flight."""

@@ -24,10 +24,13 @@ class OpenAICompatibleLLM(LLM):
         max_retries: int = 4,
         concurrency: int = 4,
         backoff_s: float = 0.5,
+        name: str | None = None,
+        timeout_hint: str = "raise llm.timeout_s if the server is slow",
     ) -> None:
         self.model = model
         self.concurrency = concurrency
-        self._http = OpenAIClient(base_url, api_key, timeout_s, max_retries, concurrency, backoff_s)
+        self._http = OpenAIClient(base_url, api_key, timeout_s, max_retries, concurrency,
+                                  backoff_s, name=name, timeout_hint=timeout_hint)  # fmt: skip
         self.base_url = self._http.base_url
         self._model_id: str | None = None
         self._lock = threading.Lock()
