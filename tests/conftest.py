@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llmrec.config import LLMSettings, Settings, load_settings
+from llmrec.config import Settings, load_settings
 from llmrec.llm import EmbeddedLLM
 from llmrec.store import Store
 
@@ -111,7 +111,8 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def embedded_llm() -> Iterator[EmbeddedLLM]:
     """The bundled SmolLM2 in llama.cpp, loaded once for the whole session."""
-    llm = EmbeddedLLM(threads=LLMSettings().threads, parallel=4)
+    # The suite runs one test at a time, so every core is free for llama.cpp here.
+    llm = EmbeddedLLM(threads=len(os.sched_getaffinity(0)), parallel=4)
     yield llm
     llm.close()
 
