@@ -296,3 +296,27 @@ def test_a_user_with_few_co_visits_gets_popular_candidates_not_the_first_columns
     model.fit(events, items)
     got = model.recommend(["new"], k=5)
     assert set(got["item_id"]) <= set(popular)
+
+
+def test_fit_reports_each_stage_with_its_count(ml100k_frames):
+    events, items = ml100k_frames
+    stages: list[tuple[str, int | None]] = []
+    advanced: dict[str, int] = {}
+
+    def progress(stage: str, total: int | None):
+        stages.append((stage, total))
+        advanced[stage] = 0
+        return lambda n: advanced.__setitem__(stage, advanced[stage] + n)
+
+    Recommender(sources=("ease", "popular"), ranker=True, cold_views=0).fit(
+        events.head(20_000), progress=progress
+    )
+    names = [name for name, _ in stages]
+    assert names == [
+        "fitting ease (without each user's newest items)",
+        "fitting popular (without each user's newest items)",
+        "the ranker's training lists",
+        "training the ranker (LambdaRank)",
+    ]
+    lists = dict(stages)["the ranker's training lists"]
+    assert lists > 0 and advanced["the ranker's training lists"] == lists

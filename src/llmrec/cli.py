@@ -20,7 +20,6 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     MofNCompleteColumn,
-    Progress,
     SpinnerColumn,
     TaskID,
     TaskProgressColumn,
@@ -35,6 +34,7 @@ from llmrec.config import CONFIG_ENV_VAR, Settings, config_file_path, load_setti
 from llmrec.data.formats import FORMATS
 from llmrec.data.records import DEFAULT_EVENT_TYPE, RecordKind
 from llmrec.errors import ConfigError, LlmrecError
+from llmrec.progress import progress_display
 
 if TYPE_CHECKING:
     from llmrec.data.ingest import IngestReport, ProgressCallback
@@ -212,7 +212,7 @@ def _unescape(delimiter: str) -> str:
 @contextmanager
 def _progress() -> Iterator[Callable[[str], ProgressCallback]]:
     """A Rich progress display; yields a factory of per-file byte-progress callbacks."""
-    with Progress(
+    with progress_display(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
@@ -221,6 +221,7 @@ def _progress() -> Iterator[Callable[[str], ProgressCallback]]:
         TimeRemainingColumn(),
         console=err_console,
         transient=False,
+        in_bytes=True,
     ) as progress:
 
         def for_file(name: str) -> ProgressCallback:
@@ -658,7 +659,7 @@ def _matcher(ctx: typer.Context) -> Iterator[ContentMatcher]:
 @contextmanager
 def _stage_progress() -> Iterator[Callable[[str, int | None], Callable[[int], None]]]:
     """Stages one after another: a bar where the count is known, a spinner where not."""
-    with Progress(
+    with progress_display(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -680,7 +681,7 @@ def _stage_progress() -> Iterator[Callable[[str, int | None], Callable[[int], No
 
 @contextmanager
 def _count_progress(what: str, total: int) -> Iterator[Callable[[int], None]]:
-    with Progress(
+    with progress_display(
         TextColumn(f"[bold]{what}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -998,7 +999,7 @@ def evaluate(
     from llmrec.eval.report import TABLE_COLUMNS
 
     settings = _settings(ctx)
-    with _user_errors(), _open_store(settings) as store, Progress(
+    with _user_errors(), _open_store(settings) as store, progress_display(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=err_console, transient=True,
     ) as progress:  # fmt: skip

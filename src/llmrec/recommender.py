@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -53,6 +53,8 @@ SOURCES = ("ease", "itemknn", "covisit", "als", "bpr", "sasrec", "content", "con
 CONTENT_SOURCES = frozenset({"content", "content_cf"})
 ORDER_SOURCES = frozenset({"sasrec", "covisit"})  # they learn from the order of events
 NEGATIVE_FEEDBACK = frozenset({"dislike", "skip", "not_interested"})
+# progress(stage, total or None) -> the stage's advance(n) callback
+StageProgress = Callable[[str, int | None], Callable[[int], None]]
 _FORMAT_VERSION = 4  # 3: user_ids_ a GrowingIndex; 4: SASRec's own transformer blocks
 LIST_DEPTH = 150  # a kept ranked list serves k ≤ 50 (MMR picks from the best 3k)
 _SECONDS_PER_DAY = 86_400.0
@@ -190,6 +192,25 @@ class Recommender:
         events: pd.DataFrame,
         items: pd.DataFrame | None = None,
         users: pd.DataFrame | None = None,
+        *,
+        progress: StageProgress | None = None,
+    ) -> Self:
+        """Fit on ``events`` (and the catalogue ``items``). ``progress(stage, total)``,
+        when given, is told each stage (each source's fit, the ranker's training lists,
+        the cold-item views, the ranker, the refit) and returns that stage's advance
+        callback."""
+        self._progress = progress
+        try:
+            return self._fit(events, items, users)
+        finally:
+            del self._progress
+
+    def _stage(self, name: str, total: int | None = None) -> Callable[[int], None]:
+        progress = getattr(self, "_progress", None)
+        return progress(name, total) if progress is not None else _ignore
+
+    def _fit(
+        self, events: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None
     ) -> Self:
         unknown = [s for s in self.sources if s not in SOURCES]
         if unknown or not self.sources:
@@ -248,7 +269,10 @@ class Recommender:
         if self.ranker:
             self._fit_ranker(events, full, weights, vectors)
         if not self.ranker or self.refit_sources:
-            self.scorers_ = {s: self._fit_source(s, vectors, full) for s in sources}
+            self.scorers_ = {}
+            for s in sources:
+                self._stage(f"fitting {s} on every event")
+                self.scorers_[s] = self._fit_source(s, vectors, full)
         # Without a refit the sources keep what they learned before each user's newest
         # event and score from the full history, exactly as the ranker was trained.
         self._set_state(full, events, weights)
@@ -299,10 +323,14 @@ class Recommender:
         kept = events[~pairs.isin(held)]
         part = Interactions.from_events(kept, item_ids=full.item_ids, user_ids=full.user_ids,
                                         event_weights=weights)  # fmt: skip
-        self.scorers_ = {s: self._fit_source(s, vectors, part) for s in self.active_sources_}
+        self.scorers_ = {}
+        for s in self.active_sources_:
+            self._stage(f"fitting {s} (without each user's newest items)")
+            self.scorers_[s] = self._fit_source(s, vectors, part)
         self._set_state(part, kept, weights)
         queries = [(r, j) for r in tested for j in range(1, m + 1)]
         feats, labels, groups = [], [], []
+        advance = self._stage("the ranker's training lists", len(queries))
         for start in range(0, len(queries), 256):
             batch = queries[start : start + 256]
             rows = np.array([r for r, _ in batch])
@@ -312,14 +340,18 @@ class Recommender:
             feats.append(x)
             labels.append((found[:, 1] == target[found[:, 0]]).astype(np.float32))
             groups.append(start + found[:, 0])
+            advance(len(batch))
         if CONTENT_SOURCES & set(self.scorers_):
             offset = len(queries)
+            advance = self._stage("cold-item views", self.cold_views)
             for draw in range(self.cold_views):
                 x, label, group = self._cold_view(full, kept, weights, vectors, draw)
                 feats.append(x)
                 labels.append(label)
                 groups.append(offset + group)
                 offset += group.max() + 1 if len(group) else 0
+                advance(1)
+        self._stage("training the ranker (LambdaRank)")
         self.ranker_ = LambdaRanker(seed=self.seed).fit(
             np.vstack(feats), np.concatenate(labels), np.concatenate(groups), names
         )
@@ -976,3 +1008,7 @@ def _undated_shuffled(events: pd.DataFrame, seed: int) -> pd.DataFrame:
 def _unit_rows(scores: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(scores, axis=1, keepdims=True)
     return scores / np.where(norms > 0, norms, 1.0)
+
+
+def _ignore(_: int) -> None:
+    """The advance callback of a fit nobody watches."""

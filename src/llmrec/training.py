@@ -86,9 +86,9 @@ def train_from_store(
     if CONTENT_SOURCES & set(settings.recommender.sources) and not items.empty:
         advance = progress("embedding items", len(items)) if progress else None
         vectors = item_vector_frame(store, settings, progress=advance)
-    if progress is not None:
-        progress("fitting the sources and the ranker", None)
-    model = build_recommender(settings, vectors).fit(events, items if not items.empty else None)
+    model = build_recommender(settings, vectors).fit(
+        events, items if not items.empty else None, progress=progress
+    )
     model.fitted_at_ = read_at  # users forgotten after the read are forgotten on load
     path = model.save(settings.effective_model_file)
     return TrainReport(
