@@ -299,7 +299,7 @@ def test_a_user_with_few_co_visits_gets_popular_candidates_not_the_first_columns
 
 
 def test_fit_reports_each_stage_with_its_count(ml100k_frames):
-    events, items = ml100k_frames
+    events, _ = ml100k_frames
     stages: list[tuple[str, int | None]] = []
     advanced: dict[str, int] = {}
 

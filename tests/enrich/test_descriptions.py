@@ -97,3 +97,19 @@ def test_unknown_item_ids_are_refused(catalogue_store, settings, embedded_llm):
         assert "nope" in str(exc)
     else:
         raise AssertionError("an unknown id was accepted")
+
+
+def test_a_limit_takes_the_items_with_the_most_events_first(catalogue_store, settings, embedded_llm):
+    ids = catalogue_store.items_frame()["item_id"].tolist()
+    popular = ids[-1]  # last in id order
+    events = pd.DataFrame({"user_id": [f"u{i}" for i in range(3)], "item_id": [popular] * 3,
+                           "event_type": "view", "value": None, "query": None,
+                           "timestamp": [1, 2, 3]})  # fmt: skip
+    from llmrec.data.records import RecordKind
+    from llmrec.data.validate import validate_frame
+
+    valid, _ = validate_frame(events, RecordKind.EVENTS, "events")
+    catalogue_store.add_events(valid)
+    report = enrich_items(catalogue_store, embedded_llm, settings, limit=1)
+    assert report.total == 1
+    assert catalogue_store.item_texts_frame()["item_id"].tolist() == [popular]

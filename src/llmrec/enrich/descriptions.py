@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from llmrec.config import Settings
@@ -112,6 +113,14 @@ def parse_answer(text: str) -> tuple[str, list[str]]:
     return head.strip(), [k for k in keywords if k]
 
 
+def _most_popular_first(items: pd.DataFrame, popular: pd.Series) -> pd.DataFrame:
+    rank = pd.Series(np.arange(len(popular)), index=popular.to_numpy())
+    order = items["item_id"].map(rank).fillna(len(popular))
+    return items.assign(_order=order.to_numpy()).sort_values("_order", kind="stable").drop(
+        columns="_order"
+    )
+
+
 def enrich_items(
     store: Store,
     llm: LLM,
@@ -122,7 +131,9 @@ def enrich_items(
 ) -> EnrichReport:
     """Describe items (all, or ``item_ids``; at most ``limit``) and store the results.
 
-    Answers already cached are reused without a call; rerunning after a kill resumes.
+    With ``limit``, the items with the most events come first (those users meet most),
+    then the rest in id order. Answers already cached are reused without a call;
+    rerunning after a kill resumes.
     """
     started = time.perf_counter()
     items = store.items_frame()
@@ -133,7 +144,7 @@ def enrich_items(
             raise UnknownIdError(f"unknown item id(s): {', '.join(unknown[:10])}")
         items = items[items["item_id"].isin(wanted)]
     if limit is not None:
-        items = items.head(limit)
+        items = _most_popular_first(items, store.top_items(limit)["item_id"]).head(limit)
     cached = CachedLLM(llm, store)
     report = EnrichReport("items", llm.model_id, PROMPT.version, total=len(items))
     max_chars = settings.enrich.max_input_chars

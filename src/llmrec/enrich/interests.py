@@ -263,13 +263,15 @@ def enrich_users(
     limit: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> EnrichReport:
-    """Extract interest keywords for users (all with behaviour, or ``user_ids``)."""
+    """Extract interest keywords for users (all with behaviour, or ``user_ids``; at most
+    ``limit``, the users with the most events first)."""
     started = time.perf_counter()
     items = store.items_frame()
     texts = store.item_texts_frame()
     item_keywords = dict(zip(texts["item_id"], texts["keywords"], strict=True))
+    events = store.events_frame()
     behaviours = collect_behaviour(
-        store.events_frame(),
+        events,
         items,
         settings.event_weights,
         settings.default_event_weight,
@@ -282,7 +284,9 @@ def enrich_users(
     if user_ids is not None and unknown:
         raise UnknownIdError(f"no positive behaviour for user id(s): {', '.join(unknown[:10])}")
     if limit is not None:
-        wanted = wanted[:limit]
+        # The most active users first: the ones whose lists are asked for most.
+        activity = events["user_id"].value_counts()
+        wanted = sorted(wanted, key=lambda u: -activity.get(u, 0))[:limit]
     frequency = _document_frequency(items, item_keywords)
 
     cached = CachedLLM(llm, store)
