@@ -224,6 +224,7 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
         assert title[:20] in known.stdout and sources.split(",")[0] in known.stdout
     new = llmrec("recommend", "--user", "someone-new", "-k", "3", cwd=tmp_path, env=env)
     assert new.returncode == 0 and "popular" in new.stdout
+    assert "unknown user someone-new" in new.stderr and "showing popular items" in new.stderr
     first = expected.iloc[0]
     why = llmrec("explain", "--user", "1", "--item", first["item_id"], "--sentence", cwd=tmp_path, env=env)
     assert why.returncode == 0, why.stderr
@@ -233,6 +234,9 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
     assert reasons.history[0].title[:20] in why.stdout and reasons.features[0].feature in why.stdout
     unknown = llmrec("explain", "--user", "1", "--item", "nope", cwd=tmp_path, env=env)
     assert unknown.returncode == 2 and "unknown item id: nope" in unknown.stderr
+    nobody = llmrec("explain", "--user", "nobody", "--item", first["item_id"], cwd=tmp_path, env=env)
+    assert nobody.returncode == 2 and "unknown user id: nobody" in nobody.stderr
+    assert "score" not in nobody.stdout
 
 
 def test_chat_from_the_command_line(tmp_path: Path, ml100k: Path):

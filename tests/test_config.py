@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llmrec.config import load_settings
+from llmrec.config import load_settings, setting_sources
 from llmrec.errors import ConfigError
 
 
@@ -43,3 +43,15 @@ def test_invalid_settings_are_config_errors(settings, tmp_path: Path, monkeypatc
     monkeypatch.setenv("LLMREC_CONFIG", str(tmp_path / "absent.toml"))
     with pytest.raises(ConfigError, match="which is not a file"):
         load_settings()
+
+
+def test_each_value_that_is_not_a_default_names_where_it_came_from(settings, tmp_path: Path, monkeypatch):
+    (tmp_path / "llmrec.toml").write_text("[ingest]\nchunk_rows = 123\n[event_weights]\nlike = 5\n")
+    monkeypatch.setenv("LLMREC_EVENT_WEIGHTS__PURCHASE", "8")
+    monkeypatch.setenv("LLMREC_INGEST__CHUNK_ROWS", "456")
+    monkeypatch.setenv("LLMREC_NOT_A_SETTING", "x")
+    sources = setting_sources({"home": Path("h")})
+    assert sources["event_weights.purchase"] == "$LLMREC_EVENT_WEIGHTS__PURCHASE"
+    assert sources["ingest.chunk_rows"] == "$LLMREC_INGEST__CHUNK_ROWS"  # the variable wins
+    assert sources["event_weights.like"] == "llmrec.toml" and sources["home"] == "command line"
+    assert "not_a_setting" not in sources

@@ -30,7 +30,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from llmrec.config import CONFIG_ENV_VAR, Settings, config_file_path, load_settings
+from llmrec.config import (
+    CONFIG_ENV_VAR,
+    Settings,
+    config_file_path,
+    load_settings,
+    setting_sources,
+)
 from llmrec.data.formats import FORMATS
 from llmrec.data.records import DEFAULT_EVENT_TYPE, RecordKind
 from llmrec.errors import ConfigError, LlmrecError
@@ -64,8 +70,17 @@ app.add_typer(llm_app, name="llm")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console(stderr: bool = False) -> Console:
+    # Rich assumes 80 columns when output is not a terminal and cuts table cells to fit:
+    # a log or a pipe gets room instead (COLUMNS still wins), and cells fold, never cut.
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=160 if wide else None)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 @contextmanager
@@ -84,6 +99,7 @@ def _settings(ctx: typer.Context) -> Settings:
 
 def _open_store(settings: Settings) -> Store:
     from llmrec.store import Store
+
     return Store.open(settings.effective_database_url)
 
 
@@ -108,7 +124,7 @@ def main(
     if database_url is not None:
         overrides["database_url"] = database_url
     with _user_errors():
-        ctx.obj = {"settings": load_settings(**overrides)}
+        ctx.obj = {"settings": load_settings(**overrides), "overrides": overrides}
 
 
 # -- ingest -------------------------------------------------------------------------------
@@ -150,6 +166,7 @@ def ingest(
 ) -> None:
     """Load items, users, links (user,friend) or events from a file into the store."""
     from llmrec.data.ingest import ingest_file
+
     settings = _settings(ctx)
     with _user_errors():
         spec = _table_spec(file, format, delimiter, encoding, no_header, names, map_, mapping)
@@ -177,6 +194,7 @@ def _table_spec(
     mapping_file: Path | None,
 ) -> TableSpec:
     from llmrec.data.readers import TableSpec
+
     options: dict = {}
     if mapping_file is not None:
         try:
@@ -241,7 +259,9 @@ def _progress() -> Iterator[Callable[[str], ProgressCallback]]:
 def _print_reports(reports: list[IngestReport]) -> None:
     table = Table(title="Ingest summary")
     for column in ("file", "kind", "rows read", "stored", "duplicates", "quarantined", "rows/s"):
-        table.add_column(column, justify="left" if column in ("file", "kind") else "right")
+        table.add_column(
+            column, justify="left" if column in ("file", "kind") else "right", overflow="fold"
+        )
     for r in reports:
         table.add_row(
             escape(Path(r.source).name),
@@ -268,9 +288,10 @@ def _print_reports(reports: list[IngestReport]) -> None:
 def datasets_list() -> None:
     """The public datasets llmrec reads in their official formats."""
     from llmrec.data.datasets import DATASETS
+
     table = Table(title="Datasets")
     for column in ("name", "domain", "description", "licence"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for d in DATASETS.values():
         table.add_row(d.name, d.domain, d.description, d.licence)
     console.print(table)
@@ -291,6 +312,7 @@ def datasets_load(
 
 def _load_dataset(settings: Settings, name: str, path: Path | None) -> None:
     from llmrec.data.datasets import load_dataset
+
     with _user_errors(), _open_store(settings) as store:
         with _progress() as progress:
             reports = load_dataset(name, store, settings, path, progress=progress)
@@ -317,8 +339,8 @@ def _print_stats(store: Store, top: int) -> None:
     cells = activity["active_users"] * n_items
     sparsity = 1.0 - activity["user_item_pairs"] / cells if cells else 1.0
     overview = Table(title="Store")
-    overview.add_column("measure")
-    overview.add_column("value", justify="right")
+    overview.add_column("measure", overflow="fold")
+    overview.add_column("value", justify="right", overflow="fold")
     rows = [
         ("items in catalogue", counts["items"]),
         ("users stored", counts["users"]),
@@ -337,15 +359,17 @@ def _print_stats(store: Store, top: int) -> None:
     console.print(overview)
 
     by_type = Table(title="Events per type")
-    by_type.add_column("event type")
-    by_type.add_column("events", justify="right")
+    by_type.add_column("event type", overflow="fold")
+    by_type.add_column("events", justify="right", overflow="fold")
     for row in store.event_type_counts().itertuples(index=False):
         by_type.add_row(escape(str(row.event_type)), f"{row.events:,}")
     console.print(by_type)
 
     top_items = Table(title=f"Top {top} items by events")
     for column in ("item_id", "title", "events"):
-        top_items.add_column(column, justify="right" if column == "events" else "left")
+        top_items.add_column(
+            column, justify="right" if column == "events" else "left", overflow="fold"
+        )
     for row in store.top_items(top).itertuples(index=False):
         title = "" if row.title is None else str(row.title)
         top_items.add_row(escape(str(row.item_id)), escape(title), f"{row.events:,}")
@@ -373,7 +397,8 @@ def quarantine(
 
 @config_app.command("show")
 def config_show(ctx: typer.Context) -> None:
-    """Print the effective settings (defaults < llmrec.toml < LLMREC_* variables)."""
+    """Print the effective settings (defaults < llmrec.toml < LLMREC_* variables <
+    command-line options) and where each value that is not a default came from."""
     settings = _settings(ctx)
     path = config_file_path()
     source = f"{path} ({'found' if path.is_file() else 'not found, defaults used'})"
@@ -382,6 +407,19 @@ def config_show(ctx: typer.Context) -> None:
     data["effective_database_url"] = settings.effective_database_url
     data["effective_datasets_dir"] = str(settings.effective_datasets_dir)
     console.print_json(orjson.dumps(data).decode())
+    sources = setting_sources(ctx.obj.get("overrides"))
+    table = Table(title="not defaults: where each came from")
+    for column in ("setting", "value", "from"):
+        table.add_column(column, overflow="fold")
+    for key, origin in sources.items():
+        value: object = data
+        for part in key.split("."):
+            value = value.get(part, "?") if isinstance(value, dict) else "?"
+        table.add_row(escape(key), escape(orjson.dumps(value).decode()), escape(origin))
+    if sources:
+        console.print(table)
+    else:
+        console.print("# every setting is a default")
 
 
 # -- enrich -------------------------------------------------------------------------------
@@ -400,6 +438,7 @@ def enrich_items_command(
     """Write a grounded description and 3–8 keywords per item (cached; resumable)."""
     from llmrec.enrich.descriptions import enrich_items
     from llmrec.llm import load_llm
+
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, load_llm(settings.llm) as llm:
         total = _count_of(len(store.item_ids()), items, limit)
@@ -422,6 +461,7 @@ def enrich_users_command(
     """Extract 3–10 weighted interest keywords and a summary per user (cached; resumable)."""
     from llmrec.enrich.interests import enrich_users
     from llmrec.llm import load_llm
+
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, load_llm(settings.llm) as llm:
         total = _count_of(store.activity_summary()["active_users"], users, limit)
@@ -461,8 +501,8 @@ def _print_enrich_report(report: EnrichReport) -> None:
 def _print_measures(title: str, rows: list[tuple[str, object]]) -> None:
     """A two-column table of what a job did (values escaped: they may hold user text)."""
     table = Table(title=title)
-    table.add_column("measure")
-    table.add_column("value", justify="right")
+    table.add_column("measure", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
     for name, value in rows:
         table.add_row(name, escape(str(value)))
     console.print(table)
@@ -473,7 +513,7 @@ def _print_item_texts(store: Store, limit: int) -> None:
     titles = store.items_frame().set_index("item_id")["title"]
     table = Table(title="generated descriptions (original text kept beside them)")
     for column in ("item", "title", "description", "keywords", "guard"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in texts.itertuples(index=False):
         table.add_row(
             escape(row.item_id),
@@ -494,6 +534,7 @@ def embed(ctx: typer.Context) -> None:
     embedding cache; only new or changed texts are encoded."""
     from llmrec.embed import load_encoder
     from llmrec.embed.vectors import embed_items
+
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, load_encoder(settings.embed) as encoder:
         total = len(store.item_ids())
@@ -512,6 +553,7 @@ def train(ctx: typer.Context) -> None:
     """Fit the hybrid recommender (candidate sources + LambdaRank ranker) on the whole
     store and save it; `recommend` and the service use it from then on."""
     from llmrec.training import train_from_store
+
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, _stage_progress() as progress:
         report = train_from_store(store, settings, progress=progress)
@@ -538,6 +580,7 @@ def recommend(
     """Recommend items to a user: the trained hybrid model (`llmrec train`) for users it
     knows, else matching by interest vectors and cold start."""
     from llmrec.training import load_trained
+
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store:
         model = load_trained(settings, store) if interests is None else None
@@ -550,7 +593,12 @@ def recommend(
             _print_items(found.rename(columns={"sources": "source"}), f"for user {user}")
             return
     with _user_errors(), _matcher(ctx) as matcher:
-        _print_items(matcher.recommend(user, k, interests=interests), f"for user {user}")
+        found = matcher.recommend(user, k, interests=interests)
+    if len(found) and (found["source"] == "popularity").all():
+        err_console.print(
+            f"unknown user {escape(user)} (no history, no stated interests): showing popular items"
+        )
+    _print_items(found, f"for user {user}")
 
 
 @app.command()
@@ -568,6 +616,7 @@ def explain(
     from llmrec.llm import load_llm
     from llmrec.llm.cache import CachedLLM
     from llmrec.training import load_trained
+
     settings = _settings(ctx)
     with _user_errors():
         with _open_store(settings) as store:
@@ -586,15 +635,17 @@ def explain(
         + (f"; shared tags: {escape(', '.join(why.keywords))}" if why.keywords else "")
     )
     history = Table(title="because of (score lost if removed from the history)")
-    history.add_column("item")
-    history.add_column("title")
-    history.add_column("contribution", justify="right")
+    history.add_column("item", overflow="fold")
+    history.add_column("title", overflow="fold")
+    history.add_column("contribution", justify="right", overflow="fold")
     for reason in why.history:
         history.add_row(escape(reason.item_id), escape(reason.title), f"{reason.contribution:+.3f}")
     console.print(history)
     features = Table(title="ranker features (SHAP)")
     for column in ("feature", "value", "contribution"):
-        features.add_column(column, justify="left" if column == "feature" else "right")
+        features.add_column(
+            column, justify="left" if column == "feature" else "right", overflow="fold"
+        )
     for reason in why.features:
         value = "missing" if reason.value is None else f"{reason.value:.3g}"
         features.add_row(reason.feature, value, f"{reason.contribution:+.3f}")
@@ -638,8 +689,8 @@ def profile(
     with _user_errors(), _matcher(ctx) as matcher:
         keywords, summary = matcher.interest_keywords(user, top)
     table = Table(title=f"interests of user {escape(user)}", caption=escape(summary) or None)
-    table.add_column("keyword")
-    table.add_column("weight", justify="right")
+    table.add_column("keyword", overflow="fold")
+    table.add_column("weight", justify="right", overflow="fold")
     for keyword, weight in keywords:
         table.add_row(escape(keyword), f"{weight:.3f}")
     console.print(table)
@@ -649,6 +700,7 @@ def profile(
 def _matcher(ctx: typer.Context) -> Iterator[ContentMatcher]:
     from llmrec.embed import load_encoder
     from llmrec.retrieve.matcher import ContentMatcher
+
     settings = _settings(ctx)
     with _open_store(settings) as store, load_encoder(settings.embed) as encoder:
         with _count_progress("items", len(store.item_ids())) as advance:
@@ -697,7 +749,9 @@ def _count_progress(what: str, total: int) -> Iterator[Callable[[int], None]]:
 def _print_items(frame, title: str) -> None:
     table = Table(title=escape(title))
     for column in ("rank", "item", "title", "score", "source"):
-        table.add_column(column, justify="right" if column in ("rank", "score") else "left")
+        table.add_column(
+            column, justify="right" if column in ("rank", "score") else "left", overflow="fold"
+        )
     for rank, row in enumerate(frame.itertuples(index=False), start=1):
         table.add_row(
             str(rank), escape(row.item_id), escape(str(row.title)), f"{row.score:.3f}", row.source
@@ -753,7 +807,7 @@ def chat(
                 note = " (the parse was not usable: raw-text search)" if turn.fallback else ""
                 table = Table(title=escape(f"> {turn.request}{note}"))
                 for column in ("item", "title", "reason"):
-                    table.add_column(column)
+                    table.add_column(column, overflow="fold")
                 for row in turn.results.itertuples(index=False):
                     table.add_row(escape(row.item_id), escape(row.title), escape(row.reason))
                 console.print(table)
@@ -818,7 +872,7 @@ def keys_list(ctx: typer.Context) -> None:
         frame = store.api_keys_frame()
     table = Table(title="API keys")
     for column in ("key id", "name", "scopes", "revoked"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in frame.itertuples(index=False):
         table.add_row(row.key_id, escape(row.name), row.scopes, "yes" if row.revoked else "")
     console.print(table)
@@ -852,6 +906,7 @@ def llm_serve(
     """Serve the embedded model as an OpenAI-compatible server (llama.cpp) until Ctrl-C."""
     from llmrec.llm import bundled_model_path
     from llmrec.llm.embedded import start_llama_server
+
     settings = _settings(ctx)
     with _user_errors():
         path = settings.llm.model_path or bundled_model_path()
@@ -896,6 +951,7 @@ def quickstart(
     from llmrec.enrich.descriptions import enrich_items
     from llmrec.llm import load_llm
     from llmrec.training import load_trained, train_from_store
+
     settings = _settings(ctx)
     if enrich != "all" and not (enrich.isdigit()):
         raise typer.BadParameter("a number or 'all'", param_hint="--enrich")
@@ -924,7 +980,7 @@ def quickstart(
         for user, frame in model.recommend(users, k=5).groupby("user_id", sort=False):
             table = Table(title=f"user {escape(user)}: top 5 and why")
             for column in ("rank", "title", "because you liked", "sources"):
-                table.add_column(column)
+                table.add_column(column, overflow="fold")
             for row in frame.itertuples(index=False):
                 why = model.explain(user, row.item_id, top=2)
                 liked = "; ".join(h.title for h in why.history)
@@ -959,7 +1015,7 @@ def _print_quick_evaluation(store: Store, settings: Settings) -> None:
     rows = orjson.loads(results_file.read_bytes())
     table = Table(title="leave-last-one-out, full ranking (report: " + escape(str(out)) + ")")
     for column in ("system", "NDCG@10", "Recall@10", "fit s"):
-        table.add_column(column, justify="left" if column == "system" else "right")
+        table.add_column(column, justify="left" if column == "system" else "right", overflow="fold")
     for row in rows:
         if row.get("diversity") is None:
             table.add_row(escape(row["system"]), f"{row['ndcg@10']:.4f}",
@@ -1021,7 +1077,9 @@ def evaluate(
     frame = results_table(plain, TABLE_COLUMNS)
     table = Table(title="offline evaluation (full ranking)")
     for column in frame.columns:
-        table.add_column(column, justify="left" if column in ("split", "system") else "right")
+        table.add_column(
+            column, justify="left" if column in ("split", "system") else "right", overflow="fold"
+        )
     for row in frame.itertuples(index=False):
         table.add_row(*[f"{v:.4f}" if isinstance(v, float) else escape(str(v)) for v in row])
     console.print(table)

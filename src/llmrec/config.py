@@ -327,3 +327,36 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(f"invalid settings ({path} or LLMREC_* variables): {problems}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def setting_sources(overrides: dict[str, object] | None = None) -> dict[str, str]:
+    """Where each setting that is not a default comes from, by dotted key (``llm.threads``,
+    ``event_weights.purchase``): ``command line``, the ``LLMREC_*`` variable, or the file.
+    A variable wins over the file, a command-line option over both."""
+    sources: dict[str, str] = {}
+    path = config_file_path()
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = {}
+        sources.update(dict.fromkeys(_dotted_keys(data), str(path)))
+    fields = set(Settings.model_fields)
+    for name in os.environ:
+        if not name.upper().startswith("LLMREC_") or name.upper() == CONFIG_ENV_VAR:
+            continue
+        key = name[len("LLMREC_") :].lower().replace("__", ".")
+        if key.split(".")[0] in fields:
+            sources[key] = f"${name}"
+    sources.update(dict.fromkeys(overrides or {}, "command line"))
+    return dict(sorted(sources.items()))
+
+
+def _dotted_keys(data: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            keys += _dotted_keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys

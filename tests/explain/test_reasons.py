@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from llmrec.errors import UnknownIdError
@@ -61,6 +62,16 @@ def test_removing_the_top_reason_lowers_the_score(fitted_recommender):
 def test_unknown_ids_are_named(fitted_recommender):
     with pytest.raises(UnknownIdError, match="no-such-item"):
         fitted_recommender.explain("1", "no-such-item")
-    # A user with no history still gets the sources and features, with no history reason.
-    why = fitted_recommender.explain("someone-new", "50")
-    assert why.history == [] and why.keywords == [] and why.features
+    # A user without a history has nothing to explain: their list is popular items.
+    with pytest.raises(UnknownIdError, match="unknown user id: someone-new"):
+        fitted_recommender.explain("someone-new", "50")
+
+
+def test_a_disliked_item_is_never_a_reason(fitted_recommender):
+    model = copy.deepcopy(fitted_recommender)
+    user = "1"
+    top = model.recommend([user], k=1).iloc[0]["item_id"]
+    cited = model.explain(user, top).history[0].item_id
+    model.update(pd.DataFrame({"user_id": [user], "item_id": [cited], "event_type": ["dislike"],
+                               "timestamp": [9e9]}))  # fmt: skip
+    assert cited not in [h.item_id for h in model.explain(user, top).history]

@@ -427,7 +427,10 @@ def fetch(
     except (urllib.error.URLError, OSError, ValueError) as exc:
         partial.unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
-        raise DatasetError(f"cannot download {url}: {reason}") from None
+        raise DatasetError(
+            f"cannot download {url}: {reason}; with a copy of the files, give its folder "
+            "with --path (or set datasets_mirror to a server that has them)"
+        ) from None
     if total and done != total:
         partial.unlink(missing_ok=True)
         raise DatasetError(f"{url}: got {done} bytes, expected {total}")

@@ -77,9 +77,16 @@ def explain(
     col = model.item_ids_.get_indexer([item])[0]
     if col < 0:
         raise UnknownIdError(f"unknown item id: {item}")
+    if not model.knows_user(user):
+        raise UnknownIdError(
+            f"unknown user id: {user} (no history): nothing to explain, their list is popular "
+            "items"
+        )
     row = model.user_ids_.get_indexer([user])[0]
-    sequence = model.sequences_[row] if row >= 0 else np.zeros(0, np.int64)
+    sequence = model.sequences_[row]
     recent = sequence[-max_history:]
+    # A disliked or skipped item is never a reason "because you liked".
+    negative = model.negative_.get(user, set())
     # Row 0: the full history; row i + 1: the history without its i-th recent item.
     variants = [sequence] + [sequence[sequence != c] for c in recent]
     history = model._history(np.full(len(variants), row), variants)
@@ -89,7 +96,7 @@ def explain(
     reasons = [
         HistoryReason(model.item_ids_[recent[i]], _title(model, recent[i]), float(influence[i]))
         for i in order
-        if influence[i] > 0
+        if influence[i] > 0 and int(recent[i]) not in negative
     ]
     features = []
     if model.ranker_ is not None:

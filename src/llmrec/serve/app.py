@@ -410,7 +410,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                     return _json({"user_id": user_id, "strategy": "interests", "items": items})
             frame = rec.recommend([user_id], k=k, filters=filters or None, diversity=diversity)
             items = framed(rec, frame)
-            if explain:
+            if explain and rec.knows_user(user_id):
                 for item in items:
                     why = rec.explain(user_id, item["item_id"])
                     item["reasons"] = s.ReasonsOut(
