@@ -130,7 +130,7 @@ def test_fetch_verifies_the_checksum(http_server, tmp_path: Path):
         fetch(f"{base}/file.bin", tmp_path / "other.bin", "0" * 32)
     assert not (tmp_path / "other.bin").exists()
     assert not (tmp_path / "other.bin.part").exists()
-    with pytest.raises(DatasetError, match="cannot download.*give its folder with --path"):
+    with pytest.raises(DatasetError, match=r"cannot download.*give its folder with --path"):
         fetch(f"{base}/missing.bin", tmp_path / "missing.bin")
 
 
