@@ -95,3 +95,35 @@ def test_item_text_is_shown_as_text_never_run(live, page):
     assert hostile in _titles(page)
     assert page.evaluate("window.pwned") is None
     assert page.locator("#items script, #items img").count() == 0
+
+
+def test_the_page_explains_in_words_and_keeps_the_key_for_the_tab_only(live, page):
+    base, key = live
+    page.goto(base + "/")
+    page.fill("#key", key)
+    page.dispatch_event("#key", "change")
+    page.fill("#user", "42")
+    page.click("#load")
+    page.wait_for_selector("#items li .reason")
+    text = page.inner_text("#items")
+    assert "score" not in text and "proposed by" not in text  # no raw scores, no jargon
+    assert "because you liked" in text or "people with your taste" in text
+    assert page.evaluate("sessionStorage.getItem('llmrec-key')") == key
+    assert page.evaluate("localStorage.getItem('llmrec-key')") is None
+
+
+def test_the_api_docs_work_offline_from_this_origin_only(live, page):
+    base, _ = live
+    requested: list[str] = []
+    blocked: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+    response = page.goto(base + "/docs")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/users/{user_id}/recommendations" in p for p in paths)
+    assert requested and all(url.startswith(base) for url in requested)
+    assert blocked == []

@@ -9,6 +9,9 @@ ingest rules are reported one by one and the good rows are stored.
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations,
 # and those name values local to ``create_app`` (the auth scheme, the limits).
+import base64
+import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,8 +25,10 @@ import orjson
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -44,7 +49,7 @@ from llmrec.serve import schemas as s
 from llmrec.serve.batching import GroupCommit
 from llmrec.serve.json_bodies import StrictJSONRoute, validation_error
 from llmrec.serve.keys import KeyVerifier
-from llmrec.serve.middleware import GuardAndMeasure
+from llmrec.serve.middleware import DEFAULT_CSP, GuardAndMeasure, SecurityHeaders
 from llmrec.serve.state import ModelState
 from llmrec.store import Store
 
@@ -116,12 +121,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         summary="Personalised, explained, diverse recommendations.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from the package's own copy of Swagger UI
+        redoc_url=None,
     )
     app.state.model = state
     app.router.route_class = StrictJSONRoute
     app.add_exception_handler(RequestValidationError, validation_error)
     bearer = HTTPBearer(auto_error=False, description="an API key from `llmrec keys create`")
 
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         GuardAndMeasure,
         max_body_bytes=limits.max_body_bytes,
@@ -171,6 +179,23 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
         return resources.files("llmrec.serve").joinpath("static/index.html").read_text()
+
+    app.mount("/static", StaticFiles(packages=[("llmrec.serve", "static")]), name="static")
+    app.mount("/docs-assets", StaticFiles(packages=[("fastapi_offline", "static")]),
+              name="docs-assets")  # fmt: skip
+    docs = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title="llmrec API",
+        swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs-assets/swagger-ui.css",
+        swagger_favicon_url="/docs-assets/favicon.png",
+    )
+    docs_policy = _policy_allowing_inline_script(docs.body.decode())
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        """Swagger UI from the package (works offline, no third-party origin)."""
+        return HTMLResponse(docs.body, headers={"Content-Security-Policy": docs_policy})
 
     @app.get("/healthz", response_model=s.HealthOut, tags=["health"])
     def healthz() -> s.HealthOut:
@@ -603,3 +628,16 @@ def _profile(rec: Recommender, store: Store, user_id: str, top: int):
                 weights[tag] = weights.get(tag, 0.0) + 1.0 / count
     ordered = sorted(weights.items(), key=lambda kv: -kv[1])[:top]
     return [s.KeywordOut(keyword=k, weight=w) for k, w in ordered], "", count
+
+
+def _policy_allowing_inline_script(html: str) -> str:
+    """The default CSP plus the hashes of ``html``'s inline scripts (Swagger UI starts
+    from one), with the inline styles its renderer sets."""
+    inline = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()}'"
+        for code in inline
+    )
+    return DEFAULT_CSP.replace("script-src 'self'", f"script-src 'self' {hashes}").replace(
+        "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+    )
