@@ -832,6 +832,7 @@ def serve(
 
     from llmrec.serve import create_app
     from llmrec.serve.allocator import bound_malloc
+    from llmrec.serve.server import server_config
 
     settings = _settings(ctx)
     if settings.serve.malloc_arenas:
@@ -840,7 +841,7 @@ def serve(
         app_ = create_app(settings)
     host, port = host or settings.serve.host, port or settings.serve.port
     err_console.print(f"llmrec service on http://{host}:{port}/ (API docs: /docs)")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    uvicorn.Server(server_config(app_, settings.serve, host, port)).run()
 
 
 @keys_app.command("create")

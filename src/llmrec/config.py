@@ -195,6 +195,20 @@ class ServeSettings(BaseModel):
     max_query_chars: int = Field(1_000, ge=10, description="longest search query")
     rate_limit_per_s: float = Field(500.0, gt=0, description="requests per second per key")
     rate_limit_burst: int = Field(1_000, ge=1, description="requests a key may send at once")
+    refused_per_s: float = Field(
+        20.0,
+        gt=0,
+        description="requests without a valid key one client address may send per second "
+        "(then 429, before any key is looked up)",
+    )
+    refused_burst: int = Field(100, ge=1, description="such requests an address may send at once")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="a connection whose request headers take longer is closed"
+    )
+    keep_alive_s: float = Field(5.0, gt=0, description="idle keep-alive connections are closed")
+    max_connections: int = Field(
+        1_000, ge=1, description="open connections at once; past it new requests get 503"
+    )
     sqlite_cache_mib: int = Field(
         16,
         ge=1,

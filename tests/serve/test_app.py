@@ -326,3 +326,22 @@ def test_a_forgotten_user_stays_forgotten_after_a_restart(service, trained_setti
         assert profile["events"] == 0
         listed = restarted.get(f"/users/{user}/recommendations?k=5", headers=read).json()
         assert listed["strategy"] == "popular"
+
+
+def test_requests_without_a_valid_key_are_limited_per_address(trained_settings):
+    from llmrec.serve.keys import create_key
+    from llmrec.store import Store
+
+    serve = trained_settings.serve.model_copy(update={"refused_per_s": 0.001, "refused_burst": 5})
+    settings = trained_settings.model_copy(update={"serve": serve})
+    with Store.open(settings.effective_database_url) as store:
+        key = create_key(store, ["read"], "beside-a-flood")[1]
+        good = {"Authorization": f"Bearer {key}"}
+        with TestClient(create_app(settings, store)) as client:
+            assert client.get("/users/1/profile", headers=good).status_code == 200
+            bad = {"Authorization": "Bearer llmrec_0123456789abcdef_flood"}
+            codes = [client.get("/users/1/profile", headers=bad).status_code for _ in range(8)]
+            assert codes == [401] * 5 + [429] * 3
+            assert client.get("/users/1/profile").status_code == 429  # no key at all
+            # A key already verified still works from the same address.
+            assert client.get("/users/1/profile", headers=good).status_code == 200

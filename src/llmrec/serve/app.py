@@ -23,7 +23,7 @@ from typing import Annotated
 import numpy as np
 import orjson
 import pandas as pd
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Response
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -68,6 +68,9 @@ NOT_READY = {503: {"model": s.ErrorOut, "description": "no model yet (`llmrec tr
 NOT_FOUND = {404: {"model": s.ErrorOut, "description": "unknown id"}}
 
 
+_MAX_BUCKETS = 100_000
+
+
 class RateLimiter:
     """A token bucket per API key."""
 
@@ -76,6 +79,13 @@ class RateLimiter:
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
 
+    def exhausted(self, key: str) -> bool:
+        """Whether ``key`` has no request left now (nothing is spent)."""
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(key, (float(self.burst), now))
+        return min(self.burst, tokens + (now - last) * self.per_second) < 1
+
     def allow(self, key: str) -> bool:
         now = time.monotonic()
         with self.lock:
@@ -83,6 +93,10 @@ class RateLimiter:
             tokens = min(self.burst, tokens + (now - last) * self.per_second)
             allowed = tokens >= 1
             self.buckets[key] = (tokens - 1 if allowed else tokens, now)
+            if len(self.buckets) > _MAX_BUCKETS:  # a refilled bucket is the same as none
+                refill = self.per_second
+                self.buckets = {k: (t, at) for k, (t, at) in self.buckets.items()
+                                if t + (now - at) * refill < self.burst}  # fmt: skip
         return allowed
 
 
@@ -93,6 +107,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     store = store or Store.open(settings.effective_database_url, limits.sqlite_cache_mib)
     state = ModelState(settings, store)
     limiter = RateLimiter(limits.rate_limit_per_s, limits.rate_limit_burst)
+    # Per client address, for requests without a valid key: a flood of bad keys is
+    # refused before the store is asked about them.
+    refused = RateLimiter(limits.refused_per_s, limits.refused_burst)
     registry = CollectorRegistry()
     latency = Histogram(
         "llmrec_request_seconds", "request latency", ["method", "route", "status"],
@@ -142,12 +159,23 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     def scope(needed: str) -> Callable:
         # async: a sync dependency costs a thread-pool round trip per request
         async def check(
+            request: Request,
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> str:
-            if credentials is None:
-                raise HTTPException(401, "missing API key", {"WWW-Authenticate": "Bearer"})
-            found = verify(credentials.credentials)
-            if found is None:
+            token = credentials.credentials if credentials is not None else None
+            if token is None or not verify.remembers(token):
+                address = request.client.host if request.client else "unknown"
+                if refused.exhausted(address):
+                    raise HTTPException(429, "too many requests without a valid API key from "
+                                        "this address", {"Retry-After": "1"})  # fmt: skip
+                found = verify(token) if token is not None else None
+                if found is None:
+                    refused.allow(address)
+                    problem = "missing API key" if token is None else "invalid API key"
+                    raise HTTPException(401, problem, {"WWW-Authenticate": "Bearer"})
+            else:
+                found = verify(token)
+            if found is None:  # revoked since it was remembered
                 raise HTTPException(401, "invalid API key", {"WWW-Authenticate": "Bearer"})
             key_id, scopes = found
             if needed not in scopes:

@@ -59,6 +59,11 @@ class KeyVerifier:
         self._verified: dict[str, tuple[float, tuple[str, tuple[str, ...]]]] = {}
         self._lock = threading.Lock()
 
+    def remembers(self, token: str) -> bool:
+        """Whether ``token`` was verified within the last ``ttl_s`` seconds."""
+        remembered = self._verified.get(token)
+        return remembered is not None and time.monotonic() - remembered[0] < self.ttl_s
+
     def __call__(self, token: str) -> tuple[str, tuple[str, ...]] | None:
         now = time.monotonic()
         remembered = self._verified.get(token)
