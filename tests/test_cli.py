@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -250,3 +252,26 @@ def test_chat_from_the_command_line(tmp_path: Path, ml100k: Path):
         cwd=tmp_path, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert raw.returncode == 0 and "parse was not usable" in raw.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_enrichment_within_seconds(tmp_path: Path):
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title,tags\n" + "".join(
+        f"i{i},Handmade ceramic mug number {i},kitchen|coffee\n" for i in range(60)))  # fmt: skip
+    assert llmrec("ingest", "items", str(items), cwd=tmp_path).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmrec", "enrich", "items"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines = []
+    for line in proc.stdout:  # plain progress lines: the output is not a terminal
+        lines.append(line)
+        if " of 60 " in line:
+            break
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert time.monotonic() - started < 10 and proc.returncode != 0
+    assert any(line.startswith("items: started (60)") for line in lines)

@@ -94,8 +94,13 @@ class OpenAIClient:
         """``function`` over ``values`` with at most ``concurrency`` calls in flight."""
         if len(values) <= 1 or self.concurrency == 1:
             return [function(v) for v in values]
-        with ThreadPoolExecutor(min(self.concurrency, len(values))) as pool:
+        pool = ThreadPoolExecutor(min(self.concurrency, len(values)))
+        try:
             return list(pool.map(function, values))
+        finally:
+            # On Ctrl-C the queued calls are dropped at once; the ones in flight end when
+            # the caller closes the client (leaving ``with load_llm(...)``).
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def served_model(self, setting: str) -> str:
         """The first model the server lists (for servers that serve one model)."""
