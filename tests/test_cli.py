@@ -36,9 +36,9 @@ def test_quickstart_loads_movielens_and_prints_stats(tmp_path: Path, ml100k: Pat
     assert "Star Wars (1977)" in result.stdout  # the most rated movie
     assert "sparsity" in result.stdout and "93.69" in result.stdout
     assert (tmp_path / ".llmrec" / "llmrec.db").is_file()
-    # The bundled LLM described the first items (ids sort as text: 1, 10, 100).
+    # The bundled LLM described the three most rated movies (Star Wars, Contact, Fargo).
     assert "generated descriptions" in result.stdout
-    assert "Toy Story (1995)" in result.stdout and "Fargo (1996)" in result.stdout
+    assert "Contact (1997)" in result.stdout and "Fargo (1996)" in result.stdout
     # trained, compared with baselines, and three users' lists with reasons
     assert (tmp_path / ".llmrec" / "model" / "recommender.pkl").is_file()
     assert "leave-last-one-out" in result.stdout and "CoVisit" in result.stdout
@@ -275,3 +275,13 @@ def test_ctrl_c_stops_enrichment_within_seconds(tmp_path: Path):
     proc.wait(timeout=60)
     assert time.monotonic() - started < 10 and proc.returncode != 0
     assert any(line.startswith("items: started (60)") for line in lines)
+
+
+def test_each_quickstart_revokes_the_key_of_the_one_before(store):
+    from llmrec.cli import _quickstart_key
+    from llmrec.serve.keys import verify_key
+
+    first, second = _quickstart_key(store), _quickstart_key(store)
+    assert verify_key(store, first) is None and verify_key(store, second) is not None
+    keys = store.api_keys_frame().set_index("key_id")
+    assert keys["revoked"].to_dict() == {first.split("_")[1]: True, second.split("_")[1]: False}
