@@ -15,12 +15,16 @@ import pytest
 from llmrec import Recommender
 
 
+_ALL_CORES = str(len(os.sched_getaffinity(0)))
+
+
 def llmrec(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
     return subprocess.run(
         [sys.executable, "-m", "llmrec", *args],
         cwd=cwd,
-        env={**base, "COLUMNS": "200", **(env or {})},
+        # The suite runs one test at a time: llama.cpp may have every core.
+        env={**base, "COLUMNS": "200", "LLMREC_LLM__THREADS": _ALL_CORES, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,

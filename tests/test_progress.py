@@ -29,25 +29,26 @@ def test_plain_lines_say_what_is_done_how_fast_and_how_long_is_left():
         progress.advance(task, 50)
         progress.advance(task, 150)
     lines = out.getvalue().splitlines()
-    assert lines[0] == "items: started (200)"
-    assert lines[1].startswith("items: 50 of 200 (25%), ") and "/s, about" in lines[1]
-    assert lines[1].endswith("left")
-    assert lines[-1].startswith("items: 200 done in ") and len(lines) == 3
+    assert lines[0].startswith("items: 50 of 200 (25%), ") and "/s, about" in lines[0]
+    assert lines[0].endswith("left")
+    assert lines[-1].startswith("items: 200 done in ") and len(lines) == 2
 
 
-def test_lines_are_throttled_and_stages_end_when_the_next_starts():
+def test_a_quick_step_prints_nothing_and_a_long_one_ends_with_a_line(monkeypatch):
     console, out = _log()
-    with progress_display(console=console, interval_s=3600) as progress:
+    clock = [0.0]
+    monkeypatch.setattr("llmrec.progress.time.monotonic", lambda: clock[0])
+    with progress_display(console=console, interval_s=10) as progress:
         task = progress.add_task("fitting", total=None)
         for _ in range(1000):
             progress.advance(task, 1)  # within the interval: no line
         progress.update(task, description="ranking", total=10)
+        clock[0] = 25.0
+        progress.update(task, completed=4)
         progress.update(task, completed=10)
     assert out.getvalue().splitlines() == [
-        "fitting: started",
-        "fitting: 1,000 done in 0 s",
-        "ranking: started",
-        "ranking: 10 done in 0 s",
+        "ranking: 4 of 10 (40%), 0.2/s, about 38 s left",
+        "ranking: 10 done in 25 s",
     ]
 
 

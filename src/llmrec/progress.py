@@ -3,8 +3,9 @@
 Rich draws nothing when its console is not a terminal (a log file, CI, ``nohup``), so a
 40-minute enrichment printed not one line. :func:`progress_display` returns a Rich
 ``Progress`` in a terminal and otherwise a :class:`PlainProgress` with the same methods
-the command line uses, which writes a line when a task starts, at most every
-``interval_s`` while it runs (done, rate, time left), and when it ends.
+the command line uses, which writes a line at most every ``interval_s`` while a task
+runs (done, rate, time left) and one when it ends. A task over before its first line
+is due prints nothing: a log reads the long steps, not every quick one.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ class _Task:
     description: str
     total: float | None
     completed: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    last_line: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=lambda: time.monotonic())
+    last_line: float = field(default_factory=lambda: time.monotonic())
+    shown: bool = False  # a line was printed: its end is printed too
     finished: bool = False
 
 
@@ -66,8 +68,6 @@ class PlainProgress:
     def add_task(self, description: str, total: float | None = None, **_: object) -> int:
         task_id, self._next_id = self._next_id, self._next_id + 1
         self.tasks[task_id] = _Task(description, total)
-        size = f" ({self._amount(total)})" if total else ""
-        self._print(f"{description}: started{size}")
         return task_id
 
     def advance(self, task_id: int, advance: float = 1) -> None:
@@ -87,7 +87,6 @@ class PlainProgress:
         if description is not None and description != task.description:
             self._finish(task)
             self.tasks[task_id] = task = _Task(description, total)
-            self._print(f"{description}: started")
         if total is not None:
             task.total = total
         if completed is not None:
@@ -98,7 +97,7 @@ class PlainProgress:
         if task.total is not None and task.completed >= task.total:
             self._finish(task)
         elif now - task.last_line >= self.interval_s:
-            task.last_line = now
+            task.last_line, task.shown = now, True
             self._print(self._status(task, now))
 
     def remove_task(self, task_id: int) -> None:
@@ -110,6 +109,8 @@ class PlainProgress:
         if task.finished:
             return
         task.finished = True
+        if not task.shown and time.monotonic() - task.started < self.interval_s:
+            return
         seconds = time.monotonic() - task.started
         done = f"{self._amount(task.completed)} " if task.completed else ""
         self._print(f"{task.description}: {done}done in {_duration(seconds)}")

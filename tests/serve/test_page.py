@@ -127,3 +127,23 @@ def test_the_api_docs_work_offline_from_this_origin_only(live, page):
     assert any("/users/{user_id}/recommendations" in p for p in paths)
     assert requested and all(url.startswith(base) for url in requested)
     assert blocked == []
+
+
+_GLYPHS = """(text) => {
+  const draw = (t) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 120; canvas.height = 40;
+    const context = canvas.getContext("2d");
+    context.font = "24px system-ui, sans-serif";
+    context.fillText(t, 4, 30);
+    return Array.from(context.getImageData(0, 0, 120, 40).data).join(",");
+  };
+  // A private-use character has a glyph in no font: it draws as the empty box.
+  return draw(text) !== draw("\\u{10FFFD}\\u{10FFFD}\\u{10FFFD}");
+}"""
+
+
+def test_a_chinese_title_draws_as_text_not_empty_boxes(live, page):
+    base, _ = live
+    page.goto(base + "/")
+    assert page.evaluate(_GLYPHS, "电饭煲"), "no CJK font: install fonts-noto-cjk (see .ci/run)"

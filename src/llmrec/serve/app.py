@@ -507,8 +507,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         rec = model()
         if rec.vectors_ is None:
             raise HTTPException(503, "the model has no item text vectors to search")
-        if not body.query.strip():
-            raise HTTPException(422, [{"loc": ["body", "query"], "msg": "empty query"}])
         with state.lock.reading():
             found = _by_text(rec, state.encode(body.query), body.k, None, body.user_id)
             return _json({"query": body.query, "items": framed(rec, found)})

@@ -120,7 +120,8 @@ class SimilarOut(BaseModel):
 
 
 class SearchIn(_Strict):
-    query: Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+    # Something other than white space (the schema says so, not only the handler).
+    query: Annotated[str, StringConstraints(min_length=1, max_length=1_000, pattern=r"\S")]
     k: int = Field(10, ge=1, le=200)
     user_id: Id | None = Field(None, description="lean to this user's taste, skip their items")
 
@@ -131,7 +132,7 @@ class SearchOut(BaseModel):
 
 
 class ChatIn(_Strict):
-    message: Annotated[str, StringConstraints(min_length=1, max_length=1_000)]
+    message: Annotated[str, StringConstraints(min_length=1, max_length=1_000, pattern=r"\S")]
 
     @field_validator("message")
     @classmethod
