@@ -14,7 +14,6 @@ import pytest
 
 from llmrec import Recommender
 
-
 _ALL_CORES = str(len(os.sched_getaffinity(0)))
 
 
