@@ -75,3 +75,16 @@ def test_an_unreachable_model_means_raw_text_search_not_an_error(catalogue, enco
     with OpenAICompatibleLLM(f"http://127.0.0.1:{port}/v1", max_retries=0, timeout_s=2) as llm:
         turn = ChatSession(catalogue, encoder, CachedLLM(llm, store), k=3).ask("a war film")
     assert turn.fallback and turn.answer is None and len(turn.results) == 3
+
+
+def test_one_item_with_a_huge_tag_does_not_switch_chat_off(ml100k_frames, catalogue, encoder, embedded_llm, store):
+    from llmrec.llm.cache import CachedLLM
+
+    _, items = ml100k_frames
+    items = items.copy()
+    items.at[items.index[0], "tags"] = ["Comedy", "spam " * 2_000]  # one hostile item
+    vectors = pd.DataFrame(catalogue.vectors, index=items["item_id"].astype(str))
+    catalogue = Catalogue.from_frames(items, vectors)
+    assert all(len(tag) <= 40 for tag in catalogue.tag_vocabulary())
+    turn = ChatSession(catalogue, encoder, CachedLLM(embedded_llm, store), k=3).ask("a funny comedy")
+    assert not turn.fallback

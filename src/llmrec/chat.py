@@ -16,6 +16,7 @@ Every turn keeps its raw answer, parsed query and results, so a parse can be ins
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -30,7 +31,11 @@ from llmrec.llm.base import ChatRequest, Message
 from llmrec.llm.cache import CachedLLM, PromptId
 
 PROMPT = PromptId("chat-query", 1)
+_log = logging.getLogger("llmrec.chat")
 MAX_TAGS_IN_SCHEMA = 300
+# What one tag may add to a prompt: a catalogue with one very long tag pushed every chat
+# prompt past the embedded model's context, and every request fell back to raw text.
+MAX_TAG_CHARS = 40
 TAGS_IN_PROMPT = 40
 TAG_BOOST = 0.15
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
@@ -114,8 +119,10 @@ class Catalogue:
         )
 
     def tag_vocabulary(self) -> list[str]:
-        counts = pd.Series([t for ts in self.tags for t in ts]).value_counts()
-        return list(counts.index[:MAX_TAGS_IN_SCHEMA])
+        """The most used tags, each at most ``MAX_TAG_CHARS`` long (longer ones are not
+        offered to the model: they are descriptions, not tags)."""
+        counts = pd.Series([t for ts in self.tags for t in ts if len(t) <= MAX_TAG_CHARS])
+        return list(counts.value_counts().index[:MAX_TAGS_IN_SCHEMA])
 
 
 @dataclass
@@ -178,6 +185,8 @@ class ChatSession:
         text = request if last is None else f"{last.request} {request}"
         results = self._retrieve(text, query, references, fallback)
         turn = ChatTurn(request, answer, query, fallback, references, results)
+        if fallback and self.llm is not None:
+            _log.info("chat: no usable parse of %r, raw-text search answers", request[:80])
         self.turns.append(turn)
         return turn
 
@@ -199,7 +208,8 @@ class ChatSession:
                 PROMPT, [ChatRequest(messages, max_tokens=120, json_schema=self._schema(allowed))],
                 subjects=[self.user_id] if self.user_id is not None else None,
             )  # fmt: skip
-        except LLMError:  # an unreachable or refusing model: the raw-text search answers
+        except LLMError as exc:  # an unreachable or refusing model: raw-text search answers
+            _log.warning("chat: the model's parse failed, raw-text search answers: %s", exc)
             return None, None
         parsed = _validated(answer.text, set(allowed))
         if parsed is not None:

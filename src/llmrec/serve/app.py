@@ -116,6 +116,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         registry=registry, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
     )  # fmt: skip
     ingested = Counter("llmrec_events_ingested", "events stored", registry=registry)
+    chat_fallbacks = Counter(
+        "llmrec_chat_fallbacks", "chat turns answered by raw-text search (no usable parse)",
+        registry=registry,
+    )  # fmt: skip
     model_age = Gauge("llmrec_model_age_seconds", "age of the served model", registry=registry)
     model_age.set_function(lambda: time.time() - state.loaded_at if state.loaded_at else -1)
     kept = Gauge("llmrec_ranked_lists_kept", "users whose ranked list is kept", registry=registry)
@@ -531,6 +535,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         session.k = body.k
         with state.chat_lock:
             turn = session.ask(body.message)
+        if turn.fallback:
+            chat_fallbacks.inc()
         items = [
             s.ChatItem(
                 item_id=r.item_id, title=r.title, score=float(r.score), rank=i, reason=r.reason
