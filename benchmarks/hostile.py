@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -87,17 +88,10 @@ def hostile_requests() -> Iterator[tuple[str, str, bytes | None, dict]]:
 
 
 def http_run(settings: Settings) -> tuple[int, int, int]:
-    store = Store.open(settings.effective_database_url)
-    key = create_key(store, ["read", "write", "admin"], "hostile")[1]
-    port = _free_port()
-    server = uvicorn.Server(server_config(create_app(settings, store), settings.serve,
-                                          "127.0.0.1", port))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.1)
     tried = errors = resets = 0
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+    with serving(settings, ["read", "write", "admin"]) as (base, key), httpx.Client(
+        base_url=base, timeout=60
+    ) as client:
         for method, path, body, headers in hostile_requests():
             tried += 1
             try:
@@ -106,10 +100,27 @@ def http_run(settings: Settings) -> tuple[int, int, int]:
                 errors += answer.status_code >= 500
             except httpx.TransportError:
                 resets += 1
-    server.should_exit = True
-    thread.join(10)
-    store.close()
     return tried, errors, resets
+
+
+@contextmanager
+def serving(settings: Settings, scopes: list[str]) -> Iterator[tuple[str, str]]:
+    """The service on 127.0.0.1 in a thread; yields (base URL, a key with ``scopes``)."""
+    store = Store.open(settings.effective_database_url)
+    key = create_key(store, scopes, "hostile")[1]
+    port = _free_port()
+    app = create_app(settings, store)
+    server = uvicorn.Server(server_config(app, settings.serve, "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}", key
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        store.close()
 
 
 # -- ingest -----------------------------------------------------------------------------
@@ -198,16 +209,11 @@ def saves_run(folder: Path) -> tuple[int, int]:
 # -- reads under explanations -------------------------------------------------------------
 
 def reads_p99(settings: Settings, explainers: int, seconds: float = 15.0) -> float:
-    store = Store.open(settings.effective_database_url)
-    key = create_key(store, ["read"], "reads")[1]
-    port = _free_port()
-    server = uvicorn.Server(server_config(create_app(settings, store), settings.serve,
-                                          "127.0.0.1", port))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.1)
-    base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
+    with serving(settings, ["read"]) as (base, key):
+        return _p99_beside(base, {"Authorization": f"Bearer {key}"}, explainers, seconds)
+
+
+def _p99_beside(base: str, headers: dict, explainers: int, seconds: float) -> float:
     stop = time.monotonic() + seconds
 
     def explain_loop(worker: int) -> None:
@@ -227,9 +233,6 @@ def reads_p99(settings: Settings, explainers: int, seconds: float = 15.0) -> flo
             latencies.append(time.perf_counter() - started)
     for worker in workers:
         worker.join()
-    server.should_exit = True
-    thread.join(10)
-    store.close()
     return statistics.quantiles(latencies, n=100)[98] * 1000
 
 

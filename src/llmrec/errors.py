@@ -13,8 +13,8 @@ class ConfigError(LlmrecError):
     """The configuration file or environment holds an invalid setting."""
 
 
-class InputFileError(LlmrecError):
-    """An input file cannot be read at all (missing, wrong format, wrong delimiter...)."""
+class _FileProblem(LlmrecError):
+    """A problem with one file: ``path`` and ``problem``, shown as "path: problem"."""
 
     def __init__(self, path: str | Path, problem: str) -> None:
         self.path = str(path)
@@ -25,6 +25,10 @@ class InputFileError(LlmrecError):
         # Raised in the ingest worker process and re-raised in the parent: pickle the
         # constructor's own arguments.
         return (type(self), (self.path, self.problem))
+
+
+class InputFileError(_FileProblem):
+    """An input file cannot be read at all (missing, wrong format, wrong delimiter...)."""
 
 
 class DatasetError(LlmrecError):
@@ -39,17 +43,9 @@ class LLMError(LlmrecError):
     """A language model cannot be loaded or reached, or it refused a request."""
 
 
-class ModelFileError(LlmrecError, ValueError):
+class ModelFileError(_FileProblem, ValueError):
     """A model file that cannot be used: unreadable, cut short, corrupt, foreign or from
     an incompatible llmrec."""
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
-
-    def __reduce__(self):
-        return (type(self), (self.path, self.problem))
 
 
 class UnknownIdError(LlmrecError, KeyError):

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import numpy as np
 import orjson
@@ -32,6 +32,7 @@ from llmrec.errors import InputFileError
 __all__ = ["FORMATS", "Chunk", "FileFormat", "Rejection", "TableSpec", "read_table"]
 
 _LIKELY_DELIMITERS = (",", "\t", ";", "|")
+T = TypeVar("T")
 DEFAULT_MAX_ROW_LINES = 1_000
 DEFAULT_MAX_FIELD_CHARS = 65_536
 # A header wider than this is not a table of records (and would cost minutes to parse).
@@ -297,15 +298,6 @@ _UNBALANCED_QUOTE = (
 )
 
 
-def _read_lines(text: io.TextIOWrapper, path: Path, fh: IO[bytes]) -> Iterator[str]:
-    try:
-        yield from text
-    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise InputFileError(
-            path, f"cannot read past byte {_position(fh):,}: {exc} (the rows before it are kept)"
-        ) from None
-
-
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
@@ -409,7 +401,7 @@ def _read_jsonl(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
         rejections: list[Rejection] = []
         parsed_any = False
         probed = 0
-        for line_no, raw in enumerate(_iter_lines(fh, spec.path), start=1):
+        for line_no, raw in enumerate(_read_lines(fh, spec.path, fh), start=1):
             if not raw.strip():
                 continue
             problem, record = _parse_json_line(raw, spec.encoding)
@@ -441,9 +433,11 @@ def _read_jsonl(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
             yield Chunk(frame, lines, rejections, None, _position(fh), texts)
 
 
-def _iter_lines(fh: IO[bytes], path: Path) -> Iterator[bytes]:
+def _read_lines(lines: Iterator[T], path: Path, fh: IO[bytes]) -> Iterator[T]:
+    """``lines`` (of ``fh``, or of a text wrapper around it); a file that breaks off (a
+    cut ``.gz``, a read error) ends in one :class:`InputFileError` naming the offset."""
     try:
-        yield from fh
+        yield from lines
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise InputFileError(
             path, f"cannot read past byte {_position(fh):,}: {exc} (the rows before it are kept)"
