@@ -1096,7 +1096,7 @@ def evaluate(
     writes report.md, PNG plots, results.json and tuning.json to OUT."""
     from llmrec.eval.evaluate import results_table
     from llmrec.eval.pipeline import run_evaluation
-    from llmrec.eval.report import TABLE_COLUMNS
+    from llmrec.eval.report import TABLE_COLUMNS, few_users_warning, users_scored
 
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, progress_display(
@@ -1127,4 +1127,11 @@ def evaluate(
     for row in frame.itertuples(index=False):
         table.add_row(*[f"{v:.4f}" if isinstance(v, float) else escape(str(v)) for v in row])
     console.print(table)
+    for split_name in dict.fromkeys(r.split for r in plain):
+        warning = few_users_warning(results, split_name)
+        scored = users_scored(results, split_name)
+        if warning is None:
+            console.print(f"{split_name}: {scored:,} test users scored")
+        else:
+            err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     console.print(f"report: {report}")

@@ -11,8 +11,12 @@ from llmrec.eval.evaluate import SystemResult
 from llmrec.eval.report import write_report
 
 
-def _result(system: str, ndcg: float, diversity: float | None = None) -> SystemResult:
-    per_user = pd.DataFrame({"train_items": np.arange(1, 41), "ndcg@10": np.full(40, ndcg)})
+def _result(
+    system: str, ndcg: float, diversity: float | None = None, users: int = 40
+) -> SystemResult:
+    rng = np.random.default_rng(0)
+    per_user = pd.DataFrame({"train_items": np.arange(1, users + 1),
+                             "ndcg@10": np.clip(rng.normal(ndcg, 0.1, users), 0, 1)})  # fmt: skip
     metrics = {"ndcg@5": ndcg / 2, "ndcg@10": ndcg, "recall@10": 2 * ndcg,
                "diversity@10": 0.7 + (diversity or 0.0) / 10}  # fmt: skip
     return SystemResult(system, "leave_last_one_out", 1.0, 0.1, metrics, per_user, diversity)
@@ -28,7 +32,36 @@ def test_the_mmr_sweep_lists_each_strength_once(tmp_path: Path):
     sweep = report.split("MMR diversity (llmrec):")[1]
     rows = [line for line in sweep.splitlines() if line.startswith("| 0.")]
     assert [row.split(" | ")[0] for row in rows] == ["| 0.0000", "| 0.2000", "| 0.4000"]
-    table = report.split("## leave_last_one_out")[1].split("\n\n")[1]
+    blocks = report.split("## leave_last_one_out")[1].split("\n\n")
+    table = next(block for block in blocks if block.startswith("|"))
     assert table.count("| llmrec |") == 1 and "| MostPop |" in table
     for plot in ("ndcg-at-k", "activity", "diversity"):
         assert (tmp_path / f"leave_last_one_out-{plot}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_split_with_few_users_is_flagged_with_its_margin(tmp_path: Path):
+    few = write_report([_result("EASE", 0.1, users=5)], tmp_path / "few", "few").read_text()
+    assert "5 test users scored." in few
+    assert "**Warning:** only 5 test user(s) scored on leave_last_one_out" in few
+    assert "NDCG@10 ±0.0" in few
+    many = write_report([_result("EASE", 0.1, users=500)], tmp_path / "many", "many").read_text()
+    assert "500 test users scored." in many and "Warning" not in many
+
+
+def test_thirteen_systems_get_thirteen_looks_and_a_legend_beside_the_axes(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    captured = {}
+    real_savefig = plt.Figure.savefig
+
+    def keep(figure, *args, **kwargs):
+        captured.setdefault("figure", figure)  # the first plot written: NDCG@K
+        return real_savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Figure, "savefig", keep)
+    write_report([_result(f"system-{i}", 0.01 * i) for i in range(13)], tmp_path, "many")
+    [axes] = captured["figure"].axes
+    looks = {(line.get_color(), line.get_marker(), line.get_linestyle()) for line in axes.lines}
+    assert len(looks) == 13
+    legend = axes.get_legend().get_window_extent()
+    assert legend.x0 >= axes.get_window_extent().x1  # not over the lines

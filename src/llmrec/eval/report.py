@@ -41,15 +41,46 @@ def _markdown(frame: pd.DataFrame) -> str:
 
 
 def _metric_at_k_plot(results: Sequence[SystemResult], split: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in (r for r in results if r.split == split and r.diversity is None):
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    shown = [r for r in results if r.split == split and r.diversity is None]
+    for n, r in enumerate(shown):
         ks = sorted(int(key.split("@")[1]) for key in r.metrics if key.startswith("ndcg@"))
-        ax.plot(ks, [r.metrics[f"ndcg@{k}"] for k in ks], marker="o", label=r.system)
+        # 20 colours, then the marker changes: no two systems look alike.
+        ax.plot(ks, [r.metrics[f"ndcg@{k}"] for k in ks], label=r.system,
+                color=_COLOURS(n % 20), marker=_MARKERS[n // 20 % len(_MARKERS)],
+                linestyle="-" if n < 10 else "--")  # fmt: skip
     ax.set(xlabel="K", ylabel="NDCG@K", title=f"NDCG@K — {split}")
-    ax.legend(fontsize=7)
+    # Beside the axes, not over the lines.
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+_COLOURS = plt.get_cmap("tab20")
+_MARKERS = ("o", "s", "^", "D")
+# Below this many users scored, a split's metrics move by more than a system's lead.
+FEW_USERS = 100
+
+
+def users_scored(results: Sequence[SystemResult], split: str) -> int:
+    """How many test users a split's metrics average over."""
+    counts = [len(r.per_user) for r in results if r.split == split and r.per_user is not None]
+    return max(counts, default=0)
+
+
+def few_users_warning(results: Sequence[SystemResult], split: str) -> str | None:
+    """A warning when ``split`` scored too few users for its numbers to mean much, with
+    the 95% half-width of the best system's NDCG@10."""
+    n = users_scored(results, split)
+    if n >= FEW_USERS:
+        return None
+    spread = [float(r.per_user["ndcg@10"].std(ddof=1)) for r in results
+              if r.split == split and r.per_user is not None and "ndcg@10" in r.per_user
+              and n > 1]  # fmt: skip
+    margin = f" (NDCG@10 ±{1.96 * max(spread) / n**0.5:.3f} at 95%)" if spread else ""
+    return (f"only {n} test user(s) scored on {split}: differences are noise at this size"
+            f"{margin}; evaluate on at least {FEW_USERS} users")
 
 
 def _diversity_plot(results: Sequence[SystemResult], split: str, path: Path) -> bool:
@@ -157,7 +188,11 @@ def write_report(
     lines = [f"# {title}", ""]
     for split in pd.unique(pd.Series([r.split for r in results])):
         plain = [r for r in results if r.split == split and r.diversity is None]
-        lines += [f"## {split}", "", _markdown(results_table(plain, TABLE_COLUMNS)), ""]
+        lines += [f"## {split}", "", f"{users_scored(results, split):,} test users scored.", ""]
+        warning = few_users_warning(results, split)
+        if warning is not None:
+            lines += [f"**Warning:** {warning}.", ""]
+        lines += [_markdown(results_table(plain, TABLE_COLUMNS)), ""]
         tuning = _tuning_table(tuned, split)
         if not tuning.empty:
             lines += [
