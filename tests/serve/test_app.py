@@ -345,3 +345,21 @@ def test_requests_without_a_valid_key_are_limited_per_address(trained_settings):
             assert client.get("/users/1/profile").status_code == 429  # no key at all
             # A key already verified still works from the same address.
             assert client.get("/users/1/profile", headers=good).status_code == 200
+
+
+def test_a_retry_with_the_same_idempotency_key_stores_nothing_twice(service):
+    events = {"events": [{"user_id": "retrier", "item_id": "50", "event_type": "play"},
+                         {"user_id": "retrier", "item_id": "51", "event_type": "play"}]}  # fmt: skip
+    headers = {**service.headers("write"), "Idempotency-Key": "order-7f3a-attempt"}
+    first = service.client.post("/events", json=events, headers=headers).json()
+    time.sleep(1.1)  # the server's clock moves on: without the key the retry is new events
+    again = service.client.post("/events", json=events, headers=headers).json()
+    assert first["stored"] == 2 and not first["replayed"]
+    assert again == {**first, "replayed": True}
+    stored = service.store.events_frame().query("user_id == 'retrier'")
+    assert len(stored) == 2
+    unkeyed = service.client.post("/events", json=events, headers=service.headers("write")).json()
+    assert unkeyed["stored"] == 2 and not unkeyed["replayed"]  # what the key is there for
+    bad = service.client.post("/events", json=events,
+                              headers={**service.headers("write"), "Idempotency-Key": "a b"})  # fmt: skip
+    assert bad.status_code == 422 and "idempotency-key" in bad.text.lower()

@@ -77,6 +77,19 @@ def test_event_groups_share_a_transaction_and_report_each_batch(store: Store):
     assert store.counts()["events"] == 6
 
 
+def test_a_named_batch_is_stored_once_and_its_retry_told_the_first_result(store: Store):
+    first, same_request = store.add_event_groups([_events(3), _events(3)], ["k1:a", "k1:a"])
+    assert (first.written, first.replayed) == (3, False)
+    assert (same_request.written, same_request.replayed) == (3, True)
+    later = _events(3).assign(timestamp=pd.array([100, 101, 102], dtype="Int64"))
+    later["event_key"] = event_keys(later)
+    [retry] = store.add_event_groups([later], ["k1:a"])  # other times: still the same request
+    assert (retry.written, retry.replayed) == (3, True)
+    assert store.counts()["events"] == 3
+    [other] = store.add_event_groups([later], ["k2:a"])  # another API key's token
+    assert (other.written, other.replayed) == (3, False)
+
+
 def test_events_stream_in_bounded_chunks(store: Store):
     store.add_events(_events(25))
     sizes = [len(f) for f in store.iter_events(["user_id"], chunk_rows=10)]

@@ -23,7 +23,7 @@ from typing import Annotated
 import numpy as np
 import orjson
 import pandas as pd
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -303,24 +303,42 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         written = store.upsert_users(good).written if len(good) else 0
         return s.WriteOut(received=len(rows), stored=written, rejected=rejected(bad))
 
-    @app.post(
-        "/events", response_model=s.WriteOut, tags=["write"], responses=ERRORS, dependencies=[write]
-    )
-    def post_events(body: s.EventsIn) -> s.WriteOut:
+    @app.post("/events", response_model=s.WriteOut, tags=["write"], responses=ERRORS)
+    def post_events(
+        body: s.EventsIn,
+        key_id: Annotated[str, write],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=255,
+                pattern=r"^[\x21-\x7e]+$",
+                description="any unique token per request: a retry with the same token "
+                "stores nothing twice and gets the first attempt's answer",
+            ),
+        ] = None,
+    ) -> s.WriteOut:
         """Store events durably (committed before the answer), then update the user's
-        history and feedback in the served model: the next list reflects them."""
+        history and feedback in the served model: the next list reflects them. Send an
+        ``Idempotency-Key`` header to make a retry safe (events without a timestamp get
+        the server's clock, so a resent request would otherwise store them twice)."""
         check_batch(body.events, "events")
         frame = pd.DataFrame([e.model_dump() for e in body.events])
         frame["timestamp"] = frame["timestamp"].fillna(time.time())
-        return events_commit.submit(frame)
+        receipt = f"{key_id}:{idempotency_key}" if idempotency_key is not None else None
+        return events_commit.submit((frame, receipt))
 
-    def write_events(frames: Sequence[pd.DataFrame]) -> list[s.WriteOut]:
+    def write_events(requests: Sequence[tuple[pd.DataFrame, str | None]]) -> list[s.WriteOut]:
         # Concurrent requests' events: one validation, one transaction, one model update.
+        frames = [frame for frame, _ in requests]
         checked = validate_frames(frames, RecordKind.EVENTS, "events", settings.ingest)
-        results = store.add_event_groups([good for good, _ in checked])
-        ingested.inc(sum(r.written for r in results))
-        good = pd.concat([good for good, _ in checked], ignore_index=True)
-        with_items = good[good["item_id"].notna()]
+        results = store.add_event_groups(
+            [good for good, _ in checked], [receipt for _, receipt in requests]
+        )
+        ingested.inc(sum(r.written for r in results if not r.replayed))
+        new = [good for (good, _), r in zip(checked, results, strict=True) if not r.replayed]
+        good = pd.concat(new, ignore_index=True) if new else pd.DataFrame()
+        with_items = good[good["item_id"].notna()] if len(good) else good
         if len(with_items):
             known = state.model.item_ids_ if state.model is not None else None
             if known is not None:
@@ -331,7 +349,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             if len(with_items):
                 state.apply(lambda m: m.update(with_items, validate=False))
         return [
-            s.WriteOut(received=len(frame), stored=result.written, rejected=rejected(bad))
+            s.WriteOut(
+                received=len(frame),
+                stored=result.written,
+                rejected=rejected(bad),
+                replayed=result.replayed,
+            )
             for frame, (_, bad), result in zip(frames, checked, results, strict=True)
         ]
 

@@ -73,6 +73,11 @@ class WriteOut(BaseModel):
     received: int
     stored: int = Field(description="rows written now (identical rows already stored: 0)")
     rejected: list[RejectedRow]
+    replayed: bool = Field(
+        False,
+        description="this Idempotency-Key was seen before: nothing was written now, and "
+        "`stored` is what the first attempt stored",
+    )
 
 
 class HistoryReasonOut(BaseModel):

@@ -203,6 +203,18 @@ forgotten_users = Table(
 )
 
 
+# A write that carried an Idempotency-Key: committed in the same transaction as its
+# events, so a client retrying a request whose answer it never got stores nothing twice
+# and is told what the first attempt stored.
+event_receipts = Table(
+    "event_receipts",
+    metadata,
+    Column("receipt", String(320), primary_key=True),  # API key id + ":" + the client's key
+    Column("stored", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -236,11 +248,16 @@ def _create_forgotten_users_table(conn: Connection) -> None:
     metadata.create_all(conn, tables=[forgotten_users], checkfirst=True)
 
 
+def _create_event_receipts_table(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[event_receipts], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "items, users, user_links, events, quarantine", _create_initial_tables),
     Migration(2, "llm_cache, item_texts, user_interests", _create_llm_tables),
     Migration(3, "embeddings", _create_embedding_table),
     Migration(4, "api_keys; llm_cache.subject", _create_api_keys_table),
     Migration(5, "forgotten_users", _create_forgotten_users_table),
+    Migration(6, "event_receipts", _create_event_receipts_table),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -76,6 +76,7 @@ class WriteResult:
 
     written: int
     unchanged: int
+    replayed: bool = False  # a retry of a write already stored: ``written`` is the first's
 
 
 class Store:
@@ -188,18 +189,42 @@ class Store:
         """Store events; one equal to a stored event (same ``event_key``) is skipped."""
         return self.add_event_groups([events])[0]
 
-    def add_event_groups(self, groups: Sequence[pd.DataFrame]) -> list[WriteResult]:
+    def add_event_groups(
+        self, groups: Sequence[pd.DataFrame], receipts: Sequence[str | None] | None = None
+    ) -> list[WriteResult]:
         """Store several batches of events in one transaction (one commit: what a durable
-        write costs most), with what each batch wrote."""
+        write costs most), with what each batch wrote.
+
+        ``receipts`` names each batch (None: unnamed). A named batch is stored once: its
+        receipt is committed with its events, and a batch whose receipt is already
+        stored writes nothing and gets the first write's result back (``replayed``).
+        """
         columns = ["event_key", *EVENT_COLUMNS]
         stmt = _INSERTS[self.backend](schema.events).on_conflict_do_nothing()
+        receipt_stmt = _INSERTS[self.backend](schema.event_receipts).on_conflict_do_nothing()
+        table = schema.event_receipts
         results = []
+        now = int(time.time())
         with self.engine.begin() as conn:
-            for events in groups:
+            for events, receipt in zip(groups, receipts or [None] * len(groups), strict=True):
+                if receipt is not None:
+                    claimed = conn.execute(
+                        receipt_stmt.values(receipt=receipt, stored=0, created_at=now)
+                    ).rowcount
+                    if not claimed:  # an earlier attempt of this request was committed
+                        first = conn.execute(
+                            select(table.c.stored).where(table.c.receipt == receipt)
+                        ).scalar_one()
+                        results.append(WriteResult(int(first), len(events), replayed=True))
+                        continue
                 # Index order gives page locality in the identity index.
                 ordered = events.sort_values(["timestamp", "event_key"], na_position="first")
                 rows = _records(ordered, columns)
                 written = _executemany(conn, stmt, rows, columns) if rows else 0
+                if receipt is not None:
+                    conn.execute(
+                        table.update().where(table.c.receipt == receipt).values(stored=written)
+                    )
                 results.append(WriteResult(written, len(events) - written))
         return results
 
