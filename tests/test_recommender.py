@@ -320,3 +320,16 @@ def test_fit_reports_each_stage_with_its_count(ml100k_frames):
     ]
     lists = dict(stages)["the ranker's training lists"]
     assert lists > 0 and advanced["the ranker's training lists"] == lists
+
+
+def test_a_small_shop_without_long_histories_falls_back_to_rank_fusion():
+    items = pd.DataFrame({"item_id": [f"p{i}" for i in range(12)],
+                          "title": [f"Mug {i}" for i in range(12)]})  # fmt: skip
+    bought = [("u0", "p0"), ("u1", "p0"), ("u2", "p0"), ("u0", "p1"), ("u1", "p1"), ("u3", "p2")]
+    events = pd.DataFrame(bought, columns=["user_id", "item_id"]).assign(
+        event_type="purchase", timestamp=range(1_600_000_000, 1_600_000_006)
+    )
+    with pytest.warns(UserWarning, match="the ranker is not trained"):
+        rec = Recommender(sources=("ease", "covisit", "popular"), ranker=True).fit(events, items)
+    assert rec.ranker_ is None
+    assert rec.recommend(["someone-new"], k=3)["item_id"].tolist() == ["p0", "p1", "p2"]

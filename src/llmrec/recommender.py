@@ -351,6 +351,15 @@ class Recommender:
                 groups.append(offset + group)
                 offset += group.max() + 1 if len(group) else 0
                 advance(1)
+        if not feats:
+            # No user has more than ranker_holdout + 2 items (a small shop): nothing to
+            # learn the ranking from, so the sources' scores are fused instead.
+            warnings.warn(
+                f"no user has more than {m + 2} items: the ranker is not trained and the "
+                "sources' ranks are fused (reciprocal rank fusion)",
+                stacklevel=3,
+            )
+            return
         self._stage("training the ranker (LambdaRank)")
         self.ranker_ = LambdaRanker(seed=self.seed).fit(
             np.vstack(feats), np.concatenate(labels), np.concatenate(groups), names
