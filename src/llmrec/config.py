@@ -202,6 +202,12 @@ class ServeSettings(BaseModel):
         "(then 429, before any key is looked up)",
     )
     refused_burst: int = Field(100, ge=1, description="such requests an address may send at once")
+    max_explaining: int = Field(
+        1,
+        ge=1,
+        description="requests with explain=true scored at once; the others wait their turn "
+        "without holding a worker thread",
+    )
     header_timeout_s: float = Field(
         10.0, gt=0, description="a connection whose request headers take longer is closed"
     )

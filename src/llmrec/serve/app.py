@@ -9,6 +9,7 @@ ingest rules are reported one by one and the good rows are stored.
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations,
 # and those name values local to ``create_app`` (the auth scheme, the limits).
+import asyncio
 import base64
 import hashlib
 import re
@@ -110,6 +111,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     # Per client address, for requests without a valid key: a flood of bad keys is
     # refused before the store is asked about them.
     refused = RateLimiter(limits.refused_per_s, limits.refused_burst)
+    explaining = asyncio.Semaphore(limits.max_explaining)
     registry = CollectorRegistry()
     latency = Histogram(
         "llmrec_request_seconds", "request latency", ["method", "route", "status"],
@@ -458,10 +460,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                         rec, top.items.tolist(), top.scores.tolist(), rec.source_labels(top.sources)
                     )
                     return _json({"user_id": user_id, "strategy": "model", "items": items})
-        return await run_in_threadpool(
-            scored, rec, user_id, k, diversity, include_tag, exclude_tag, available, interests,
-            explain,
-        )  # fmt: skip
+        arguments = (rec, user_id, k, diversity, include_tag, exclude_tag, available,
+                     interests, explain)  # fmt: skip
+        if not explain:
+            return await run_in_threadpool(scored, *arguments)
+        # Explanations score each item again with and without every history item: a few
+        # clients asking for them took every worker thread. They take turns here, on the
+        # event loop, holding no thread while they wait.
+        async with explaining:
+            return await run_in_threadpool(scored, *arguments)
 
     def scored(
         rec: Recommender,
