@@ -123,3 +123,13 @@ def test_pronoun_contractions_are_not_names():
     assert check("A comedy We've loved.").verdict == "pass"
     named = check("Toy Story is an animated comedy. A comedy Pixar'd made.")
     assert named.verdict == "repaired" and any("Pixar" in p for p in named.problems)
+
+
+def test_digit_soup_is_rejected():
+    # Seen on a Chinese gadget whose title is a part number.
+    source = "<item>\ntitle: 87-100H60G-1 charger 8.1 211\ntags: Electronics\n</item>"
+    soup = check("The 87-100H60G-1. 8. 1 211. 1. 8. 1. 0. 1. 1", keywords=["charger", "electronics", "power"],
+                 source=source, title="87-100H60G-1 charger 8.1 211", tags=["Electronics"])
+    assert soup.verdict == "rejected" and "mostly digits" in soup.problems[-1]
+    fine = check("A 1995 animated comedy for children and families.")
+    assert fine.verdict == "pass"

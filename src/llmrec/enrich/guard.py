@@ -193,6 +193,9 @@ def _check_text(description: str, facts: _Facts, source: str, title: str, max_ch
     elif source_script is not None and script_of(text) not in (None, source_script):
         problems.append(f"not in the item's language (expected {source_script} script)")
         verdict, text = "rejected", ""
+    elif _digit_soup(text):
+        problems.append("mostly digits and punctuation")
+        verdict, text = "rejected", ""
     elif _word_count(text) < MIN_WORDS:
         problems.append(f"fewer than {MIN_WORDS} words")
         verdict, text = "rejected", ""
@@ -314,6 +317,13 @@ def _restates(text: str, title: str) -> bool:
     remaining = iter(words)
     whole_title = all(word in remaining for word in title_words)  # in order
     return whole_title or set(words) <= set(title_words) | _ARTICLES
+
+
+def _digit_soup(text: str) -> bool:
+    """Whether fewer than half of the text's visible characters are letters (a model
+    echoing a part number: "The 87-100H60G-1. 8. 1 211. 1. 8. 1. 0. 1. 1")."""
+    visible = [c for c in text if not c.isspace()]
+    return bool(visible) and sum(c.isalpha() for c in visible) < len(visible) / 2
 
 
 def _word_count(text: str) -> int:
