@@ -84,7 +84,12 @@ async function recommend() {
   try {
     const data = await call("GET", "/users/" + encodeURIComponent(user) + "/recommendations?k=10&explain=true");
     show(data.items, user);
-    $("status").textContent = "for user " + user + " (" + data.strategy + ")";
+    const why = {
+      model: "picked from what they did",
+      interests: "from the interests they stated",
+      popular: "popular items: no history yet",
+    }[data.strategy] || data.strategy;
+    $("status").textContent = "for user " + user + ": " + why;
   } catch (error) {
     $("status").textContent = error.message;
   }
