@@ -126,7 +126,8 @@ class Validator:
         copy in another request is a retry, not a repeat)."""
         frame = chunk.frame.reset_index(drop=True)
         reasons = _Reasons(len(frame))
-        frame = _valid_unicode(frame, reasons)
+        if chunk.delimiter is None:  # the CSV reader has already rejected undecodable rows
+            frame = _valid_unicode(frame, reasons)
         if self.kind is RecordKind.EVENTS:
             out = self._events(frame, reasons)
             key = "event_key"
@@ -410,7 +411,11 @@ def _valid_unicode(frame: pd.DataFrame, reasons: _Reasons) -> pd.DataFrame:
 def _encodes(cells: list[object]) -> bool:
     """Whether every string among ``cells`` encodes as UTF-8 (one C-speed pass)."""
     try:
-        "".join(c for c in cells if isinstance(c, str)).encode("utf-8")
+        try:
+            joined = "".join(cells)  # type: ignore[arg-type]
+        except TypeError:  # missing values among the strings
+            joined = "".join(c for c in cells if isinstance(c, str))
+        joined.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
@@ -428,23 +433,44 @@ class _RepeatNumbers:
     """
 
     def __init__(self) -> None:
-        self._previous: dict[int, int] = {}
+        # The previous chunk's keys (sorted, unique) and how many of each it had seen.
+        self._keys = np.zeros(0, np.int64)
+        self._seen = np.zeros(0, np.int64)
 
     def number(self, events: pd.DataFrame, batches: np.ndarray | None = None) -> np.ndarray:
         keys = events["event_key"].to_numpy(dtype=np.int64)
         counted = ~events["event_type"].isin(STATE_EVENT_TYPES).to_numpy(dtype=bool)
-        series = pd.Series(keys[counted])
-        by = [series] if batches is None else [series, pd.Series(batches[counted])]
-        seen = series.groupby(by, sort=False).cumcount().to_numpy(dtype=np.int64)
-        if self._previous:
-            seen = seen + series.map(self._previous).fillna(0).to_numpy(dtype=np.int64)
-        self._previous = dict(zip(series.tolist(), (seen + 1).tolist(), strict=True))
+        counted_keys = keys[counted]
+        group = counted_keys if batches is None else _pair_keys(counted_keys, batches[counted])
+        order = np.argsort(group, kind="stable")
+        ordered = group[order]
+        starts = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.zeros(0, bool)
+        run_start = np.maximum.accumulate(np.where(starts, np.arange(len(ordered)), 0))
+        seen = np.empty(len(ordered), np.int64)
+        seen[order] = np.arange(len(ordered)) - run_start  # the copy's number in its run
+        unique, counts = np.unique(counted_keys, return_counts=True)
+        carried = np.zeros(len(unique), np.int64)
+        if len(self._keys) and batches is None:
+            carried = _carried_counts(self._keys, self._seen, unique)
+            seen += carried[np.searchsorted(unique, counted_keys)]
+        self._keys, self._seen = unique, counts + carried
         out = keys.copy()
         repeat = np.flatnonzero(counted)[seen > 0]
         if repeat.size:
             parts = [keys[repeat].view(np.uint64), seen[seen > 0].astype(np.uint64)]
             out[repeat] = combine(parts).view(np.int64)
         return out
+
+
+def _carried_counts(known: np.ndarray, counts: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """For each of ``keys``, how many copies ``known`` (sorted) had counted (0: none)."""
+    at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+    return np.where(known[at] == keys, counts[at], 0)
+
+
+def _pair_keys(keys: np.ndarray, batches: np.ndarray) -> np.ndarray:
+    """One int64 per (key, batch): copies are numbered within their own request."""
+    return combine([keys.view(np.uint64), batches.astype(np.uint64)]).view(np.int64)
 
 
 def event_keys(events: pd.DataFrame) -> np.ndarray:
