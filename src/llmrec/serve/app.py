@@ -169,20 +169,16 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> str:
             token = credentials.credentials if credentials is not None else None
-            if token is None or not verify.remembers(token):
-                address = request.client.host if request.client else "unknown"
-                if refused.exhausted(address):
-                    raise HTTPException(429, "too many requests without a valid API key from "
-                                        "this address", {"Retry-After": "1"})  # fmt: skip
-                found = verify(token) if token is not None else None
-                if found is None:
-                    refused.allow(address)
-                    problem = "missing API key" if token is None else "invalid API key"
-                    raise HTTPException(401, problem, {"WWW-Authenticate": "Bearer"})
-            else:
-                found = verify(token)
-            if found is None:  # revoked since it was remembered
-                raise HTTPException(401, "invalid API key", {"WWW-Authenticate": "Bearer"})
+            address = request.client.host if request.client else "unknown"
+            trusted = token is not None and verify.remembers(token)
+            if not trusted and refused.exhausted(address):
+                raise HTTPException(429, "too many requests without a valid API key from "
+                                    "this address", {"Retry-After": "1"})  # fmt: skip
+            found = verify(token) if token is not None else None
+            if found is None:
+                refused.allow(address)
+                problem = "missing API key" if token is None else "invalid API key"
+                raise HTTPException(401, problem, {"WWW-Authenticate": "Bearer"})
             key_id, scopes = found
             if needed not in scopes:
                 raise HTTPException(403, f"this key lacks the {needed!r} scope")
