@@ -104,7 +104,7 @@ class Recommender:
         bpr_factors: int = 64,
         bpr_learning_rate: float = 0.05,
         sasrec_max_len: int = 50,
-        sasrec_dropout: float = 0.2,
+        sasrec_dropout: float = 0.5,
         sasrec_max_epochs: int = 200,
         item_vectors: pd.DataFrame | None = None,
         item_text_template: str = "{title}. {tags}. {description}",

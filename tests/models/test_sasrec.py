@@ -1,4 +1,4 @@
-"""SASRec's own network: its dropout and its causal attention."""
+"""SASRec's own network: its dropout, its causal attention, its training windows."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from llmrec.models.sasrec import _Dropout, _Network
+from llmrec.models.sasrec import _Dropout, _Network, _training_windows
 
 
 def test_dropout_drops_a_fraction_p_and_keeps_the_mean():
@@ -47,3 +47,24 @@ def test_network_training_needs_a_noise_source():
     one = network(torch.tensor([[1, 2, 3, 4]]), np.random.default_rng(0))
     two = network(torch.tensor([[1, 2, 3, 4]]), np.random.default_rng(0))
     assert torch.equal(one, two)
+
+
+def test_training_windows_make_every_position_a_target_once():
+    sequences = [np.arange(n) + 100 * k for k, n in enumerate([2, 3, 10, 11, 12, 37, 7])]
+    inputs, targets = _training_windows(sequences, 10, np.random.default_rng(0))
+    expected = sorted(int(v) + 1 for seq in sequences for v in seq[1:])
+    assert sorted(targets[targets > 0].tolist()) == expected
+    # each target is the item after its input: targets[:, c] follows inputs[:, c]
+    rows, cols = np.nonzero(targets[:, :-1])
+    assert np.array_equal(inputs[rows, cols + 1], targets[rows, cols])
+    assert inputs.shape == targets.shape and inputs.shape[1] == 10
+
+
+def test_training_windows_vary_an_items_context_between_epochs():
+    sequence = [np.arange(200)]
+    contexts = set()
+    for epoch in range(5):
+        inputs, targets = _training_windows(sequence, 20, np.random.default_rng(epoch))
+        row, col = np.argwhere(targets == 100)[0]  # item 99's target cell
+        contexts.add(int((inputs[row, : col + 1] > 0).sum()))
+    assert len(contexts) > 1
