@@ -610,6 +610,27 @@ class Recommender:
             return pd.DataFrame(columns=["user_id", "item_id", "score", "rank", "sources"])
         return pd.concat(out, ignore_index=True)
 
+    def candidates(self, user_ids: Iterable) -> pd.DataFrame:
+        """Each user's candidate pool before ranking (user_id, item_id, sources): every
+        item a source puts among its best ``candidates_per_source``, the user's own items
+        excluded — what the ranker chooses from, and so the ceiling of its recall."""
+        self._check_fitted()
+        users = pd.Index([str(u) for u in user_ids])
+        rows = self.user_ids_.get_indexer(users)
+        out = [pd.DataFrame({"user_id": [], "item_id": [], "sources": []})]
+        for start in range(0, len(users), 256):
+            batch = np.arange(start, min(start + 256, len(users)))
+            _, pairs, _, by_source = self._candidate_features(
+                self._history(rows[batch]), None, None
+            )
+            bits = 1 << np.arange(by_source.shape[1], dtype=np.uint16)
+            out.append(pd.DataFrame({
+                "user_id": users[batch][pairs[:, 0]],
+                "item_id": self.item_ids_[pairs[:, 1]],
+                "sources": self.source_labels(by_source.astype(np.uint16) @ bits),
+            }))  # fmt: skip
+        return pd.concat(out, ignore_index=True)
+
     def kept_top(self, user_id, k: int = 10, diversity: float | None = None) -> RankedList | None:
         """The user's top ``k`` from their kept ranked list, as ``recommend`` without
         candidates or filters would give it; None when no list is kept (then call

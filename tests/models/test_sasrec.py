@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -68,3 +69,12 @@ def test_training_windows_vary_an_items_context_between_epochs():
         row, col = np.argwhere(targets == 100)[0]  # item 99's target cell
         contexts.add(int((inputs[row, : col + 1] > 0).sum()))
     assert len(contexts) > 1
+
+
+def test_an_unknown_stop_metric_is_refused_before_training():
+    from llmrec.models import Interactions, SASRec
+
+    events = pd.DataFrame({"user_id": ["a"] * 4, "item_id": list("wxyz"), "timestamp": range(4)})
+    data = Interactions.from_events(events.assign(timestamp=events["timestamp"].astype(float)))
+    with pytest.raises(ValueError, match="stop_metric must be one of ndcg, ndcg@10, got 'mrr'"):
+        SASRec(stop_metric="mrr").fit(data)

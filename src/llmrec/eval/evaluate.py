@@ -125,6 +125,21 @@ def score_fitted(
     )
 
 
+def candidate_recall(system, split: Split) -> dict[str, float]:
+    """Share of the test pairs in the fitted system's candidate pool (``"union"``) and
+    in each source's own candidates (``system.candidates``; warm-item splits only)."""
+    test = split.test.assign(
+        user_id=split.test["user_id"].astype(str), item_id=split.test["item_id"].astype(str)
+    )
+    pool = system.candidates(pd.unique(test["user_id"]))
+    found = test.merge(pool, on=["user_id", "item_id"], how="left")
+    proposed = found["sources"].fillna("").str.split(",")
+    recall = {"union": float(found["sources"].notna().mean())}
+    for source in system.scorers_:
+        recall[source] = float(proposed.map(lambda names, s=source: s in names).mean())
+    return recall
+
+
 def _tags(items: pd.DataFrame | None, catalogue: pd.Index) -> sp.csr_matrix | None:
     if items is None or "tags" not in items.columns:
         return None

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from llmrec.config import Settings
-from llmrec.eval.evaluate import SystemResult, evaluate_system, score_fitted
-from llmrec.eval.report import write_report
+from llmrec.eval.evaluate import SystemResult, candidate_recall, evaluate_system, score_fitted
+from llmrec.eval.report import CANDIDATE_RECALL, write_report
 from llmrec.eval.splits import SPLITS, make_split
 from llmrec.eval.tuning import GRIDS, tune, validation_split
 from llmrec.models.memo import FitMemo
@@ -168,7 +168,12 @@ def run_evaluation(
             started = time.perf_counter()
             system.fit(split.train, catalogue)
             fit_seconds = time.perf_counter() - started + memo.reused_seconds - reused
-            results.append(score_fitted(name, system, split, catalogue, fit_seconds=fit_seconds))
+            result = score_fitted(name, system, split, catalogue, fit_seconds=fit_seconds)
+            if split.candidates is None:
+                # the pool the ranker chooses from bounds what it can find
+                recall = candidate_recall(system, split)
+                result.metrics.update({f"{CANDIDATE_RECALL}:{s}": v for s, v in recall.items()})
+            results.append(result)
             for lam in diversities:
                 results.append(
                     score_fitted(

@@ -28,6 +28,8 @@ TABLE_COLUMNS = (
     "novelty@10",
 )
 DIVERSITY_COLUMNS = ("ndcg@10", "recall@10", "diversity@10")
+# results metrics "candidate_recall:<source>" (and ":union"): see eval.evaluate.candidate_recall
+CANDIDATE_RECALL = "candidate_recall"
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -79,8 +81,10 @@ def few_users_warning(results: Sequence[SystemResult], split: str) -> str | None
               if r.split == split and r.per_user is not None and "ndcg@10" in r.per_user
               and n > 1]  # fmt: skip
     margin = f" (NDCG@10 ±{1.96 * max(spread) / n**0.5:.3f} at 95%)" if spread else ""
-    return (f"only {n} test user(s) scored on {split}: differences are noise at this size"
-            f"{margin}; evaluate on at least {FEW_USERS} users")
+    return (
+        f"only {n} test user(s) scored on {split}: differences are noise at this size"
+        f"{margin}; evaluate on at least {FEW_USERS} users"
+    )
 
 
 def _diversity_plot(results: Sequence[SystemResult], split: str, path: Path) -> bool:
@@ -142,6 +146,17 @@ def _tuning_table(tuned: Sequence[tuple[str, Tuned]], split: str) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def _candidate_recall_table(results: Sequence[SystemResult]) -> pd.DataFrame:
+    prefix = f"{CANDIDATE_RECALL}:"
+    rows = [
+        {"system": r.system, "candidates": key.removeprefix(prefix), "recall": value}
+        for r in results
+        for key, value in r.metrics.items()
+        if key.startswith(prefix)
+    ]
+    return pd.DataFrame(rows)
+
+
 def write_report(
     results: Sequence[SystemResult],
     folder: str | Path,
@@ -200,6 +215,15 @@ def write_report(
                 "(the same protocol); every system above is fitted with these settings:",
                 "",
                 _markdown(tuning),
+                "",
+            ]
+        pool = _candidate_recall_table(plain)
+        if not pool.empty:
+            lines += [
+                "Candidate recall (llmrec): the share of test items among the candidates "
+                "the ranker chooses from, and among each source's own top candidates:",
+                "",
+                _markdown(pool),
                 "",
             ]
         _metric_at_k_plot(results, split, folder / f"{split}-ndcg-at-k.png")

@@ -25,6 +25,7 @@ from torch import nn
 
 from llmrec.models.base import History, Interactions, Scorer
 
+STOP_METRICS = ("ndcg", "ndcg@10")
 Dropout = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -201,6 +202,10 @@ class SASRec(Scorer):
         self.stop_metric = stop_metric
 
     def fit(self, data: Interactions) -> Self:
+        if self.stop_metric not in STOP_METRICS:
+            raise ValueError(
+                f"stop_metric must be one of {', '.join(STOP_METRICS)}, got {self.stop_metric!r}"
+            )
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         torch.set_num_threads(self.threads or len(os.sched_getaffinity(0)))

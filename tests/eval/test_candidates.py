@@ -1,0 +1,45 @@
+"""The candidate pool the ranker chooses from, and its recall on a split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from llmrec.eval.evaluate import candidate_recall
+from llmrec.eval.splits import leave_last_one_out
+from llmrec.recommender import Recommender
+
+
+def test_candidate_recall_counts_test_items_in_each_sources_top_candidates(ml100k_frames):
+    events, _ = ml100k_frames
+    split = leave_last_one_out(events)
+    rec = Recommender(sources=("ease", "covisit"), ranker=False, candidates_per_source=20)
+    rec.fit(split.train)
+    recall = candidate_recall(rec, split)
+    assert set(recall) == {"union", "ease", "covisit"}
+    assert max(recall["ease"], recall["covisit"]) <= recall["union"] <= 1.0
+    assert recall["union"] < recall["ease"] + recall["covisit"]  # the sources overlap
+
+    # EASE's own share, recomputed from its scores: the test item among its best 20
+    # items the user has not had
+    users = split.test["user_id"].astype(str).to_numpy()
+    rows = rec.user_ids_.get_indexer(users)
+    history = rec._history(rows)
+    scores = rec.scorers_["ease"].score(history)
+    scores[history.matrix.toarray() > 0] = -np.inf
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :20]
+    wanted = rec.item_ids_.get_indexer(split.test["item_id"].astype(str))
+    found = (top == wanted[:, None]).any(axis=1).mean()
+    assert abs(recall["ease"] - found) < 0.005  # ties at the 20th place may differ
+
+
+def test_the_pool_never_holds_a_users_own_items(ml100k_frames):
+    events, _ = ml100k_frames
+    rec = Recommender(sources=("ease", "covisit"), ranker=False).fit(events)
+    users = ["1", "2", "3"]
+    pool = rec.candidates(users)
+    seen = pd.MultiIndex.from_frame(events[["user_id", "item_id"]].astype(str))
+    assert not pd.MultiIndex.from_frame(pool[["user_id", "item_id"]]).isin(seen).any()
+    assert set(pool["user_id"]) == set(users)
+    assert pool["sources"].str.len().gt(0).all()
+    assert 50 <= pool.groupby("user_id").size().min() <= 100  # two sources' top 50
