@@ -317,6 +317,8 @@ def test_fit_reports_each_stage_with_its_count(ml100k_frames):
         "fitting popular (without each user's newest items)",
         "the ranker's training lists",
         "training the ranker (LambdaRank)",
+        "fitting ease on every event",
+        "fitting popular on every event",
     ]
     lists = dict(stages)["the ranker's training lists"]
     assert lists > 0 and advanced["the ranker's training lists"] == lists

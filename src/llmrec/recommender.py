@@ -11,6 +11,7 @@ histories without refitting: the sources score from the history they are given.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import time
 import warnings
@@ -66,8 +67,9 @@ class Recommender:
     ``sources``: candidate sources out of :data:`SOURCES`; ``ranker=False`` fuses the
     sources' ranks (reciprocal rank fusion) instead of learning a ranker. The ranker is
     trained on sources fitted without each user's ``ranker_holdout`` newest items, each
-    of them a query ranked from the history before it; ``refit_sources=True``
-    refits them on everything afterwards (twice the fit time). ``cold_views`` times, a
+    of them a query ranked from the history before it; ``refit_sources`` then fits them
+    on everything (SASRec: ``sasrec_refit_epochs`` more epochs, see
+    :meth:`_refit_sources`), so that they know those items too. ``cold_views`` times, a
     tenth of the items is treated as new so that the ranker also learns to rank items
     nobody has touched (see :meth:`_cold_view`). The ranker learns from at most
     ``ranker_max_users`` users (a seeded sample; None: all). Content sources
@@ -108,7 +110,8 @@ class Recommender:
         sasrec_max_epochs: int = 200,
         item_vectors: pd.DataFrame | None = None,
         item_text_template: str = "{title}. {tags}. {description}",
-        refit_sources: bool = False,
+        refit_sources: bool = True,
+        sasrec_refit_epochs: int = 3,
         ranker_holdout: int = 5,
         cold_views: int = 8,
         ranker_max_users: int | None = 5_000,
@@ -135,6 +138,7 @@ class Recommender:
         self.item_vectors = item_vectors
         self.item_text_template = item_text_template
         self.refit_sources = refit_sources
+        self.sasrec_refit_epochs = sasrec_refit_epochs
         self.ranker_holdout = ranker_holdout
         self.cold_views = cold_views
         self.ranker_max_users = ranker_max_users
@@ -268,16 +272,30 @@ class Recommender:
         self.ranker_ = None
         if self.ranker:
             self._fit_ranker(events, full, weights, vectors)
-        if not self.ranker or self.refit_sources:
+        if not self.ranker:
             self.scorers_ = {}
             for s in sources:
                 self._stage(f"fitting {s} on every event")
                 self.scorers_[s] = self._fit_source(s, vectors, full)
+        elif self.refit_sources and self.ranker_ is not None:
+            self._refit_sources(full, vectors)
         # Without a refit the sources keep what they learned before each user's newest
-        # event and score from the full history, exactly as the ranker was trained.
+        # events and score from the full history, as the ranker was trained.
         self._set_state(full, events, weights)
         self.n_fitted_items_ = len(item_ids)
         return self
+
+    def _refit_sources(self, full: Interactions, vectors: np.ndarray | None) -> None:
+        """The sources again on every event, the ranker's held-out newest items too:
+        from scratch, except SASRec, which trains ``sasrec_refit_epochs`` more epochs
+        from what it learned without them (a whole fit again would double the time)."""
+        for s in self.active_sources_:
+            self._stage(f"fitting {s} on every event")
+            if s == "sasrec" and self.sasrec_refit_epochs:
+                warm = copy.deepcopy(self.scorers_[s])  # the memo may share the fitted one
+                self.scorers_[s] = warm.fit_more(full, self.sasrec_refit_epochs)
+            else:
+                self.scorers_[s] = self._fit_source(s, vectors, full)
 
     def _item_vectors(self, item_ids: pd.Index) -> np.ndarray | None:
         if not CONTENT_SOURCES & set(self.sources):

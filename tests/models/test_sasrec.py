@@ -78,3 +78,30 @@ def test_an_unknown_stop_metric_is_refused_before_training():
     data = Interactions.from_events(events.assign(timestamp=events["timestamp"].astype(float)))
     with pytest.raises(ValueError, match="stop_metric must be one of ndcg, ndcg@10, got 'mrr'"):
         SASRec(stop_metric="mrr").fit(data)
+
+
+def _cycles(n_users: int, n_items: int, length: int) -> pd.DataFrame:
+    """Each user walks the items in order from their own starting point."""
+    rows = [
+        (f"u{u}", f"i{(u + t) % n_items}", float(t)) for u in range(n_users) for t in range(length)
+    ]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+
+
+def test_fit_more_trains_the_fitted_network_on_newer_events():
+    from llmrec.models import Interactions, SASRec
+
+    events = _cycles(40, 12, 8)
+    items = pd.Index(sorted(events["item_id"].unique()))
+    older = Interactions.from_events(events[events["timestamp"] < 6], item_ids=items)
+    everything = Interactions.from_events(events, item_ids=items)
+    model = SASRec(dim=16, inner=32, max_epochs=3, patience=3).fit(older)
+    before = {k: v.clone() for k, v in model.network_.state_dict().items()}
+    assert model.fit_more(everything, 2) is model and model.epochs_ == 5
+    after = model.network_.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert not model.network_.training  # ready to score
+    assert model.score(everything.history(np.arange(3))).shape == (3, 12)
+    fewer = Interactions.from_events(events[events["item_id"] != "i0"])
+    with pytest.raises(ValueError, match="fit_more needs the 12 items fitted, got 11"):
+        model.fit_more(fewer, 1)

@@ -223,14 +223,7 @@ class SASRec(Scorer):
         best, best_state, waited = -1.0, None, 0
         self.epochs_ = 0
         for epoch in range(self.max_epochs):
-            network.train()
-            inputs, targets = map(torch.from_numpy, _training_windows(train, self.max_len, rng))
-            for start in range(0, len(inputs), self.batch_size):
-                order = slice(start, start + self.batch_size)
-                loss = self._loss(network, inputs[order], targets[order], rng)
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
+            self._train_epoch(network, optimiser, train, rng)
             ndcg = self._validate(network, valid_users)
             self.epochs_ = epoch + 1
             if ndcg > best:
@@ -245,6 +238,39 @@ class SASRec(Scorer):
         self.network_ = network
         self.validation_ndcg_ = best
         return self
+
+    def fit_more(self, data: Interactions, epochs: int) -> Self:
+        """Train the fitted network ``epochs`` more epochs on ``data`` (the same items),
+        every item a target, none held out: what a refit on newer events costs a few
+        epochs of instead of a whole early-stopped fit."""
+        self._check_fitted()
+        if data.n_items != self.n_items_:
+            raise ValueError(f"fit_more needs the {self.n_items_} items fitted, got {data.n_items}")
+        torch.set_num_threads(self.threads or len(os.sched_getaffinity(0)))
+        rng = np.random.default_rng([self.seed, 1])
+        train = [s for s in data.sequences if len(s) >= 2]
+        optimiser = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate)
+        for _ in range(epochs):
+            self._train_epoch(self.network_, optimiser, train, rng)
+        self.network_.eval()
+        self.epochs_ += epochs
+        return self
+
+    def _train_epoch(
+        self,
+        network: _Network,
+        optimiser: torch.optim.Optimizer,
+        sequences: list[np.ndarray],
+        rng: np.random.Generator,
+    ) -> None:
+        network.train()
+        inputs, targets = map(torch.from_numpy, _training_windows(sequences, self.max_len, rng))
+        for start in range(0, len(inputs), self.batch_size):
+            order = slice(start, start + self.batch_size)
+            loss = self._loss(network, inputs[order], targets[order], rng)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
 
     def _loss(
         self,
