@@ -317,8 +317,6 @@ def test_fit_reports_each_stage_with_its_count(ml100k_frames):
         "fitting popular (without each user's newest items)",
         "the ranker's training lists",
         "training the ranker (LambdaRank)",
-        "fitting ease on every event",
-        "fitting popular on every event",
     ]
     lists = dict(stages)["the ranker's training lists"]
     assert lists > 0 and advanced["the ranker's training lists"] == lists
@@ -335,3 +333,24 @@ def test_a_small_shop_without_long_histories_falls_back_to_rank_fusion():
         rec = Recommender(sources=("ease", "covisit", "popular"), ranker=True).fit(events, items)
     assert rec.ranker_ is None
     assert rec.recommend(["someone-new"], k=3)["item_id"].tolist() == ["p0", "p1", "p2"]
+
+
+def test_refit_sources_fits_them_again_on_every_event_after_the_ranker(ml100k_frames):
+    events, _ = ml100k_frames
+    stages: list[str] = []
+
+    def progress(stage: str, total: int | None):
+        stages.append(stage)
+        return lambda n: None
+
+    rec = Recommender(sources=("ease", "popular"), cold_views=0, refit_sources=True)
+    rec.fit(events.head(20_000), progress=progress)
+    assert stages[-3:] == [
+        "training the ranker (LambdaRank)",
+        "fitting ease on every event",
+        "fitting popular on every event",
+    ]
+    # the refitted EASE knows every event: it equals one fitted on them all
+    alone = Recommender(sources=("ease",), ranker=False).fit(events.head(20_000))
+    history = alone._history(np.arange(5))
+    assert np.allclose(rec.scorers_["ease"].score(history), alone.scorers_["ease"].score(history))

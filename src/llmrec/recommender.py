@@ -67,8 +67,8 @@ class Recommender:
     ``sources``: candidate sources out of :data:`SOURCES`; ``ranker=False`` fuses the
     sources' ranks (reciprocal rank fusion) instead of learning a ranker. The ranker is
     trained on sources fitted without each user's ``ranker_holdout`` newest items, each
-    of them a query ranked from the history before it; ``refit_sources`` then fits them
-    on everything (SASRec: ``sasrec_refit_epochs`` more epochs, see
+    of them a query ranked from the history before it; ``refit_sources=True`` then fits
+    them on everything (SASRec: ``sasrec_refit_epochs`` more epochs, see
     :meth:`_refit_sources`), so that they know those items too. ``cold_views`` times, a
     tenth of the items is treated as new so that the ranker also learns to rank items
     nobody has touched (see :meth:`_cold_view`). The ranker learns from at most
@@ -110,7 +110,7 @@ class Recommender:
         sasrec_max_epochs: int = 200,
         item_vectors: pd.DataFrame | None = None,
         item_text_template: str = "{title}. {tags}. {description}",
-        refit_sources: bool = True,
+        refit_sources: bool = False,
         sasrec_refit_epochs: int = 3,
         ranker_holdout: int = 5,
         cold_views: int = 8,
@@ -288,12 +288,14 @@ class Recommender:
     def _refit_sources(self, full: Interactions, vectors: np.ndarray | None) -> None:
         """The sources again on every event, the ranker's held-out newest items too:
         from scratch, except SASRec, which trains ``sasrec_refit_epochs`` more epochs
-        from what it learned without them (a whole fit again would double the time)."""
+        from what it learned without them (a whole fit again would double the time; 0
+        keeps it as it is)."""
         for s in self.active_sources_:
             self._stage(f"fitting {s} on every event")
-            if s == "sasrec" and self.sasrec_refit_epochs:
-                warm = copy.deepcopy(self.scorers_[s])  # the memo may share the fitted one
-                self.scorers_[s] = warm.fit_more(full, self.sasrec_refit_epochs)
+            if s == "sasrec":
+                if self.sasrec_refit_epochs:
+                    warm = copy.deepcopy(self.scorers_[s])  # the memo may share this one
+                    self.scorers_[s] = warm.fit_more(full, self.sasrec_refit_epochs)
             else:
                 self.scorers_[s] = self._fit_source(s, vectors, full)
 
