@@ -21,6 +21,7 @@ and each user's top ``k`` items with their training items excluded.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -114,6 +115,7 @@ def main(work: Path) -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)  # pandas 3 notices in RecBole
     job = json.loads((work / "job.json").read_text())
     max_len = int(job["config"].get("MAX_ITEM_LIST_LENGTH", 50))
+    os.chdir(work)  # RecBole writes its TensorBoard logs under the working directory
     (work / "ref").mkdir()
     write_atomic_files(work / "ref", "ref", job, max_len)
     sys.argv = sys.argv[:1]  # RecBole's Config reads the command line as settings
