@@ -133,3 +133,94 @@ def test_digit_soup_is_rejected():
     assert soup.verdict == "rejected" and "mostly digits" in soup.problems[-1]
     fine = check("A 1995 animated comedy for children and families.")
     assert fine.verdict == "pass"
+
+
+JACK = "<item>\ntitle: Jack (1996)\ntags: Comedy, Drama\nrelease date: 01-Jan-1996\n</item>"
+
+
+def check_jack(description):
+    return check(description, keywords=["comedy", "drama", "jack"], source=JACK, title="Jack (1996)", tags=["Comedy", "Drama"])
+
+
+def test_an_invented_name_is_caught_at_the_start_of_a_sentence_too():
+    # Seen: "Lightspring Jack" on an item called "Jack"; the first word alone is grammar.
+    started = check_jack("Lightspring Jack is a 1996 comedy. A comedy drama about Jack.")
+    assert started.verdict == "repaired" and started.description == "A comedy drama about Jack."
+    assert "name 'Lightspring'" in started.problems[0]
+    assert check_jack("Shaman Triad: a 1996 comedy drama.").verdict == "rejected"
+    assert check_jack("A comedy drama where Jack meets the Shaman Triad.").verdict == "rejected"
+    assert check_jack("Funny and sad, Jack is a 1996 comedy drama.").verdict == "pass"
+
+
+def test_a_title_copied_in_catalogue_order_is_dropped():
+    # Shown "Birdcage, The (1996)", the model wrote "A comedy, The (1996)".
+    result = check_jack("A comedy, The (1996) about Jack. Jack is a 1996 comedy drama.")
+    assert result.verdict == "repaired"
+    assert result.description == "Jack is a 1996 comedy drama."
+    assert "a title in catalogue order" in result.problems[0]
+
+
+SHEETS = (
+    "<item>\ntitle: Linen Bed Sheets\ntags: Home, Bedding\n"
+    "description: Soft washed linen sheet set, queen size.\n</item>"
+)
+
+
+def test_a_description_of_another_product_is_rejected():
+    # "Linen Bed Sheets" became "Lawn liners set.": no content word of the item is in it.
+    def sheets(text):
+        return check(text, keywords=["linen", "bedding", "sheets"], source=SHEETS, title="Linen Bed Sheets", tags=["Home", "Bedding"])
+
+    wrong = sheets("Lawn liners set.")
+    assert wrong.verdict == "rejected" and "shares no content word" in wrong.problems[0]
+    assert sheets("A set of lawn liners for the garden.").verdict == "rejected"
+    assert sheets("Soft washed linen sheets in queen size.").verdict == "pass"
+    assert sheets("A queen-size bedding set.").verdict == "pass"  # a stem of the item's words
+
+
+RICE_COOKER = "<item>\ntitle: 美的电饭煲 4升\ntags: 厨房电器\n</item>"
+
+
+def test_a_chinese_item_gets_a_chinese_description_about_itself():
+    # "电饭煲" (a rice cooker) was described as "A hot meal and a dessert in a convenient store."
+    def cooker(text):
+        return check(text, keywords=["电饭煲", "厨房电器", "美的"], source=RICE_COOKER, title="美的电饭煲 4升", tags=["厨房电器"])
+
+    english = cooker("A hot meal and a dessert in a convenient store.")
+    assert english.verdict == "rejected" and "language" in english.problems[0]
+    unrelated = cooker("一个方便的商店里的热饭和甜点。")
+    assert unrelated.verdict == "rejected" and "not from the item's text" in unrelated.problems[0]
+    assert cooker("美的电饭煲，4升，一款厨房电器。").verdict == "pass"
+
+
+def test_numbers_must_be_grounded_and_a_decimal_point_ends_no_sentence():
+    # "Lace-up linen bed sheets, size 10." was written for sheets of no stated size.
+    sized = check("Soft linen bed sheets, size 10.", keywords=["linen", "bedding", "sheets"], source=SHEETS, title="Linen Bed Sheets", tags=["Home", "Bedding"])
+    assert sized.verdict == "rejected" and "number 10" in sized.problems[0]
+    bed = "<item>\ntitle: 全棉四件套 1.8米床\ntags: 家纺, 床上用品\n</item>"
+    kept = check("全棉四件套，适合1.8米床。", keywords=["家纺", "床上用品", "全棉"], source=bed, title="全棉四件套 1.8米床", tags=["家纺"])
+    assert kept.verdict == "pass" and kept.description == "全棉四件套，适合1.8米床。"
+    assert check("全棉四件套，适合2米床。", keywords=["家纺", "床上用品", "全棉"], source=bed, title="全棉四件套 1.8米床", tags=["家纺"]).verdict == "rejected"
+
+
+def test_an_answer_that_loops_is_rejected():
+    looping = "全棉四件套, 家纺, 说家纺, 说家纺, 家纺, 说家纺, 家纺, 说家纺, 家纺, 家纺"
+    bed = "<item>\ntitle: 全棉四件套\ntags: 家纺\n</item>"
+    result = check(looping, keywords=["家纺", "全棉", "四件套"], source=bed, title="全棉四件套", tags=["家纺"])
+    assert result.verdict == "rejected" and result.problems[0] == "repeats itself"
+    assert check("An animated comedy, a children's comedy, a family comedy, comedy comedy.").verdict == "rejected"
+    assert check("An animated children's comedy about toys that come alive.").verdict == "pass"
+
+
+def test_a_chinese_clause_of_another_product_is_dropped():
+    # The model copied its worked example's product into a bed-sheet set's description.
+    bed = "<item>\ntitle: 全棉四件套 1.8米床\ntags: 家纺, 床上用品\n</item>"
+    result = check("全棉四件套，床上用品，不锈钢保温杯。", keywords=["家纺", "床上用品", "全棉"], source=bed, title="全棉四件套 1.8米床", tags=["家纺"])
+    assert result.verdict == "repaired" and result.description == "全棉四件套，床上用品。"
+    assert "不锈钢保温杯" in result.problems[0]
+
+
+def test_chinese_keywords_must_use_the_items_characters():
+    result = check("美的电饭煲，4升容量。", keywords=["电饭煲", "不粘粎糖系系系系", "安却", "美的"], source=RICE_COOKER, title="美的电饭煲 4升", tags=["厨房电器"])
+    assert result.keywords[:2] == ("电饭煲", "美的")
+    assert any("不粘粎糖系系系系" in p for p in result.problems)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmrec.enrich.text import clean_text, script_of, strip_markup, truncate
+from llmrec.enrich.text import clean_text, natural_title, script_of, strip_markup, truncate
 
 
 def test_clean_text_removes_markup_controls_and_block_delimiters():
@@ -38,3 +38,20 @@ def test_truncate_keeps_short_text():
 )
 def test_script_of(text, script):
     assert script_of(text) == script
+
+
+@pytest.mark.parametrize(
+    ("title", "natural"),
+    [
+        ("Birdcage, The (1996)", "The Birdcage (1996)"),
+        ("Misérables, Les (1995)", "Les Misérables (1995)"),
+        (
+            "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
+            "The City of Lost Children (Cité des enfants perdus, La) (1995)",
+        ),
+        ("Toy Story (1995)", "Toy Story (1995)"),
+        ("Hello, Dolly! (1969)", "Hello, Dolly! (1969)"),
+    ],
+)
+def test_natural_title_puts_a_trailing_article_first(title, natural):
+    assert natural_title(title) == natural

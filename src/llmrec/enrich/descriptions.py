@@ -20,7 +20,7 @@ from llmrec.config import Settings
 from llmrec.data.hashing import text_hash
 from llmrec.enrich.batches import EnrichReport, ProgressCallback, batches
 from llmrec.enrich.guard import GuardResult, check_description
-from llmrec.enrich.text import clean_text, script_of
+from llmrec.enrich.text import clean_text, natural_title, script_of
 from llmrec.errors import UnknownIdError
 from llmrec.llm.base import LLM, ChatRequest, Message
 from llmrec.llm.cache import CachedLLM, PromptId
@@ -29,6 +29,7 @@ from llmrec.store import Store
 PROMPT = PromptId("describe-item", 1)
 RETRY_SEEDS = (0, 1, 2, 3)  # 0: greedy; the others sample
 MAX_TOKENS = 56
+MAX_CJK_TOKENS = 96  # a Chinese character is one to three tokens
 _MAX_TAGS = 12
 _MAX_ATTRIBUTES = 8
 _URL = re.compile(r"(?:https?|ftp)://|www\.", re.IGNORECASE)
@@ -52,18 +53,32 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
         "Keywords: gift card, birthday, email",
     ),
 )
+# Shown English examples only, the model described "电饭煲" (a rice cooker) in English.
+CJK_EXAMPLES: tuple[tuple[str, str], ...] = (
+    (
+        "<item>\ntitle: 电动牙刷 T300\ntags: 个护电器, 牙刷\n</item>",
+        "T300电动牙刷，一款个护电器。\nKeywords: 电动牙刷, 牙刷, 个护电器",
+    ),
+    (
+        "<item>\ntitle: 不锈钢保温杯\ntags: 水杯, 户外\ndescription: 保温保冷。\n</item>",
+        "不锈钢保温杯，保温保冷，适合户外。\nKeywords: 保温杯, 不锈钢, 户外",
+    ),
+)
 # One sentence, then keywords; Latin-script items get lowercase ASCII keywords.
 _GRAMMAR = r"""root ::= sentence "\nKeywords: " keyword (", " keyword){2,5}
-sentence ::= [^\n<>] [^\n<>]{8,160}
+sentence ::= {first} [^\n<>]{8,160}
 keyword ::= {keyword}
 """
+# A Chinese item's answer starts in Chinese (the model otherwise drifts into English).
+_CJK_FIRST = r"""[\u4E00-\u9FFF]"""
+_ANY_FIRST = r"""[^\n<>]"""
 _LATIN_KEYWORD = r"""[a-z0-9] [a-z0-9'&-]{1,24} (" " [a-z0-9'&-]{1,20}){0,2}"""
 _ANY_KEYWORD = r"""[^\n,<>:] [^\n,<>:]{0,24}"""
 
 
 def item_block(item: pd.Series | dict, max_chars: int) -> str:
     """The item as the model sees it: cleaned, bounded attributes in an ``<item>`` block."""
-    lines = [f"title: {clean_text(item.get('title'), 300)}"]
+    lines = [f"title: {natural_title(clean_text(item.get('title'), 300))}"]
     tags = [clean_text(t, 60) for t in _tags(item)[:_MAX_TAGS]]
     if any(tags):
         lines.append("tags: " + ", ".join(t for t in tags if t))
@@ -92,17 +107,18 @@ def item_block(item: pd.Series | dict, max_chars: int) -> str:
 
 
 def describe_request(block: str, seed: int = 0) -> ChatRequest:
+    cjk = script_of(block) == "cjk"
     messages = [Message("system", SYSTEM)]
-    for shown, answer in EXAMPLES:
+    for shown, answer in CJK_EXAMPLES if cjk else EXAMPLES:
         messages += [Message("user", shown), Message("assistant", answer)]
     messages.append(Message("user", block))
-    keyword = _ANY_KEYWORD if script_of(block) == "cjk" else _LATIN_KEYWORD
+    grammar = _GRAMMAR.replace("{first}", _CJK_FIRST if cjk else _ANY_FIRST)
     return ChatRequest(
         tuple(messages),
-        max_tokens=MAX_TOKENS,
+        max_tokens=MAX_CJK_TOKENS if cjk else MAX_TOKENS,
         temperature=0.0 if seed == 0 else 0.7,
         seed=seed,
-        grammar=_GRAMMAR.replace("{keyword}", keyword),
+        grammar=grammar.replace("{keyword}", _ANY_KEYWORD if cjk else _LATIN_KEYWORD),
     )
 
 

@@ -3,11 +3,13 @@
 The bundled model is small and invents facts about items it does not know (it once called
 "Sense and Sensibility (1995)" a Christopher Nolan film). The guard checks a generated
 description against the text the model was shown: sentences that name a year, decade,
-century or capitalised name absent from that text are removed (a repair); an answer with
-nothing left, in another script than the item's, that only restates the title or that
-says nothing about the item (only common words) is rejected. Keywords are deduplicated,
-checked the same way and completed from the item's tags and title words when fewer than
-three survive.
+century, number or capitalised name absent from that text, or copy a title in catalogue
+order, are removed, and so are Chinese clauses sharing no character pair with it (a
+repair); an answer with nothing left, in another script than the item's, mostly digits,
+looping, that only restates the title, says nothing about the item (only common words) or
+shares no content word with its text (another product) is rejected. Keywords are
+deduplicated, checked the same way and completed from the item's tags and title words when
+fewer than three survive.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ _MONTHS = {
     ]
 }
 
-_SENTENCE = re.compile(r"[^.!?。！？]+(?:[.!?。！？]+|$)")
+# A point between digits ("1.8") does not end a sentence.
+_SENTENCE = re.compile(r"(?:[^.!?。！？]|(?<=\d)\.(?=\d))+(?:[.!?。！？]+|$)")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _YEAR = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d|['’]?s\b)")
 _DECADE = re.compile(r"(?<![\w])'?(1[0-9]|20)?(\d)0['’]?s\b")
@@ -52,6 +55,13 @@ _NAME = re.compile(r"(?<![\w'’])([A-Z][\w'’-]*)")
 _POSSESSIVE = re.compile(r"['’]s$")
 _CONTRACTION = re.compile(r"['’](?:m|re|ve|ll|d)$")  # "I'm", "We've": the pronoun counts
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+# A title in catalogue order copied into prose: "A comedy, The (1996)".
+_TRAILING_ARTICLE = re.compile(r",\s+(?:The|An|A)\s*(?:\(|[.!?]|$)")
+_CJK_RUN = re.compile(f"{_CJK.pattern}+")
+# Decades ("90s") and ordinals ("20th") have checks of their own.
+_CLAUSE = re.compile(r"[^,，、;；:：]+[,，、;；:：]*")
+_NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)?(?!\d|['’]?s\b|st\b|nd\b|rd\b|th\b)")
+STEM_CHARS = 5  # "animated" and "animation" share a content word; "liners" and "linen" not
 
 # Words a grounded sentence may start with or use in capitals without naming anything.
 _COMMON = frozenset(
@@ -180,6 +190,8 @@ def _check_text(description: str, facts: _Facts, source: str, title: str, max_ch
             problems.append(f"dropped a sentence adding {', '.join(invented)}")
         else:
             kept.append(sentence)
+    if script_of(source) == "cjk":
+        kept = [s for s in (_grounded_clauses(s, facts, problems) for s in kept) if s]
     text = " ".join(kept)
     if len(text) > max_chars:
         problems.append(f"cut to {max_chars} characters")
@@ -196,6 +208,9 @@ def _check_text(description: str, facts: _Facts, source: str, title: str, max_ch
     elif _digit_soup(text):
         problems.append("mostly digits and punctuation")
         verdict, text = "rejected", ""
+    elif _repetitive(text):
+        problems.append("repeats itself")
+        verdict, text = "rejected", ""
     elif _word_count(text) < MIN_WORDS:
         problems.append(f"fewer than {MIN_WORDS} words")
         verdict, text = "rejected", ""
@@ -204,6 +219,10 @@ def _check_text(description: str, facts: _Facts, source: str, title: str, max_ch
         verdict, text = "rejected", ""
     elif set(_normalised(text).split()) <= _COMMON:
         problems.append("says nothing about the item")
+        verdict, text = "rejected", ""
+    elif facts.content and not facts.content & _content_words(text):
+        # "Linen Bed Sheets" described as "Lawn liners set.": another product.
+        problems.append("shares no content word with the item's text")
         verdict, text = "rejected", ""
     return GuardResult(text, (), verdict, tuple(problems))
 
@@ -220,9 +239,17 @@ class _Facts:
         self.words |= {_MONTHS[w[:3]] for w in self.words if w[:3] in _MONTHS}
         self.forms = {_keyword_form(w) for w in self.words}
         self.text = source.lower()
+        self.content = _content_words(source)
+        self.numbers = {_number(n) for n in _NUMBER.findall(source)}
 
     def invented(self, sentence: str) -> list[str]:
         found = [f"year {y}" for y in _YEAR.findall(sentence) if y not in self.text]
+        # A number is a fact too ("size 10" on sheets of no stated size); years above.
+        found += [
+            f"number {n}"
+            for n in _NUMBER.findall(sentence)
+            if _number(n) not in self.numbers and not _YEAR.fullmatch(n)
+        ]
         found += [
             f"decade {m.group(0)}"
             for m in _DECADE.finditer(sentence)
@@ -233,6 +260,8 @@ class _Facts:
             for m in _CENTURY.finditer(sentence)
             if m.group(0).lower() not in self.text
         ]
+        if _TRAILING_ARTICLE.search(sentence):
+            found.append("a title in catalogue order")
         starts = {len(sentence) - len(sentence.lstrip())}
         for match in _NAME.finditer(sentence):
             name = _POSSESSIVE.sub("", match.group(1)).strip("-'’")
@@ -248,8 +277,9 @@ class _Facts:
             if parts and all(p in self.words for p in parts):
                 continue
             # A sentence's first word is capitalised by grammar, not because it is a name
-            # ("Enjoys ...", "Romantic ..."); a name there is caught by its second word.
-            if match.start() in starts:
+            # ("Enjoys ...", "Romantic ..."), unless a capitalised word follows it: then it
+            # starts a name ("Lightspring Jack is ..." on an item called "Jack").
+            if match.start() in starts and not _NAME.match(sentence, match.end() + 1):
                 continue
             found.append(f"name {name!r}")
         return found
@@ -283,6 +313,9 @@ def _checked_keywords(
         if invented:
             problems.append(f"dropped keyword {word!r} ({', '.join(invented)})")
             continue
+        if not _cjk_grounded(word, facts.text):
+            problems.append(f"dropped keyword {word!r} (characters not in the item's text)")
+            continue
         kept.setdefault(_keyword_form(word), word)
     if len(kept) < MIN_KEYWORDS:
         added = 0
@@ -294,6 +327,13 @@ def _checked_keywords(
         if added:
             problems.append(f"added {added} keyword(s) from the item's tags and title")
     return tuple(list(kept.values())[:MAX_KEYWORDS]), problems
+
+
+def _cjk_grounded(word: str, source: str) -> bool:
+    """Whether two thirds of a Chinese keyword's characters are in the item's text: the
+    model's Chinese keywords drift into characters of no meaning here ("不粘粎糖系系")."""
+    characters = _CJK.findall(word)
+    return not characters or sum(c in source for c in characters) * 3 >= len(characters) * 2
 
 
 def _keyword_form(word: str) -> str:
@@ -326,10 +366,64 @@ def _digit_soup(text: str) -> bool:
     return bool(visible) and sum(c.isalpha() for c in visible) < len(visible) / 2
 
 
+def _repetitive(text: str) -> bool:
+    """Whether one word (for Chinese, one character pair) makes up a third of a text of six
+    or more: the small model loops ("全棉四件套, 家纺, 说家纺, 说家纺, 家纺, 说家纺 …")."""
+    units = _CJK.sub(" ", _normalised(text)).split()
+    for run in _CJK_RUN.findall(text):
+        units += _pairs(run)
+    units = [u for u in units if u not in _COMMON]
+    if len(units) < 6:
+        return False
+    return max(units.count(u) for u in set(units)) >= max(3, len(units) / 3)
+
+
 def _word_count(text: str) -> int:
     # Chinese has no spaces: about two characters make a word.
     cjk = len(_CJK.findall(text))
     return len(_CJK.sub(" ", _normalised(text)).split()) + cjk // 2
+
+
+def _grounded_clauses(sentence: str, facts: _Facts, problems: list[str]) -> str:
+    """``sentence`` without its Chinese clauses of three characters or more that share no
+    character pair with the item's text: the model copies its worked example's product
+    ("不锈钢保温杯" on a bed-sheet set) or writes characters of no meaning ("福制福韩")."""
+    if not _CJK.search(sentence):
+        return sentence  # the language check rejects it
+    clauses = _CLAUSE.findall(sentence)
+    kept = []
+    for clause in clauses:
+        pairs = [p for run in _CJK_RUN.findall(clause) for p in _pairs(run)]
+        if len(pairs) >= 2 and not any(p in facts.text for p in pairs):
+            problems.append(f"dropped a clause not from the item's text: {clause.strip()!r}")
+        else:
+            kept.append(clause)
+    text = "".join(kept).strip(" ,，、;；:：")
+    if kept and kept[-1] is not clauses[-1]:
+        text += "。"  # the sentence's end went with its last clause
+    return text if _CJK.search(text) else ""
+
+
+def _pairs(run: str) -> list[str]:
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", "."))
+
+
+def _content_words(text: str) -> set[str]:
+    """The stems of ``text``'s words that say something (common words aside), and for
+    Chinese its character pairs (a word is about two characters)."""
+    words = _CJK.sub(" ", _normalised(text)).split()
+    stems = {
+        _keyword_form(w)[:STEM_CHARS]
+        for w in words
+        if len(w) >= 3 and not w.isdigit() and w not in _COMMON
+    }
+    for run in _CJK_RUN.findall(text):
+        stems |= set(_pairs(run)) if len(run) > 1 else {run}
+    return stems
 
 
 def _normalised(text: str) -> str:

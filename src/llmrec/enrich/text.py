@@ -18,6 +18,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u
 _SPACE = re.compile(r"\s+")
 CJK_CHARACTER = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+# Catalogue order puts a title's article last: "Birdcage, The (1996)", "Misérables, Les".
+_TRAILING_ARTICLE = re.compile(
+    r"^(?P<name>.+?), (?P<article>The|An|A|Les|La|Le|L'|Il|Die|Der|Das|El|Los|Las)"
+    r"(?P<rest>(?: \([^()]*\))*)$"
+)
 
 
 def clean_text(text: object, max_chars: int) -> str:
@@ -29,6 +34,17 @@ def clean_text(text: object, max_chars: int) -> str:
     value = _CONTROL.sub(" ", value).replace("<", " ").replace(">", " ")
     value = _SPACE.sub(" ", value).strip()
     return truncate(value, max_chars)
+
+
+def natural_title(title: str) -> str:
+    """``title`` with a trailing article put back in front ("Birdcage, The (1996)" → "The
+    Birdcage (1996)"): shown the catalogue's order, the model wrote "A comedy, The (1996)"."""
+    match = _TRAILING_ARTICLE.match(title)
+    if match is None:
+        return title
+    article = match["article"]
+    space = "" if article.endswith("'") else " "
+    return f"{article}{space}{match['name']}{match['rest']}"
 
 
 def strip_markup(text: str) -> str:
