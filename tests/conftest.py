@@ -205,3 +205,65 @@ def fitted_recommender(ml100k_frames, genre_vectors):
 
     events, items = ml100k_frames
     return Recommender(sources=FAST_SOURCES, item_vectors=genre_vectors).fit(events, items)
+
+
+# A small shop: prices as Amazon's text ("$12.99", a range) and as numbers, one without a
+# price and one with a price no one can read, brands in mixed case, one item out of stock
+# and one repeatable by its own attribute. Coffee is the consumable of SHOP_REPEAT_TAGS.
+SHOP_ITEMS = [
+    ("coffee-acme", "Acme House Coffee", ["Coffee", "Grocery"], {"brand": "Acme", "price": "$12.99"}),
+    ("coffee-bean", "Bean Co Espresso Beans", ["Coffee", "Grocery"], {"brand": "Bean Co", "price": "$18.50"}),
+    ("tea-acme", "Acme Green Tea", ["Tea", "Grocery"], {"brand": "acme", "price": 6.5}),
+    ("paper-filters", "Paper Coffee Filters", ["Accessories"], {"brand": "ACME", "price": "$3.99", "repeatable": True}),
+    ("grinder", "Burr Grinder", ["Appliances"], {"brand": "Grindwell", "price": "$89.00"}),
+    ("kettle", "Steel Kettle", ["Appliances"], {"brand": "Acme", "price": "$19.00"}),
+    ("mug", "Ceramic Mug", ["Kitchen"], {"brand": "Bean Co", "price": "$9.99 - $14.99"}),
+    ("press", "French Press", ["Kitchen"], {"price": 25}),
+    ("scale", "Kitchen Scale", ["Kitchen"], {"brand": "Acme"}),
+    ("descaler", "Descaler", ["Cleaning"], {"brand": "Acme", "price": "call us"}),
+    ("machine", "Espresso Machine", ["Appliances"], {"brand": "Bean Co", "price": "$1,349.00"}),
+    ("sugar", "Cane Sugar", ["Grocery"], {"brand": "Acme", "price": "$2.49"}),
+]  # fmt: skip
+SHOP_OUT_OF_STOCK = {"kettle"}
+SHOP_PURCHASES = {
+    "ana": ["coffee-acme", "paper-filters", "mug", "sugar"],
+    "ben": ["coffee-acme", "coffee-bean", "grinder", "tea-acme", "kettle"],
+    "cleo": ["coffee-bean", "press", "sugar", "machine", "descaler", "mug"],
+    "dev": ["tea-acme", "mug", "scale", "sugar", "kettle", "paper-filters"],
+    "eve": ["coffee-acme", "grinder", "press", "scale", "machine", "descaler", "tea-acme"],
+}
+SHOP_REPEAT_TAGS = ["Coffee"]
+SHOP_TOML = (
+    '[recommender]\nsources = ["ease", "popular"]\nranker = false\nrepeat_tags = ["Coffee"]\n'
+)
+
+
+def shop_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The shop's purchase events and items, as ``Recommender.fit`` takes them."""
+    items = pd.DataFrame(SHOP_ITEMS, columns=["item_id", "title", "tags", "attributes"])
+    items["available"] = ~items["item_id"].isin(SHOP_OUT_OF_STOCK)
+    rows = [(user, item) for user, bought in SHOP_PURCHASES.items() for item in bought]
+    events = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    events["event_type"] = "purchase"
+    events["timestamp"] = 1_700_000_000 + np.arange(len(events)) * 3_600
+    return events, items
+
+
+def stock_shop(settings: Settings) -> Settings:
+    """The shop in the store of ``settings`` and a model trained on it in seconds (EASE
+    and popularity, no ranker, Coffee repeatable); returns the settings it was trained
+    with (as ``SHOP_TOML`` says)."""
+    from llmrec.data.records import RecordKind
+    from llmrec.data.validate import validate_frame
+    from llmrec.training import train_from_store
+
+    shop = {"sources": ["ease", "popular"], "ranker": False, "repeat_tags": SHOP_REPEAT_TAGS}
+    settings = settings.model_copy(
+        update={"recommender": settings.recommender.model_copy(update=shop)}
+    )
+    events, items = shop_frames()
+    with Store.open(settings.effective_database_url) as store:
+        store.upsert_items(validate_frame(items, RecordKind.ITEMS, "items")[0])
+        store.add_events(validate_frame(events, RecordKind.EVENTS, "events")[0])
+        train_from_store(store, settings)
+    return settings

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import re
 import signal
@@ -11,8 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from llmrec import Recommender
+from tests.conftest import SHOP_TOML, stock_shop
 
 _ALL_CORES = str(len(os.sched_getaffinity(0)))
 
@@ -288,3 +294,86 @@ def test_each_quickstart_revokes_the_key_of_the_one_before(store):
     assert verify_key(store, first) is None and verify_key(store, second) is not None
     keys = store.api_keys_frame().set_index("key_id")
     assert keys["revoked"].to_dict() == {first.split("_")[1]: True, second.split("_")[1]: False}
+
+
+# -- --format, in this process (Typer's runner) over the small shop of tests/conftest.py ----
+
+
+def _run(*args: str) -> Result:
+    from llmrec.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_tables_as_json_csv_and_markdown(settings):
+    home = ["--home", str(stock_shop(settings).home)]
+    rec = _run(*home, "recommend", "--user", "ana", "-k", "3", "--format", "json")
+    assert rec.exit_code == 0, rec.output
+    items = json.loads(rec.stdout)  # stdout is the JSON and nothing else
+    assert [i["rank"] for i in items] == [1, 2, 3]
+    assert set(items[0]) == {"rank", "item", "title", "score", "source"}
+    assert all(isinstance(i["score"], float) for i in items)
+    as_csv = _run(*home, "recommend", "--user", "ana", "-k", "3", "--format", "csv")
+    assert [r["item"] for r in csv.DictReader(io.StringIO(as_csv.stdout))] == [
+        i["item"] for i in items
+    ]
+    as_markdown = _run(*home, "recommend", "--user", "ana", "-k", "3", "--format", "markdown")
+    assert as_markdown.stdout.startswith("**for user ana**\n\n| rank | item | title |")
+
+    counts = json.loads(_run(*home, "stats", "--format", "json").stdout)
+    assert set(counts) == {"store", "events_per_type", "top_items"}
+    assert {"measure": "events", "value": 28} in counts["store"]
+    assert counts["events_per_type"] == [{"event type": "purchase", "events": 28}]
+
+    report = settings.home.parent / "report"
+    evaluated = _run(*home, "evaluate", "--system", "MostPop", "--no-tune", "--out",
+                     str(report), "--format", "json")  # fmt: skip
+    assert evaluated.exit_code == 0, evaluated.output
+    [row] = json.loads(evaluated.stdout)
+    assert row["system"] == "MostPop" and 0 <= row["ndcg@10"] <= 1
+    assert f"report: {report}" in evaluated.stderr
+
+    listed = json.loads(_run("datasets", "list", "--format", "json").stdout)
+    assert "amazon-2018-magazine-subscriptions" in [d["name"] for d in listed]
+    wrong = _run("datasets", "list", "--format", "yaml")
+    assert wrong.exit_code == 2 and "yaml" in wrong.output
+
+
+def test_recommend_with_price_brand_and_stock_filters(settings):
+    home = ["--home", str(stock_shop(settings).home)]
+    Path("llmrec.toml").write_text(SHOP_TOML)  # the CLI's own settings: Coffee repeatable
+    acme_to_20 = ["-k", "12", "--max-price", "20", "--brand", "acme", "--in-stock"]
+    # ana bought coffee-acme (Coffee), paper-filters (repeatable), mug and sugar; the kettle
+    # is out of stock
+    known = _run(*home, "recommend", "--user", "ana", *acme_to_20)
+    assert known.exit_code == 0, known.output
+    assert _listed(known.stdout) == ["tea-acme", "coffee-acme", "paper-filters"]
+    # a new user is matched by text: the store's items are filtered the same way
+    new = _run(*home, "recommend", "--user", "someone-new", *acme_to_20)
+    assert new.exit_code == 0, new.output
+    assert set(_listed(new.stdout)) == {"coffee-acme", "sugar", "tea-acme", "paper-filters"}
+    for bad, message in [
+        (["--min-price", "30", "--max-price", "20"], "error: filter 'min_price' 30 is above"),
+        (["--max-price", "-1"], "Invalid value for '--max-price'"),
+        (["--max-price", "cheap"], "Invalid value for '--max-price'"),
+    ]:
+        refused = _run(*home, "recommend", "--user", "ana", *bad)
+        assert refused.exit_code == 2 and message in refused.output, refused.output
+        assert "Traceback" not in refused.output and "rank" not in refused.output
+
+
+def _listed(table: str) -> list[str]:
+    """The item ids of a printed recommendation table, in rank order."""
+    return [line.split("│")[2].strip() for line in table.splitlines() if line.startswith("│")]
+
+
+def test_a_list_tells_apart_items_of_one_title(settings, monkeypatch):
+    import tests.conftest as shop
+
+    same = {"tea-acme", "press"}
+    items = [(i, "Same Title" if i in same else t, *rest) for i, t, *rest in shop.SHOP_ITEMS]
+    monkeypatch.setattr(shop, "SHOP_ITEMS", items)
+    home = ["--home", str(stock_shop(settings).home)]
+    listed = _run(*home, "recommend", "--user", "ana", "-k", "12", "--format", "json")
+    titles = {i["item"]: i["title"] for i in json.loads(listed.stdout)}
+    assert {titles[i] for i in same} == {"Same Title (tea-acme)", "Same Title (press)"}

@@ -12,6 +12,7 @@ import pytest
 from llmrec.errors import UnknownIdError
 from llmrec.recommender import Recommender
 from tests.conftest import FAST_SOURCES as FAST
+from tests.conftest import shop_frames
 
 
 def test_constructor_does_no_work():
@@ -354,3 +355,70 @@ def test_refit_sources_fits_them_again_on_every_event_after_the_ranker(ml100k_fr
     alone = Recommender(sources=("ease",), ranker=False).fit(events.head(20_000))
     history = alone._history(np.arange(5))
     assert np.allclose(rec.scorers_["ease"].score(history), alone.scorers_["ease"].score(history))
+
+
+# -- shop filters and repeat items (the shop of tests/conftest.py) ----------------------
+
+
+def shop_recommender(**options) -> Recommender:
+    events, items = shop_frames()
+    return Recommender(sources=("ease", "popular"), ranker=False, **options).fit(events, items)
+
+
+def test_shop_filters_restrict_known_and_new_users_lists():
+    rec = shop_recommender()
+    acme_to_20 = {"max_price": 20, "brand": "acme", "available": True}
+    out = rec.recommend(["ana", "someone-new"], k=12, filters=acme_to_20)
+    # Acme, in stock, ≤ $20: coffee-acme, tea-acme, paper-filters, sugar (not the kettle)
+    assert set(out.loc[out.user_id == "someone-new", "item_id"]) == {
+        "coffee-acme", "tea-acme", "paper-filters", "sugar"
+    }  # fmt: skip
+    # ana bought coffee-acme and sugar; paper-filters is repeatable by its attribute
+    assert set(out.loc[out.user_id == "ana", "item_id"]) == {"tea-acme", "paper-filters"}
+    assert rec.recommend(["ana"], k=5, filters={"min_price": 2000}).empty
+    with pytest.raises(ValueError, match="'min_price' 30 is above 'max_price' 20"):
+        rec.recommend(["ana"], filters={"min_price": 30, "max_price": 20})
+    with pytest.raises(ValueError, match="filter 'max_price' must be a number"):
+        rec.recommend(["ana"], filters={"max_price": "$20"})
+
+
+def test_repeat_items_come_back_to_users_who_bought_them_unless_disliked():
+    ana = set(shop_recommender().recommend(["ana"], k=12)["item_id"])
+    assert "paper-filters" in ana and not ana & {"coffee-acme", "mug", "sugar"}
+    rec = shop_recommender(repeat_tags=["Coffee"])
+    ana = set(rec.recommend(["ana"], k=12)["item_id"])
+    assert {"coffee-acme", "paper-filters"} <= ana and not ana & {"mug", "sugar"}
+    assert "coffee-acme" in set(rec.recommend(["ana"], k=12, exclude_seen=False)["item_id"])
+    rec.update(pd.DataFrame({"user_id": ["ana"], "item_id": ["coffee-acme"],
+                             "event_type": ["dislike"], "timestamp": [1_800_000_000]}))  # fmt: skip
+    assert "coffee-acme" not in set(rec.recommend(["ana"], k=12)["item_id"])
+
+
+def test_kept_lists_follow_the_repeat_settings_and_the_catalogue():
+    rec = shop_recommender(list_cache_size=10)
+    assert "coffee-acme" not in set(rec.recommend(["ana"], k=12)["item_id"])
+    assert rec.kept_top("ana", 12) is not None
+    rec.set_params(repeat_tags=("Coffee",))
+    assert rec.kept_top("ana", 12) is None  # ranked with the old setting: dropped
+    after = rec.recommend(["ana"], k=12)
+    assert "coffee-acme" in set(after["item_id"])
+    assert rec.item_ids_[rec.kept_top("ana", 12).items].tolist() == after["item_id"].tolist()
+    # an item that becomes repeatable (or gets a repeat tag) comes back at once
+    mug = pd.DataFrame({"item_id": ["mug"], "title": ["Ceramic Mug"], "tags": [["Kitchen"]],
+                        "attributes": [{"repeatable": True}]})  # fmt: skip
+    rec.add_items(mug)
+    assert "mug" in set(rec.recommend(["ana"], k=12)["item_id"])
+
+
+def test_a_saved_model_keeps_its_filters_and_an_older_file_gets_them(tmp_path):
+    rec = shop_recommender(repeat_tags=["Coffee"])
+    wanted = {"max_price": 20, "brand": ["Bean Co", "Acme"]}
+    expected = rec.recommend(["ana", "ben"], k=5, filters=wanted)
+    loaded = Recommender.load(rec.save(tmp_path / "shop.pkl"))
+    pd.testing.assert_frame_equal(loaded.recommend(["ana", "ben"], k=5, filters=wanted), expected)
+    del rec.attributes_, rec.repeat_tags  # as files saved before the shop filters were
+    older = Recommender.load(rec.save(tmp_path / "older.pkl"))
+    assert older.repeat_tags == ()
+    # no repeat tags now: ana's coffee, mug and sugar stay out; the kettle is ≤ $20
+    out = older.recommend(["ana"], k=12, filters=wanted)
+    assert set(out["item_id"]) == {"coffee-bean", "tea-acme", "paper-filters", "kettle"}

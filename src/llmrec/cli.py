@@ -40,6 +40,7 @@ from llmrec.config import (
 from llmrec.data.formats import FORMATS
 from llmrec.data.records import DEFAULT_EVENT_TYPE, RecordKind
 from llmrec.errors import ConfigError, LlmrecError
+from llmrec.presentation import Listing, OutputFormat, distinct_titles, show
 from llmrec.progress import progress_display
 
 if TYPE_CHECKING:
@@ -81,6 +82,16 @@ def _console(stderr: bool = False) -> Console:
 
 console = _console()
 err_console = _console(stderr=True)
+
+# One option for every command that prints tables; notes beside a table in another form
+# go to stderr, so that JSON or CSV on stdout is nothing else.
+_FormatOption = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        help="table (for the terminal), markdown, json or csv (these two keep every digit)",
+    ),
+]
 
 
 @contextmanager
@@ -285,16 +296,13 @@ def _print_reports(reports: list[IngestReport]) -> None:
 
 
 @datasets_app.command("list")
-def datasets_list() -> None:
+def datasets_list(fmt: _FormatOption = OutputFormat.TABLE) -> None:
     """The public datasets llmrec reads in their official formats."""
     from llmrec.data.datasets import DATASETS
 
-    table = Table(title="Datasets")
-    for column in ("name", "domain", "description", "licence"):
-        table.add_column(column, overflow="fold")
-    for d in DATASETS.values():
-        table.add_row(d.name, d.domain, d.description, d.licence)
-    console.print(table)
+    rows = [(d.name, d.domain, d.description, d.licence) for d in DATASETS.values()]
+    show(console, [Listing("datasets", "Datasets", ("name", "domain", "description", "licence"),
+                           rows)], fmt)  # fmt: skip
 
 
 @datasets_app.command("load")
@@ -326,21 +334,19 @@ def _load_dataset(settings: Settings, name: str, path: Path | None) -> None:
 def stats(
     ctx: typer.Context,
     top: Annotated[int, typer.Option(help="how many of the most active items to list")] = 10,
+    fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Counts, sparsity, events per type, top items, cold users and items."""
     with _user_errors(), _open_store(_settings(ctx)) as store:
-        _print_stats(store, top)
+        _print_stats(store, top, fmt)
 
 
-def _print_stats(store: Store, top: int) -> None:
+def _print_stats(store: Store, top: int, fmt: OutputFormat = OutputFormat.TABLE) -> None:
     counts = store.counts()
     activity = store.activity_summary()
     n_items = max(counts["items"], activity["active_items"])
     cells = activity["active_users"] * n_items
     sparsity = 1.0 - activity["user_item_pairs"] / cells if cells else 1.0
-    overview = Table(title="Store")
-    overview.add_column("measure", overflow="fold")
-    overview.add_column("value", justify="right", overflow="fold")
     rows = [
         ("items in catalogue", counts["items"]),
         ("users stored", counts["users"]),
@@ -352,28 +358,19 @@ def _print_stats(store: Store, top: int) -> None:
         ("cold items (no events)", activity["cold_items"]),
         ("cold users (stored, no events)", activity["cold_users"]),
         ("quarantined rows", counts["quarantine"]),
+        ("sparsity", sparsity),
     ]
-    for label, value in rows:
-        overview.add_row(label, f"{value:,}")
-    overview.add_row("sparsity", f"{sparsity:.4%}")
-    console.print(overview)
-
-    by_type = Table(title="Events per type")
-    by_type.add_column("event type", overflow="fold")
-    by_type.add_column("events", justify="right", overflow="fold")
-    for row in store.event_type_counts().itertuples(index=False):
-        by_type.add_row(escape(str(row.event_type)), f"{row.events:,}")
-    console.print(by_type)
-
-    top_items = Table(title=f"Top {top} items by events")
-    for column in ("item_id", "title", "events"):
-        top_items.add_column(
-            column, justify="right" if column == "events" else "left", overflow="fold"
-        )
-    for row in store.top_items(top).itertuples(index=False):
-        title = "" if row.title is None else str(row.title)
-        top_items.add_row(escape(str(row.item_id)), escape(title), f"{row.events:,}")
-    console.print(top_items)
+    top_items = store.top_items(top)
+    titles = [t if isinstance(t, str) else "" for t in top_items["title"]]
+    ids = [str(i) for i in top_items["item_id"]]
+    show(console, [
+        Listing("store", "Store", ("measure", "value"), rows,
+                formats={"value": lambda v: f"{v:.4%}" if isinstance(v, float) else f"{v:,}"}),
+        Listing("events_per_type", "Events per type", ("event type", "events"),
+                list(store.event_type_counts().itertuples(index=False, name=None))),
+        Listing("top_items", f"Top {top} items by events", ("item_id", "title", "events"),
+                list(zip(ids, distinct_titles(titles, ids), top_items["events"], strict=True))),
+    ], fmt)  # fmt: skip
 
 
 @app.command()
@@ -576,29 +573,50 @@ def recommend(
     interests: Annotated[
         str | None, typer.Option(help="stated interests in free text (new users)")
     ] = None,
+    max_price: Annotated[
+        float | None, typer.Option(min=0, help="only items with a price at most this")
+    ] = None,
+    min_price: Annotated[
+        float | None, typer.Option(min=0, help="only items with a price at least this")
+    ] = None,
+    brand: Annotated[
+        list[str] | None, typer.Option(help="only this brand (repeatable; any case)")
+    ] = None,
+    in_stock: Annotated[bool, typer.Option("--in-stock", help="only available items")] = False,
+    fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Recommend items to a user: the trained hybrid model (`llmrec train`) for users it
-    knows, else matching by interest vectors and cold start."""
+    knows, else matching by interest vectors and cold start; optionally only items of a
+    price range, of some brands or in stock."""
+    from llmrec.rank.filters import Filters, ItemAttributes, item_filters
     from llmrec.training import load_trained
 
     settings = _settings(ctx)
+    filters = {"max_price": max_price, "min_price": min_price, "brand": brand,
+               "available": True if in_stock else None}  # fmt: skip
+    with _user_errors():
+        checked = item_filters(filters)  # before anything is loaded
+    allowed = None
     with _user_errors(), _open_store(settings) as store:
         model = load_trained(settings, store) if interests is None else None
         if model is not None and model.knows_user(user):
-            found = model.recommend([user], k=k)
+            found = model.recommend([user], k=k, filters=filters)
             titles = model.items_.get("title")
             found["title"] = (
                 titles.reindex(found["item_id"]).fillna("").to_numpy() if titles is not None else ""
             )
-            _print_items(found.rename(columns={"sources": "source"}), f"for user {user}")
+            _print_items(found.rename(columns={"sources": "source"}), f"for user {user}", fmt)
             return
+        if checked != Filters():  # the text matcher knows no attributes: the store does
+            items = store.items_frame().set_index("item_id")
+            allowed = items.index[ItemAttributes.from_items(items).mask(checked)].tolist()
     with _user_errors(), _matcher(ctx) as matcher:
-        found = matcher.recommend(user, k, interests=interests)
+        found = matcher.recommend(user, k, interests=interests, allowed=allowed)
     if len(found) and (found["source"] == "popularity").all():
         err_console.print(
             f"unknown user {escape(user)} (no history, no stated interests): showing popular items"
         )
-    _print_items(found, f"for user {user}")
+    _print_items(found, f"for user {user}", fmt)
 
 
 @app.command()
@@ -657,10 +675,11 @@ def similar(
     ctx: typer.Context,
     item: Annotated[str, typer.Option("--item", help="item id")],
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="how many items")] = 10,
+    fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Items whose text is closest to an item's."""
     with _user_errors(), _matcher(ctx) as matcher:
-        _print_items(matcher.similar_items(item, k), f"similar to {item}")
+        _print_items(matcher.similar_items(item, k), f"similar to {item}", fmt)
 
 
 @app.command()
@@ -669,6 +688,7 @@ def search(
     query: Annotated[str, typer.Argument(help='what to find, e.g. "animated film for kids"')],
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="how many items")] = 10,
     user: Annotated[str | None, typer.Option("--user", help="personalise for this user")] = None,
+    fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Natural-language search over the catalogue (any language the encoder knows)."""
     with _user_errors(), _matcher(ctx) as matcher:
@@ -676,7 +696,7 @@ def search(
             found = matcher.search(query, k, user_id=user)
         except ValueError as exc:
             raise LlmrecError(str(exc)) from None
-        _print_items(found, f"search: {query}")
+        _print_items(found, f"search: {query}", fmt)
 
 
 @app.command()
@@ -746,17 +766,17 @@ def _count_progress(what: str, total: int) -> Iterator[Callable[[int], None]]:
         yield lambda n: progress.advance(task, n)
 
 
-def _print_items(frame, title: str) -> None:
-    table = Table(title=escape(title))
-    for column in ("rank", "item", "title", "score", "source"):
-        table.add_column(
-            column, justify="right" if column in ("rank", "score") else "left", overflow="fold"
+def _print_items(frame, title: str, fmt: OutputFormat = OutputFormat.TABLE) -> None:
+    ids = [str(i) for i in frame["item_id"]]
+    titles = distinct_titles([str(t) for t in frame["title"]], ids)
+    rows = [
+        (rank, item, shown, score, source)
+        for rank, (item, shown, score, source) in enumerate(
+            zip(ids, titles, frame["score"], frame["source"], strict=True), start=1
         )
-    for rank, row in enumerate(frame.itertuples(index=False), start=1):
-        table.add_row(
-            str(rank), escape(row.item_id), escape(str(row.title)), f"{row.score:.3f}", row.source
-        )
-    console.print(table)
+    ]
+    columns = ("rank", "item", "title", "score", "source")
+    show(console, [Listing("items", title, columns, rows, formats={"score": ".3f"})], fmt)
 
 
 @app.command()
@@ -768,7 +788,7 @@ def chat(
     ] = None,
     user: Annotated[str | None, typer.Option("--user", help="lean to this user's taste")] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="items per answer")] = 5,
-    raw: Annotated[bool, typer.Option("--raw", help="no LLM parse: raw-text search")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="no parse at all: raw-text search")] = False,
     show_parse: Annotated[bool, typer.Option("--show-parse", help="print each parse")] = False,
 ) -> None:
     """Ask for recommendations in your own words; follow-ups ("more recent ones", "not
@@ -798,7 +818,7 @@ def chat(
             encoder = stack.enter_context(load_encoder(settings.embed))
             llm = None if raw else CachedLLM(stack.enter_context(load_llm(settings.llm)), store)
             session = ChatSession(catalogue, encoder, llm, taste=taste, seen=seen, k=k,
-                                  user_id=user)  # fmt: skip
+                                  user_id=user, rules=not raw)  # fmt: skip
             for text in turns:
                 try:
                     turn = session.ask(text)
@@ -808,8 +828,10 @@ def chat(
                 table = Table(title=escape(f"> {turn.request}{note}"))
                 for column in ("item", "title", "reason"):
                     table.add_column(column, overflow="fold")
-                for row in turn.results.itertuples(index=False):
-                    table.add_row(escape(row.item_id), escape(row.title), escape(row.reason))
+                found = turn.results
+                titles = distinct_titles(list(found["title"]), list(found["item_id"]))
+                for row, title in zip(found.itertuples(index=False), titles, strict=True):
+                    table.add_row(escape(row.item_id), escape(title), escape(row.reason))
                 console.print(table)
                 if show_parse:
                     console.print_json(orjson.dumps(turn.log()).decode())
@@ -998,10 +1020,11 @@ def quickstart(
             table = Table(title=f"user {escape(user)}: top 5 and why")
             for column in ("rank", "title", "because you liked", "sources"):
                 table.add_column(column, overflow="fold")
-            for row in frame.itertuples(index=False):
-                why = model.explain(user, row.item_id, top=2)
+            whys = [model.explain(user, item, top=2) for item in frame["item_id"]]
+            titles = distinct_titles([w.title for w in whys], [w.item_id for w in whys])
+            for row, why, title in zip(frame.itertuples(index=False), whys, titles, strict=True):
                 liked = "; ".join(h.title for h in why.history)
-                table.add_row(str(row.rank), escape(why.title), escape(liked), row.sources)
+                table.add_row(str(row.rank), escape(title), escape(liked), row.sources)
             console.print(table)
         if not serve_:
             if evaluate_:
@@ -1090,6 +1113,7 @@ def evaluate(
         bool,
         typer.Option(help="tune each source's hyper-parameters on a validation split first"),
     ] = True,
+    fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Offline evaluation on the stored events: llmrec, its ablations and the baselines
     on the same splits, each source tuned on a validation split of the training events;
@@ -1119,19 +1143,16 @@ def evaluate(
             raise LlmrecError(str(exc)) from None
     plain = [r for r in results if r.diversity is None]
     frame = results_table(plain, TABLE_COLUMNS)
-    table = Table(title="offline evaluation (full ranking)")
-    for column in frame.columns:
-        table.add_column(
-            column, justify="left" if column in ("split", "system") else "right", overflow="fold"
-        )
-    for row in frame.itertuples(index=False):
-        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else escape(str(v)) for v in row])
-    console.print(table)
+    rows = list(frame.itertuples(index=False, name=None))
+    title = "offline evaluation (full ranking)"
+    show(console, [Listing("results", title, tuple(frame.columns), rows,
+                           formats={"fit_s": ".1f"})], fmt)  # fmt: skip
+    notes = console if fmt is OutputFormat.TABLE else err_console
     for split_name in dict.fromkeys(r.split for r in plain):
         warning = few_users_warning(results, split_name)
         scored = users_scored(results, split_name)
         if warning is None:
-            console.print(f"{split_name}: {scored:,} test users scored")
+            notes.print(f"{split_name}: {scored:,} test users scored")
         else:
             err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
-    console.print(f"report: {report}")
+    notes.print(f"report: {escape(str(report))}")

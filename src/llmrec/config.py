@@ -182,6 +182,20 @@ class RecommenderSettings(BaseModel):
     ranker_max_users: int | None = Field(5_000, ge=10, description="users the ranker learns from")
     seed: int = 0
     model_file: Path | None = Field(None, description="default: `home`/model/recommender.pkl")
+    repeat_tags: list[str] = Field(
+        [],
+        max_length=1_000,
+        description="tags of consumables: items with one of them (exact) are recommended "
+        "again to users who had them; applies when a model is loaded, no retrain needed",
+    )
+
+    @field_validator("repeat_tags")
+    @classmethod
+    def _clean_repeat_tags(cls, tags: list[str]) -> list[str]:
+        cleaned = [tag.strip() for tag in tags]
+        if "" in cleaned:
+            raise ValueError("a repeat tag is empty")
+        return list(dict.fromkeys(cleaned))
 
 
 class ServeSettings(BaseModel):

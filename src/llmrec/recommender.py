@@ -47,6 +47,7 @@ from llmrec.models import (
 from llmrec.models.memo import FitMemo
 from llmrec.rank.diversity import mmr
 from llmrec.rank.features import ItemStats, best_first, pair_features
+from llmrec.rank.filters import ItemAttributes, item_filters
 from llmrec.rank.lists import RankedList, RankedListCache
 from llmrec.rank.ranker import LambdaRanker
 
@@ -80,6 +81,8 @@ class Recommender:
     ``list_cache_size`` users' ranked lists are kept (:mod:`llmrec.rank.lists`) so that
     asking again for a user whose history did not change skips the scoring; ``update``,
     ``forget`` and ``add_items`` drop the lists they change. The service turns it on.
+    Items with one of ``repeat_tags``, or whose ``repeatable`` attribute is true, are
+    recommended again to users who had them (consumables; see :mod:`llmrec.rank.filters`).
     """
 
     def __init__(
@@ -118,6 +121,7 @@ class Recommender:
         seed: int = 0,
         fit_memo: FitMemo | None = None,
         list_cache_size: int = 0,
+        repeat_tags: Sequence[str] = (),
     ) -> None:
         self.sources = tuple(sources)
         self.ranker = ranker
@@ -145,15 +149,19 @@ class Recommender:
         self.seed = seed
         self.fit_memo = fit_memo
         self.list_cache_size = list_cache_size
+        self.repeat_tags = repeat_tags
 
     def set_params(self, **params: object) -> Self:
-        """Change constructor settings (as scikit-learn does); refit to apply them."""
+        """Change constructor settings (as scikit-learn does); refit to apply them
+        (``list_cache_size`` and ``repeat_tags`` apply at once)."""
         known = set(inspect.signature(type(self).__init__).parameters) - {"self"}
         unknown = sorted(set(params) - known)
         if unknown:
             raise ValueError(f"unknown parameter(s) {unknown}; known: {', '.join(sorted(known))}")
         for name, value in params.items():
             setattr(self, name, value)
+        if "repeat_tags" in params:  # the kept lists were ranked with the old ones
+            self.__dict__.pop("_ranked_lists", None)
         return self
 
     # -- fitting -------------------------------------------------------------------
@@ -267,6 +275,7 @@ class Recommender:
         self.active_sources_ = tuple(sources)
         self.vectors_ = vectors
         self.tags_ = self._item_tags(item_ids)
+        self.attributes_ = ItemAttributes.from_items(self.items_)
         weights = self._weights()
         full = Interactions.from_events(events, item_ids=item_ids, event_weights=weights)
         self.ranker_ = None
@@ -585,7 +594,10 @@ class Recommender:
     ) -> pd.DataFrame:
         """Top-``k`` per user as a frame (user_id, item_id, score, rank, sources: the
         candidate sources that proposed the item, comma-joined). Users never seen get the
-        most popular items (cold start), never an error."""
+        most popular items (cold start), never an error. ``filters``: include_tags,
+        exclude_tags, available, brand, min_price, max_price (see
+        :func:`~llmrec.rank.filters.item_filters`); ``exclude_seen`` leaves out the
+        user's items except repeat items (``repeat_tags``, ``repeatable``)."""
         self._check_fitted()
         if not isinstance(k, int | np.integer) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
@@ -694,6 +706,8 @@ class Recommender:
             if exclude_seen
             else np.zeros((len(rows), len(self.item_ids_)), bool)
         )
+        if exclude_seen:  # consumables come back; a dislike still hides one (below)
+            exclude[:, self.attributes_.repeat_items(self.repeat_tags)] = False
         for r, user in enumerate(users):
             exclude[r, list(self.negative_.get(user, ()))] = True
         x, pairs, names, by_source = self._candidate_features(history, allowed, exclude)
@@ -775,28 +789,16 @@ class Recommender:
 
     def item_mask(self, candidates=None, filters=None) -> np.ndarray | None:
         """Which items ``candidates`` and ``filters`` (as in ``recommend``) allow, as a
-        boolean array over ``item_ids_``; None when neither restricts anything."""
+        boolean array over ``item_ids_``; None when neither restricts anything. A filter
+        that is unknown or has a wrong value raises
+        :class:`~llmrec.rank.filters.FilterError` (a ``ValueError``) naming it."""
         allowed = None
         if candidates is not None:
             cols = self.item_ids_.get_indexer(pd.Index([str(c) for c in candidates]))
             allowed = np.zeros(len(self.item_ids_), bool)
             allowed[cols[cols >= 0]] = True
-        if filters:
-            mask = np.ones(len(self.item_ids_), bool)
-            tags = self.items_["tags"] if "tags" in self.items_.columns else None
-            for key, wanted in filters.items():
-                if key not in ("include_tags", "exclude_tags", "available"):
-                    raise ValueError(
-                        f"unknown filter {key!r}: use include_tags, exclude_tags or available"
-                    )
-                if key == "available" and "available" in self.items_.columns:
-                    mask &= self.items_["available"].fillna(True).to_numpy(bool) == bool(wanted)
-                elif tags is not None and key != "available":
-                    wanted_set = {wanted} if isinstance(wanted, str) else set(wanted)
-                    has = np.array(
-                        [bool(wanted_set & set(t)) if isinstance(t, list) else False for t in tags]
-                    )
-                    mask &= has if key == "include_tags" else ~has
+        mask = self.attributes_.mask(item_filters(filters))
+        if mask is not None:
             allowed = mask if allowed is None else allowed & mask
         return allowed
 
@@ -851,6 +853,7 @@ class Recommender:
         self.items_.loc[known, frame.columns] = frame.loc[known]
         if len(new) == 0:
             self.tags_ = self._item_tags(self.item_ids_)
+            self.attributes_ = ItemAttributes.from_items(self.items_)
             return self
         self.items_ = pd.concat([self.items_, frame.loc[new].reindex(columns=self.items_.columns)])
         self.item_ids_ = self.item_ids_.append(new)
@@ -867,6 +870,7 @@ class Recommender:
             np.r_[self.stats_.cold, np.ones(len(new), dtype=bool)],
         )
         self.tags_ = self._item_tags(self.item_ids_)
+        self.attributes_ = ItemAttributes.from_items(self.items_)
         return self
 
     def update(self, events: pd.DataFrame, validate: bool = True) -> Self:
@@ -961,6 +965,9 @@ class Recommender:
             )
         if version == 2:  # its user ids were a pandas Index
             model.user_ids_ = GrowingIndex(model.user_ids_)
+        if not hasattr(model, "attributes_"):  # saved before the shop filters
+            model.attributes_ = ItemAttributes.from_items(model.items_)
+            model.repeat_tags = ()
         return model
 
     def _check_fitted(self) -> None:

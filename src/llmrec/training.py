@@ -67,6 +67,7 @@ def build_recommender(settings: Settings, vectors: pd.DataFrame | None) -> Recom
         ranker_max_users=config.ranker_max_users,
         item_vectors=vectors,
         seed=config.seed,
+        repeat_tags=tuple(config.repeat_tags),
     )
 
 
@@ -103,13 +104,15 @@ def train_from_store(
 
 
 def load_trained(settings: Settings, store: Store | None = None) -> Recommender | None:
-    """The saved model, or None when ``llmrec train`` has not been run. With ``store``,
-    users forgotten since the model was fitted are forgotten in it too: a model file
-    must not bring a deleted user back."""
+    """The saved model (with the configured ``recommender.repeat_tags``), or None when
+    ``llmrec train`` has not been run. With ``store``, users forgotten since the model
+    was fitted are forgotten in it too: a model file must not bring a deleted user back."""
     path = settings.effective_model_file
     if not path.is_file():
         return None
     model = Recommender.load(path)
+    # A serving policy, not something learned: the settings of now apply.
+    model.set_params(repeat_tags=tuple(settings.recommender.repeat_tags))
     if store is not None:
         forget_deleted_users(model, store)
     return model

@@ -93,6 +93,80 @@ def test_amazon_gift_cards_and_magazines(store: Store, settings: Settings):
     assert not titles.str.contains("<").any()
 
 
+def _magazine_titles(store: Store, settings: Settings) -> pd.Series:
+    load_dataset(
+        "amazon-2018-magazine-subscriptions", store, settings,
+        path=shared_dataset("amazon-2018-magazine-subscriptions"),
+    )  # fmt: skip
+    items = store.items_frame()
+    return items.set_index("item_id")["title"]
+
+
+def test_magazine_titles_are_names_and_distinct(store: Store, settings: Settings):
+    titles = _magazine_titles(store, settings)
+    # Before: 1,443 of 2,319 items shared one of 204 titles ("Hearst Magazines" 255 times).
+    assert len(titles) == 2319 and titles.str.casefold().is_unique
+    assert titles["B00028WYVS"] == "Coral"  # "Coral includes in-depth articles ..."
+    assert titles["B0000A8YW4"] == "WATERCOLOR ARTIST"
+    assert titles["B00BIT16B4"] == "Professional Artist"
+    # No name in the description: the publisher and the most specific category.
+    assert titles["B00006KW9R"] == "Gruner Und Jahr Ag & Co – Decorative Arts"
+    # Several Allure listings in one category: told apart by their ids.
+    assert titles["B00005N7OD"] == "Allure (B00005N7OD)"
+    assert not titles.isin(["Bonnier Corporation", "Hearst Magazines"]).any()
+
+
+def test_magazine_titles_stay_distinct_across_chunks(tmp_path: Path):
+    settings = load_settings(home=tmp_path / "home", ingest={"chunk_rows": 300})
+    with Store.open(settings.effective_database_url) as store:
+        titles = _magazine_titles(store, settings)
+    assert len(titles) == 2319 and titles.str.casefold().is_unique
+
+
+@pytest.mark.parametrize(
+    ("description", "name"),
+    [
+        ("REASON is edited for those who ...", "REASON"),
+        ("Field & Stream is the world's leading outdoor magazine.", "Field & Stream"),
+        ("MARLIN, the magazine of convertible sport fishing boats, covers ...", "MARLIN"),
+        ("Our State: Down Home in North Carolina is the premier ...", "Our State"),
+        ("Good Housekeeping magazine has been the advocate ...", "Good Housekeeping"),
+        ("From the cover to the very last page, Allure delivers beauty ...", "Allure"),
+        ("Since 1962, BICYCLING has been inspiring people ...", "BICYCLING"),
+        ("This magazine is edited for the active pilot.", ""),
+        ("Provides timely reports on market happenings ...", ""),
+        ("At Condé Nast Traveler, we inspire action ...", ""),
+        ("Award-winning Sojourners magazine covers ...", ""),
+        ("Purpose is to meet the spiritual needs of ...", ""),
+        ("The Premier Guide to Resources for Film, TV and Reenactors is ...", ""),
+        ("Bassmaster. It is the official magazine ...", ""),
+        ("Magazine featuring the life of Kurt Cobain", ""),
+    ],
+)
+def test_a_description_names_its_item_only_plainly(description: str, name: str):
+    assert datasets._leading_name(description) == name
+
+
+def test_shared_titles_get_the_detail_else_the_id():
+    held: dict[str, str] = {}
+    first = datasets._distinct_titles(
+        ["a", "b", "c", "d", "a", ""],
+        ["Elle", "Elle", "Vogue", "Vogue", "Elle", ""],
+        ["Fashion", "Women", "Women", "Women", "Fashion", ""],
+        held,
+    )
+    # "a" is listed twice (a duplicate line): one item, one title.
+    assert first == [
+        "Elle – Fashion", "Elle – Women", "Vogue (c)", "Vogue (d)", "Elle – Fashion", "",
+    ]  # fmt: skip
+    # A later chunk: "a" keeps its title, which "e" cannot have; "Vogue" itself is free.
+    later = datasets._distinct_titles(
+        ["e", "f", "a", "g"], ["Elle", "Elle", "Elle", "Vogue"], ["Fashion", "", "Fashion", ""],
+        held,
+    )  # fmt: skip
+    assert later == ["Elle (e)", "Elle (f)", "Elle – Fashion", "Vogue"]
+
+
 def test_unknown_dataset_and_wrong_folder(store: Store, settings: Settings, tmp_path: Path):
     with pytest.raises(DatasetError, match="unknown dataset 'movielens-1b'; known: "):
         load_dataset("movielens-1b", store, settings)

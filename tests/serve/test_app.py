@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from llmrec.serve import create_app
+from llmrec.serve.keys import create_key
+from llmrec.store import Store
+from tests.conftest import stock_shop
 
 # (method, path, body, scope needed)
 ENDPOINTS = [
@@ -363,3 +367,68 @@ def test_a_retry_with_the_same_idempotency_key_stores_nothing_twice(service):
     bad = service.client.post("/events", json=events,
                               headers={**service.headers("write"), "Idempotency-Key": "a b"})  # fmt: skip
     assert bad.status_code == 422 and "idempotency-key" in bad.text.lower()
+
+
+# -- shop filters and repeat items (the shop of tests/conftest.py) ----------------------
+
+
+@pytest.fixture
+def shop(settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """A service over the small shop (Coffee repeatable) and a read+write key."""
+    settings = stock_shop(settings)
+    with Store.open(settings.effective_database_url) as store:
+        key = create_key(store, ["read", "write"], "shop")[1]
+        with TestClient(create_app(settings, store)) as client:
+            yield client, {"Authorization": f"Bearer {key}"}
+
+
+def shown(client: TestClient, headers: dict[str, str], query: str) -> set[str]:
+    response = client.get(f"/users/{query}", headers=headers)
+    assert response.status_code == 200, response.text
+    return {item["item_id"] for item in response.json()["items"]}
+
+
+def test_price_brand_and_stock_filters_over_http(shop):
+    client, headers = shop
+    # ana bought coffee-acme (Coffee: repeatable), paper-filters (repeatable), mug, sugar
+    acme_to_20 = "k=12&max_price=20&brand=ACME&available=true"
+    assert shown(client, headers, f"ana/recommendations?{acme_to_20}") == {
+        "coffee-acme", "tea-acme", "paper-filters"
+    }  # fmt: skip
+    assert shown(client, headers, f"someone-new/recommendations?{acme_to_20}") == {
+        "coffee-acme", "tea-acme", "paper-filters", "sugar"
+    }  # fmt: skip
+    # the mug (Bean Co) is from $9.99: under the bound
+    several = "k=12&brand=bean%20co&brand=Grindwell&min_price=10"
+    assert shown(client, headers, f"someone-new/recommendations?{several}") == {
+        "coffee-bean", "grinder", "machine"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("min_price=30&max_price=20", "min_price", "'min_price' 30 is above 'max_price' 20"),
+        ("max_price=cheap", "max_price", "valid number"),
+        ("max_price=-1", "max_price", "greater than or equal to 0"),
+        ("max_price=nan", "max_price", "finite number"),
+        ("min_price=inf", "min_price", "finite number"),
+    ],
+)
+def test_bad_filters_get_422_naming_the_parameter(shop, query, field, message):
+    client, headers = shop
+    response = client.get(f"/users/ana/recommendations?{query}", headers=headers)
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["query", field] and message in problem["msg"]
+
+
+def test_a_repeat_item_stays_in_the_kept_list_after_another_purchase(shop):
+    client, headers = shop
+    before = shown(client, headers, "ana/recommendations?k=12")
+    assert {"coffee-acme", "paper-filters"} <= before and not before & {"mug", "sugar"}
+    bought = {"events": [{"user_id": "ana", "item_id": "coffee-acme", "event_type": "purchase"},
+                         {"user_id": "ana", "item_id": "press", "event_type": "purchase"}]}  # fmt: skip
+    assert client.post("/events", json=bought, headers=headers).status_code == 200
+    after = shown(client, headers, "ana/recommendations?k=12")
+    assert "coffee-acme" in after and "press" not in after

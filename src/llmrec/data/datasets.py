@@ -166,8 +166,93 @@ def _clean_html(text: object) -> str:
     return " ".join(html.unescape(_TAG_PATTERN.sub(" ", text)).split())
 
 
+# Descriptions often open with the item's name: "Allure is the beauty expert", "MARLIN,
+# the magazine of ...", "Our State: Down Home ...". A name is at most six capitalised
+# words (short joining words allowed), then a verb of this list, an appositive or a colon.
+# Hyphens join capitalised parts only: "Spin-Off", not "Award-winning".
+_NAME_WORD = r"[A-Z0-9][\w'’.!&]*(?:-[A-Z0-9][\w'’.!&]*)*"
+_NAME_VERBS = (
+    "is|are|has|was|aims|brings|captures|caters|celebrates|combines|contains|continues|"
+    "covers|delivers|examines|explores|features|focuses|gives|helps|highlights|includes|"
+    "informs|inspires|keeps|makes|offers|presents|profiles|provides|publishes|puts|reaches|"
+    "recalls|remains|reports|serves|showcases|shows|speaks|takes|targets|teaches|tells"
+)
+_NAME = rf"({_NAME_WORD}(?:\s+(?:{_NAME_WORD}|&|of|the|and|for|de|du|des|en|la|y)){{0,5}})"
+# Not "Purpose is to meet ...".
+_NAME_THEN_VERB = rf"{_NAME}(?:\s+magazine)?\s+(?:\w+ly\s+)?(?:{_NAME_VERBS})\b(?!\s+to\b)"
+_LEADING_NAME = re.compile(
+    rf"{_NAME_THEN_VERB}|{_NAME},\s+(?:the|a|an)\s|{_NAME}(?::\s|\s+[–—-]\s)"
+)
+# "Long synonymous with sophistication and glamour, Vogue is ...": a verb must follow,
+# and the clause ends in a lower-case word or a number (not "for Film, TV and ...").
+_NAME_AFTER_CLAUSE = re.compile(rf"[^,.;:!?]{{0,80}}\b[a-z0-9][\w'’-]*,\s+{_NAME_THEN_VERB}")
+# Sentences open with these too ("At Condé Nast Traveler, we ...", "Provides news ...");
+# "The" and "Our" only when alone ("The NEW Tennis", "Our State" are names).
+_NOT_A_NAME_START = frozenset(
+    ("A", "An", "As", "At", "By", "Each", "Every", "For", "From", "Get", "Here", "If", "In",
+     "It", "Its", "Join", "Magazine", "News", "Now", "On", "Published", "Publisher", "Since",
+     "That", "There", "These", "This", "We", "When", "Whether", "While", "With", "You", "Your",
+     *(verb.capitalize() for verb in _NAME_VERBS.split("|")))
+)  # fmt: skip
+
+
+def _leading_name(description: str) -> str:
+    """The name a description opens with when it plainly is one, else ""."""
+    found = _LEADING_NAME.match(description) or _NAME_AFTER_CLAUSE.match(description)
+    if found is None:
+        return ""
+    name = next(group for group in found.groups() if group)
+    words = name.split()
+    alone = len(words) == 1
+    if words[0] in _NOT_A_NAME_START or (alone and words[0] in ("The", "Our")):
+        return ""
+    return "" if len(name) < 2 or ". " in name else name  # "O", or a sentence's end
+
+
+def _distinct_titles(
+    ids: list[str], titles: list[str], details: list[str], held: dict[str, str]
+) -> list[str]:
+    """Every item of a title shared by several gets its detail appended ("Elle – Fashion"),
+    else (no detail, or still shared) its id. ``held`` maps the titles (case-folded) given
+    in earlier chunks of the file to their item, and gains this chunk's: an item seen
+    again keeps its title. An empty title stays empty: such a row is quarantined."""
+    choices = []
+    for item, title, detail in zip(ids, titles, details, strict=True):
+        with_id = f"{title} ({item})"
+        plain = detail and detail.casefold() not in title.casefold()
+        choices.append((title, f"{title} – {detail}" if plain else with_id, with_id))
+    out = list(titles)
+    pending = []
+    for i, options in enumerate(choices):
+        mine = [t for t in options if held.get(t.casefold()) == ids[i]]
+        if mine:
+            out[i] = mine[0]
+        elif titles[i]:
+            pending.append(i)
+    for level in range(3):
+        items: dict[str, set[str]] = {}
+        for i in pending:
+            items.setdefault(choices[i][level].casefold(), set()).add(ids[i])
+        still = []
+        for i in pending:
+            key = choices[i][level].casefold()
+            if len(items[key]) == 1 and held.get(key, ids[i]) == ids[i]:
+                out[i] = choices[i][level]
+            else:
+                still.append(i)
+        for i in set(pending) - set(still):
+            held.setdefault(out[i].casefold(), ids[i])
+        pending = still
+    for i in pending:  # the id's title was some other item's own title
+        out[i] = choices[i][2]
+    return out
+
+
 def _amazon_items(_folder: Path) -> FrameTransform:
-    """Titles are often an HTML fragment: strip markup, fall back to brand or publisher."""
+    """Titles are often an HTML fragment: strip markup, then take the name a description
+    opens with, else brand or publisher with the most specific category; titles shared by
+    several items are told apart (see :func:`_distinct_titles`)."""
+    held: dict[str, str] = {}  # across the file's chunks
 
     def transform(frame: pd.DataFrame) -> pd.DataFrame:
         def column(name: str) -> pd.Series:
@@ -181,11 +266,20 @@ def _amazon_items(_folder: Path) -> FrameTransform:
         description = column("description").map(
             lambda d: _clean_html(" ".join(d) if isinstance(d, list) else d)
         )
-        fallback = brand.where(brand != "", publisher)
-        fallback = fallback.where(fallback != "", description.str.slice(0, _FALLBACK_TITLE_CHARS))
-        title = title.where(~broken, fallback)
         tags = column("category").map(
             lambda c: list(dict.fromkeys(_clean_html(x) for x in c)) if isinstance(c, list) else []
+        )
+        # The first category is the department: it tells no two items apart.
+        specific = tags.map(lambda t: t[-1] if len(t) > 1 else "")
+        owner = brand.where(brand != "", publisher)
+        owned = owner.where((owner == "") | (specific == ""), owner + " – " + specific)
+        named = description.where(broken, "").map(_leading_name)
+        fallback = named.where(named != "", owned)
+        fallback = fallback.where(fallback != "", description.str.slice(0, _FALLBACK_TITLE_CHARS))
+        title = title.where(~broken, fallback)
+        ids = column("asin").fillna("").astype(str).tolist()
+        title = pd.Series(
+            _distinct_titles(ids, title.tolist(), specific.tolist(), held), index=title.index
         )
         price = column("price").map(_clean_html)
         return pd.DataFrame(

@@ -45,6 +45,8 @@ from llmrec.config import Settings
 from llmrec.data.records import RecordKind
 from llmrec.data.validate import validate_frame, validate_frames
 from llmrec.errors import UnknownIdError
+from llmrec.presentation import distinct_titles
+from llmrec.rank.filters import FilterError, item_filters
 from llmrec.recommender import Recommender
 from llmrec.serve import schemas as s
 from llmrec.serve.batching import GroupCommit
@@ -368,18 +370,19 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         of every list cost more than answering from a kept list."""
         generated = state_generated()
         ids, titles, descriptions = item_text(rec)
+        shown = distinct_titles([titles[c] for c in columns], [ids[c] for c in columns])
         return [
             {
                 "item_id": ids[c],
-                "title": titles[c],
+                "title": title,
                 "description": descriptions[c],
                 "generated_description": generated.get(ids[c]),
                 "score": float(score) if np.isfinite(score) else 0.0,
                 "rank": rank,
                 "sources": [x for x in source.split(",") if x],
             }
-            for rank, (c, score, source) in enumerate(
-                zip(columns, scores, sources, strict=True), start=1
+            for rank, (c, title, score, source) in enumerate(
+                zip(columns, shown, scores, sources, strict=True), start=1
             )
         ]
 
@@ -438,14 +441,33 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         include_tag: Annotated[list[str] | None, Query(max_length=50)] = None,
         exclude_tag: Annotated[list[str] | None, Query(max_length=50)] = None,
         available: bool | None = None,
+        brand: Annotated[list[str] | None, Query(max_length=50)] = None,
+        min_price: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+        max_price: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
         interests: Annotated[str | None, Query(max_length=1_000)] = None,
         explain: bool = False,
     ) -> Response:
-        """Top-k for a user, seen items excluded. A user without history gets items
-        matching their stated interests (``?interests=`` or ``POST /users``), else the
-        popular ones: never an error."""
+        """Top-k for a user, seen items excluded (but repeat items: consumables). A user
+        without history gets items matching their stated interests (``?interests=`` or
+        ``POST /users``), else the popular ones: never an error. ``brand`` matches
+        case-insensitively; a price bound leaves out items without a price."""
         rec = model()
-        if not (include_tag or exclude_tag or available is not None or interests or explain):
+        given = {
+            "include_tags": include_tag,
+            "exclude_tags": exclude_tag,
+            "available": available,
+            "brand": brand,
+            "min_price": min_price,
+            "max_price": max_price,
+        }
+        filters = {name: value for name, value in given.items() if value is not None}
+        try:
+            item_filters(filters)
+        except FilterError as exc:  # a range upside down: no schema can say it
+            parameter = {"include_tags": "include_tag", "exclude_tags": "exclude_tag"}
+            problem = {"loc": ["query", parameter.get(exc.name, exc.name)], "msg": str(exc)}
+            raise HTTPException(422, [problem]) from None
+        if not (filters or interests or explain):
             # A known user's kept list is answered here, on the event loop: no thread-pool
             # round trip and no wait behind requests that score.
             with state.lock.reading_if_free() as free:
@@ -456,8 +478,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                         rec, top.items.tolist(), top.scores.tolist(), rec.source_labels(top.sources)
                     )
                     return _json({"user_id": user_id, "strategy": "model", "items": items})
-        arguments = (rec, user_id, k, diversity, include_tag, exclude_tag, available,
-                     interests, explain)  # fmt: skip
+        arguments = (rec, user_id, k, diversity, filters, interests, explain)
         if not explain:
             return await run_in_threadpool(scored, *arguments)
         # Explanations score each item again with and without every history item: a few
@@ -471,19 +492,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         user_id: str,
         k: int,
         diversity: float | None,
-        include_tag: list[str] | None,
-        exclude_tag: list[str] | None,
-        available: bool | None,
+        filters: dict[str, object],
         interests: str | None,
         explain: bool,
     ) -> Response:
-        filters = {}
-        if include_tag:
-            filters["include_tags"] = include_tag
-        if exclude_tag:
-            filters["exclude_tags"] = exclude_tag
-        if available is not None:
-            filters["available"] = available
         with state.lock.reading():
             if not rec.knows_user(user_id):
                 stated = interests or _stated_interests(store, user_id)
@@ -563,11 +575,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             turn = session.ask(body.message)
         if turn.fallback:
             chat_fallbacks.inc()
+        found = turn.results
+        titles = distinct_titles(list(found["title"]), list(found["item_id"]))
         items = [
             s.ChatItem(
-                item_id=r.item_id, title=r.title, score=float(r.score), rank=i, reason=r.reason
+                item_id=r.item_id, title=title, score=float(r.score), rank=i, reason=r.reason
             )
-            for i, r in enumerate(turn.results.itertuples(index=False), start=1)
+            for i, (r, title) in enumerate(
+                zip(found.itertuples(index=False), titles, strict=True), start=1
+            )
         ]
         return s.ChatOut(
             conversation_id=conversation_id, fallback=turn.fallback, parse=turn.log(), items=items

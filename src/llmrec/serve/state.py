@@ -149,7 +149,8 @@ class ModelState:
             return None
         items = self.store.items_frame()
         model = Recommender(sources=("popular",), ranker=False,
-                            event_weights=self.settings.event_weights)  # fmt: skip
+                            event_weights=self.settings.event_weights,
+                            repeat_tags=tuple(self.settings.recommender.repeat_tags))  # fmt: skip
         return model.fit(events, items if not items.empty else None)
 
     def _swap(self, model: Recommender) -> None:
