@@ -240,7 +240,11 @@ def test_kept_lists_answer_as_scoring_does_and_follow_updates(ml100k_frames, gen
     after = kept.recommend(["13"], k=10)
     pd.testing.assert_frame_equal(after, plain.recommend(["13"], k=10))
     assert top not in set(after["item_id"])
-    kept.add_items(items.head(1))
+    first = items.head(1)
+    kept.add_items(first.assign(attributes=[{"price": 4.0}]))  # a price: every list stays
+    assert len(cache) == len(users) - 1
+    pd.testing.assert_frame_equal(kept.recommend(users, k=10), plain.recommend(users, k=10))
+    kept.add_items(first.assign(tags=[["Documentary"]]))  # a tag ranks: every list goes
     assert len(cache) == 0
 
 
@@ -408,6 +412,25 @@ def test_kept_lists_follow_the_repeat_settings_and_the_catalogue():
                         "attributes": [{"repeatable": True}]})  # fmt: skip
     rec.add_items(mug)
     assert "mug" in set(rec.recommend(["ana"], k=12)["item_id"])
+
+
+def test_adding_items_drops_the_kept_lists_only_when_what_ranks_changes():
+    rec = shop_recommender(list_cache_size=10)
+    users = ["ana", "ben"]
+    before = rec.recommend(users, k=12)
+    stock = pd.DataFrame({"item_id": ["grinder"], "title": ["Burr Grinder"],
+                          "tags": [["Appliances"]], "available": [False],
+                          "attributes": [{"brand": "Grindwell", "price": "$79.00"}]})  # fmt: skip
+    rec.add_items(stock)  # stock and price do not rank: the lists are kept
+    assert len(rec.list_cache_) == 2
+    pd.testing.assert_frame_equal(rec.recommend(users, k=12), before)
+    assert "grinder" not in set(rec.recommend(users, k=12, filters={"available": True})["item_id"])
+    # no content source: a new item has no score until a refit, so no list changes
+    rec.add_items(pd.DataFrame({"item_id": ["new"], "title": ["Milk Frother"], "tags": [["Kitchen"]]}))
+    assert len(rec.list_cache_) == 2
+    rec.add_items(pd.DataFrame({"item_id": ["press"], "title": ["French Press"],
+                                "tags": [["Kitchen", "Coffee"]]}))  # fmt: skip
+    assert len(rec.list_cache_) == 0
 
 
 def test_a_saved_model_keeps_its_filters_and_an_older_file_gets_them(tmp_path):

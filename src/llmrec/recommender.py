@@ -840,7 +840,6 @@ class Recommender:
                 f"{rejected[0].line}: {rejected[0].reason}"
             )
         frame = items.assign(item_id=items["item_id"].astype(str)).set_index("item_id")
-        self.list_cache_.clear()  # new items and changed tags change everyone's lists
         new = frame.index.difference(self.item_ids_)
         if self.vectors_ is not None and len(new):
             given = vectors.reindex(new) if vectors is not None else None
@@ -850,10 +849,27 @@ class Recommender:
         for column in frame.columns:
             if column not in self.items_.columns:
                 self.items_[column] = None
+        repeat_before = self.attributes_.repeat_items(self.repeat_tags)
+        tags_before = self.items_.loc[known, "tags"].copy() if "tags" in frame.columns else None
         self.items_.loc[known, frame.columns] = frame.loc[known]
+        self.attributes_ = ItemAttributes.from_items(self.items_)
+        # A kept list stays true unless what ranks changed: a new item a content source may
+        # propose, a tag (an item feature and its users' taste), or which items may repeat.
+        # A price or stock update (a shop's usual POST /items) keeps every list.
+        tags_after = self.items_.loc[known, "tags"] if tags_before is not None else ()
+        tags_changed = tags_before is not None and not all(
+            _same_tags(a, b) for a, b in zip(tags_before, tags_after, strict=True)
+        )
+        repeat_after = self.attributes_.repeat_items(self.repeat_tags)[: len(repeat_before)]
+        if (
+            (len(new) and self.vectors_ is not None)
+            or tags_changed
+            or (repeat_after != repeat_before).any()
+        ):
+            self.list_cache_.clear()
         if len(new) == 0:
-            self.tags_ = self._item_tags(self.item_ids_)
-            self.attributes_ = ItemAttributes.from_items(self.items_)
+            if tags_changed:
+                self.tags_ = self._item_tags(self.item_ids_)
             return self
         self.items_ = pd.concat([self.items_, frame.loc[new].reindex(columns=self.items_.columns)])
         self.item_ids_ = self.item_ids_.append(new)
@@ -1061,6 +1077,13 @@ def _undated_shuffled(events: pd.DataFrame, seed: int) -> pd.DataFrame:
     shuffled = np.random.default_rng(seed).permutation(canonical)
     return events.iloc[np.r_[shuffled, np.flatnonzero(~undated)]]
 
+
+
+def _same_tags(before: object, after: object) -> bool:
+    def tags(value: object) -> list:
+        return list(value) if isinstance(value, list | tuple | np.ndarray) else []
+
+    return tags(before) == tags(after)
 
 def _unit_rows(scores: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(scores, axis=1, keepdims=True)

@@ -174,3 +174,18 @@ def test_the_sqlite_page_cache_is_sized_per_connection(tmp_path):
         opened = Store.open(url) if mib is None else Store.open(url, sqlite_cache_mib=mib)
         with opened as store, store.engine.connect() as conn:
             assert conn.execute(text("PRAGMA cache_size")).scalar() == expected
+
+
+def test_one_users_attributes_and_interests_are_read_by_key(store: Store):
+    store.upsert_users(pd.DataFrame({"user_id": ["u0", "u1"],
+                                     "attributes": [{"interests": "jazz"}, {}]}))  # fmt: skip
+    assert store.user_attributes("u0") == {"interests": "jazz"}
+    assert store.user_attributes("u1") == {}
+    assert store.user_attributes("nobody") is None
+    store.upsert_user_interests(pd.DataFrame({
+        "user_id": ["u1"], "keywords": [[["drama", 1.0]]], "summary": ["Likes drama."], "source": ["llm"],
+        "model_id": ["m"], "prompt_version": [1], "source_hash": ["h"],
+    }))  # fmt: skip
+    mine = store.user_interests_of("u1")
+    assert mine["user_id"].tolist() == ["u1"] and mine["summary"].tolist() == ["Likes drama."]
+    assert store.user_interests_of("u0").empty

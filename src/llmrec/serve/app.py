@@ -653,11 +653,7 @@ def _text(value) -> str:
 
 
 def _stated_interests(store: Store, user_id: str) -> str | None:
-    users = store.users_frame()
-    row = users[users["user_id"] == user_id]
-    if row.empty or not isinstance(row["attributes"].iloc[0], dict):
-        return None
-    stated = row["attributes"].iloc[0].get("interests")
+    stated = (store.user_attributes(user_id) or {}).get("interests")
     return stated if isinstance(stated, str) and stated.strip() else None
 
 
@@ -688,8 +684,7 @@ def _by_text(
 
 
 def _profile(rec: Recommender, store: Store, user_id: str, top: int):
-    interests = store.user_interests_frame()
-    mine = interests[interests["user_id"] == user_id] if len(interests) else interests
+    mine = store.user_interests_of(user_id)
     count = len(rec.sequences_[rec.user_ids_.get_loc(user_id)]) if rec.knows_user(user_id) else 0
     if len(mine):
         keywords = [s.KeywordOut(keyword=k, weight=float(w)) for k, w in mine["keywords"].iloc[0]]

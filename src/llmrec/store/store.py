@@ -368,6 +368,16 @@ class Store:
         t = schema.users
         return self._frame(select(t.c.user_id, t.c.attributes).order_by(t.c.user_id))
 
+    def user_attributes(self, user_id: str) -> dict | None:
+        """One user's attributes (an indexed read: a new user's request must not read the
+        whole users table); None for a user not in the store."""
+        t = schema.users
+        with self.engine.connect() as conn:
+            found = conn.execute(select(t.c.attributes).where(t.c.user_id == user_id)).first()
+        if found is None:
+            return None
+        return found[0] if isinstance(found[0], dict) else {}
+
     def links_frame(self) -> pd.DataFrame:
         t = schema.user_links
         return self._frame(select(t.c.user_id, t.c.friend_id).order_by(t.c.user_id, t.c.friend_id))
@@ -471,6 +481,12 @@ class Store:
         t = schema.user_interests
         stmt = select(*(t.c[c] for c in USER_INTEREST_COLUMNS)).order_by(t.c.user_id)
         return self._frame(stmt)
+
+    def user_interests_of(self, user_id: str) -> pd.DataFrame:
+        """``user_interests_frame`` of one user (zero or one row), read by its key."""
+        t = schema.user_interests
+        cols = (t.c[c] for c in USER_INTEREST_COLUMNS)
+        return self._frame(select(*cols).where(t.c.user_id == user_id))
 
     def _frame(self, stmt) -> pd.DataFrame:
         with self.engine.connect() as conn:
