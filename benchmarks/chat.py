@@ -128,7 +128,7 @@ def main() -> None:
             turn = ChatSession(catalogue, encoder, cached, k=args.k).ask(request)
             seconds.append(time.perf_counter() - t)
             usable += not turn.fallback
-            raw = ChatSession(catalogue, encoder, None, k=args.k).ask(request)
+            raw = ChatSession(catalogue, encoder, None, k=args.k, rules=False).ask(request)
             with_llm = satisfied(turn.results, catalogue, *expected)
             without = satisfied(raw.results, catalogue, *expected)
             scores["LLM parse"].append(with_llm)
