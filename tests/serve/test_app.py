@@ -184,8 +184,10 @@ def test_an_id_with_a_slash_is_reachable_by_every_endpoint(service):
     assert listed.status_code == 200 and listed.json()["user_id"] == user
     gone = service.client.delete(f"/users/{quoted}", headers=service.headers("admin"))
     assert gone.status_code == 200 and gone.json()["removed"]["events"] == 1
-    bad = service.client.get("/users/%00/recommendations", headers=service.headers("read"))
-    assert bad.status_code == 422
+    for control in ("%00", "9%0A", "%0Ax%0D"):  # a newline matched no route: a 404 before
+        bad = service.client.get(f"/users/{control}/recommendations", headers=service.headers("read"))
+        assert bad.status_code == 422, control
+        assert service.client.get(f"/items/{control}/similar", headers=service.headers("read")).status_code == 422
 
 
 def test_oversized_bodies_and_unknown_ids(service):

@@ -39,6 +39,7 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from threadpoolctl import threadpool_limits
 
 from llmrec.config import Settings
@@ -67,6 +68,16 @@ ERRORS = {
 # Ids in the path: any stored id, "/" included (the path converter), so every id the
 # store accepts can be read and deleted; control characters are never stored.
 PathId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class _IdConvertor(PathConvertor):
+    """Starlette's path converter, newlines included: an id with a newline matched no route
+    (an undocumented 404) instead of failing ``PathId``'s check (a 422 that names it)."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("id", _IdConvertor())
 NOT_READY = {503: {"model": s.ErrorOut, "description": "no model yet (`llmrec train`)"}}
 NOT_FOUND = {404: {"model": s.ErrorOut, "description": "unknown id"}}
 
@@ -428,7 +439,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return generated_cache["texts"]  # type: ignore[return-value]
 
     @app.get(
-        "/users/{user_id:path}/recommendations",
+        "/users/{user_id:id}/recommendations",
         response_model=s.RecommendationsOut,
         tags=["read"],
         responses={**ERRORS, **NOT_READY},
@@ -518,7 +529,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return _json({"user_id": user_id, "strategy": strategy, "items": items})
 
     @app.get(
-        "/items/{item_id:path}/similar",
+        "/items/{item_id:id}/similar",
         response_model=s.SimilarOut,
         tags=["read"],
         responses={**ERRORS, **NOT_READY, **NOT_FOUND},
@@ -590,7 +601,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         )
 
     @app.get(
-        "/users/{user_id:path}/profile",
+        "/users/{user_id:id}/profile",
         response_model=s.ProfileOut,
         tags=["read"],
         responses={**ERRORS, **NOT_READY},
@@ -608,7 +619,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return s.ProfileOut(user_id=user_id, events=count, keywords=keywords, summary=summary)
 
     @app.delete(
-        "/users/{user_id:path}",
+        "/users/{user_id:id}",
         response_model=s.DeletedOut,
         tags=["admin"],
         responses={**ERRORS, **NOT_FOUND},

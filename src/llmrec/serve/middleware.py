@@ -57,7 +57,7 @@ class GuardAndMeasure:
             await self.app(scope, receive, send_and_note)
         finally:
             # the router put the matched route in the (shared) scope
-            route = getattr(scope.get("route"), "path", "unmatched").replace(":path}", "}")
+            route = getattr(scope.get("route"), "path", "unmatched").replace(":id}", "}")
             self.observe(method, route, status, perf_counter() - started)
 
 
