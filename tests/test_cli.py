@@ -36,6 +36,7 @@ def llmrec(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Complet
     )
 
 
+@pytest.mark.slow
 def test_quickstart_loads_movielens_and_prints_stats(tmp_path: Path, ml100k: Path):
     # The fast sources keep the test short; the default adds SASRec (minutes).
     fast = {"LLMREC_RECOMMENDER__SOURCES": '["ease", "covisit", "content", "popular"]'}
@@ -63,13 +64,17 @@ def _table_value(output: str, name: str) -> str:
     return line.strip(" │┃|").split("│")[-1].strip()
 
 
+@pytest.mark.slow
 def test_enrich_items_and_users_from_the_command_line(tmp_path: Path, ml100k: Path):
     assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
     result = llmrec("enrich", "items", "--items", "50", "--items", "181", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "model calls" in result.stdout and "items: " in result.stdout
+    # Return of the Jedi's greedy answer loops ("sci-fi sci-fi …"): rejected, asked again
+    calls = _table_value(result.stdout, "model calls")
+    assert calls == "3"
     rerun = llmrec("enrich", "items", "--items", "50", "--items", "181", cwd=tmp_path)
-    assert _table_value(rerun.stdout, "answers from the cache") == "2"
+    assert _table_value(rerun.stdout, "answers from the cache") == calls
     assert _table_value(rerun.stdout, "model calls") == "0"
     users = llmrec("enrich", "users", "--limit", "2", cwd=tmp_path)
     assert users.returncode == 0, users.stderr
@@ -160,6 +165,7 @@ def test_datasets_list_names_every_dataset(tmp_path: Path):
         assert name in result.stdout
 
 
+@pytest.mark.slow
 def test_embed_recommend_similar_search_from_the_command_line(tmp_path: Path, ml100k: Path):
     assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
     first = llmrec("embed", cwd=tmp_path)
@@ -191,6 +197,7 @@ def test_embed_recommend_similar_search_from_the_command_line(tmp_path: Path, ml
     assert empty.returncode == 2 and "empty" in empty.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_writes_a_report_with_plots(tmp_path: Path, ml100k: Path):
     assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
     result = llmrec(
@@ -215,6 +222,7 @@ def test_evaluate_writes_a_report_with_plots(tmp_path: Path, ml100k: Path):
     assert bad.returncode == 2 and "unknown split" in bad.stderr
 
 
+@pytest.mark.slow
 def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path):
     empty = llmrec("train", cwd=tmp_path)
     assert empty.returncode == 2 and "no events" in empty.stderr
@@ -250,6 +258,7 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
     assert "score" not in nobody.stdout
 
 
+@pytest.mark.slow
 def test_chat_from_the_command_line(tmp_path: Path, ml100k: Path):
     assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
     result = llmrec("chat", "-m", "something like Toy Story (1995)", "-m", "not that one", "--show-parse", cwd=tmp_path)
@@ -377,3 +386,14 @@ def test_a_list_tells_apart_items_of_one_title(settings, monkeypatch):
     listed = _run(*home, "recommend", "--user", "ana", "-k", "12", "--format", "json")
     titles = {i["item"]: i["title"] for i in json.loads(listed.stdout)}
     assert {titles[i] for i in same} == {"Same Title (tea-acme)", "Same Title (press)"}
+
+
+def test_a_loaded_dataset_is_summarised_for_the_first_stats(tmp_path: Path, ml100k: Path):
+    from llmrec.store.summary import read_sqlite
+
+    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    kept = read_sqlite(f"sqlite:///{tmp_path / '.llmrec' / 'llmrec.db'}", 10)
+    assert kept is not None and kept.counts["events"] == 100_000
+    assert kept.top_items[0] == ("50", "Star Wars (1977)", 583)
+    shown = llmrec("stats", "--format", "json", cwd=tmp_path)
+    assert {"measure": "user-item pairs", "value": 100_000} in json.loads(shown.stdout)["store"]

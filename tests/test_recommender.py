@@ -174,6 +174,7 @@ def test_a_model_with_an_older_sasrec_network_is_refused_clearly(ml100k_frames, 
         Recommender.load(tmp_path / "v3.pkl")
 
 
+@pytest.mark.slow
 def test_cold_items_are_ranked_by_content(ml100k_frames, genre_vectors):
     """Items with no events at all are recommendable the moment they are in the catalogue."""
     events, items = ml100k_frames

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from llmrec.data.readers import TableSpec
     from llmrec.enrich.batches import EnrichReport
     from llmrec.retrieve.matcher import ContentMatcher
-    from llmrec.store import Store
+    from llmrec.store import Store, StoreSummary
 
 # Each command imports what it uses inside its body: `llmrec --help` and `llmrec stats`
 # must not wait for torch, LightGBM, faiss and the service stack.
@@ -324,6 +324,11 @@ def _load_dataset(settings: Settings, name: str, path: Path | None) -> None:
     with _user_errors(), _open_store(settings) as store:
         with _progress() as progress:
             reports = load_dataset(name, store, settings, path, progress=progress)
+        # `llmrec stats` usually comes next (quickstart shows it at once): its summary is
+        # computed here, so that the first call answers as fast as the later ones.
+        with _stage_progress() as stage:
+            stage("summarising the store for `llmrec stats`", None)
+            store.summary()
         _print_reports(reports)
 
 
@@ -337,13 +342,21 @@ def stats(
     fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Counts, sparsity, events per type, top items, cold users and items."""
-    with _user_errors(), _open_store(_settings(ctx)) as store:
-        _print_stats(store, top, fmt)
+    from llmrec.store.summary import read_sqlite
+
+    settings = _settings(ctx)
+    with _user_errors():
+        # A SQLite store's current summary is read without opening the Store, whose
+        # import of SQLAlchemy would be a third of what this command takes.
+        summary = read_sqlite(settings.effective_database_url, top)
+        if summary is None:
+            with _open_store(settings) as store:
+                summary = store.summary(top)
+    _print_stats(summary, top, fmt)
 
 
-def _print_stats(store: Store, top: int, fmt: OutputFormat = OutputFormat.TABLE) -> None:
-    counts = store.counts()
-    activity = store.activity_summary()
+def _print_stats(summary: StoreSummary, top: int, fmt: OutputFormat = OutputFormat.TABLE) -> None:
+    counts, activity = summary.counts, summary.activity
     n_items = max(counts["items"], activity["active_items"])
     cells = activity["active_users"] * n_items
     sparsity = 1.0 - activity["user_item_pairs"] / cells if cells else 1.0
@@ -360,16 +373,16 @@ def _print_stats(store: Store, top: int, fmt: OutputFormat = OutputFormat.TABLE)
         ("quarantined rows", counts["quarantine"]),
         ("sparsity", sparsity),
     ]
-    top_items = store.top_items(top)
-    titles = [t if isinstance(t, str) else "" for t in top_items["title"]]
-    ids = [str(i) for i in top_items["item_id"]]
+    titles = [title or "" for _, title, _ in summary.top_items]
+    ids = [item_id for item_id, _, _ in summary.top_items]
+    events = [n for _, _, n in summary.top_items]
     show(console, [
         Listing("store", "Store", ("measure", "value"), rows,
                 formats={"value": lambda v: f"{v:.4%}" if isinstance(v, float) else f"{v:,}"}),
         Listing("events_per_type", "Events per type", ("event type", "events"),
-                list(store.event_type_counts().itertuples(index=False, name=None))),
+                summary.events_per_type),
         Listing("top_items", f"Top {top} items by events", ("item_id", "title", "events"),
-                list(zip(ids, distinct_titles(titles, ids), top_items["events"], strict=True))),
+                list(zip(ids, distinct_titles(titles, ids), events, strict=True))),
     ], fmt)  # fmt: skip
 
 
@@ -997,7 +1010,7 @@ def quickstart(
         raise typer.BadParameter("a number or 'all'", param_hint="--enrich")
     _load_dataset(settings, "movielens-100k", path)
     with _user_errors(), _open_store(settings) as store:
-        _print_stats(store, top=10)
+        _print_stats(store.summary(10), top=10)
         limit = None if enrich == "all" else int(enrich)
         total = len(store.item_ids()) if limit is None else limit
         if total:

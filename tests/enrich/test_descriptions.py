@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from llmrec.enrich.descriptions import (
     PROMPT,
@@ -48,6 +49,7 @@ def test_a_rerun_makes_no_call_and_writes_nothing(catalogue_store, settings, emb
     assert again.written == 0
 
 
+@pytest.mark.slow
 def test_a_changed_item_is_described_again_alone(catalogue_store, settings, embedded_llm):
     enrich_items(catalogue_store, embedded_llm, settings)
     items = catalogue_store.items_frame()
@@ -60,6 +62,7 @@ def test_a_changed_item_is_described_again_alone(catalogue_store, settings, embe
     assert int(catalogue_store.llm_cache_summary()["answers"].sum()) == cached_before + report.llm_calls
 
 
+@pytest.mark.slow
 def test_hostile_item_text_changes_nothing_for_other_items(catalogue_store, settings, embedded_llm):
     enrich_items(catalogue_store, embedded_llm, settings, item_ids=["toy", "heat", "sense"])
     alone = catalogue_store.item_texts_frame().set_index("item_id")
@@ -99,6 +102,7 @@ def test_unknown_item_ids_are_refused(catalogue_store, settings, embedded_llm):
         raise AssertionError("an unknown id was accepted")
 
 
+@pytest.mark.slow
 def test_a_limit_takes_the_items_with_the_most_events_first(catalogue_store, settings, embedded_llm):
     ids = catalogue_store.items_frame()["item_id"].tolist()
     popular = ids[-1]  # last in id order

@@ -39,6 +39,13 @@ def test_movielens_100k_into_postgres_matches_sqlite(
     again = load_dataset("movielens-100k", pg_store, settings, path=ml100k)
     assert [r.stored for r in again] == [0, 0, 0]
     assert [r.duplicates for r in again] == [1681, 943, 100_000]
+    # The summary of `llmrec stats`: computed, then read back from store_meta (JSONB).
+    assert pg_store.summary(5) == store.summary(5)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Store, "activity_summary", lambda self: pytest.fail("recomputed"))
+        assert pg_store.summary(5) == store.summary(5)
+    pg_store.delete_user("1")
+    assert pg_store.summary(5).activity == pg_store.activity_summary()
 
 
 def test_postgres_reports_updates_and_quarantine(

@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import json
+import math
 import re
 import sys
 import zlib
@@ -20,14 +21,18 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
-import numpy as np
 import orjson
-import pandas as pd
 
 from llmrec.data.formats import FORMATS, FileFormat, format_from_name
 from llmrec.errors import InputFileError
+
+# numpy and pandas are imported where they are used: the store imports this module (for
+# Rejection), and `llmrec stats` must not wait for them.
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 __all__ = ["FORMATS", "Chunk", "FileFormat", "Rejection", "TableSpec", "read_table"]
 
@@ -359,6 +364,9 @@ def _delimited_chunk(
     spec: TableSpec,
     fh: IO[bytes],
 ) -> Chunk:
+    import numpy as np
+    import pandas as pd
+
     delimiter = spec.resolved_delimiter
     text = "\x1f".join(map("\x1f".join, rows))
     if "\x00" in text or _UNDECODABLE.search(text):
@@ -382,10 +390,15 @@ def _position(fh: IO[bytes]) -> int:
 
 
 def _empty_frame(names: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in names})
 
 
 def _read_jsonl(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
+    import numpy as np
+    import pandas as pd
+
     try:
         fh = _open_binary(spec.path)
         empty = not fh.read(4096).strip()
@@ -496,6 +509,7 @@ def _duplicate_key(raw: bytes, record: dict) -> str | None:
 def _read_parquet(spec: TableSpec, chunk_rows: int) -> Iterator[Chunk]:
     """Row group by row group: a corrupt group is skipped (its rows are counted as lost
     in the error raised at the end), and every group that reads is kept."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -548,6 +562,6 @@ def _field_json(value: object) -> object:
 
 
 def _raw_text(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)

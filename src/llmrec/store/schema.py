@@ -215,6 +215,18 @@ event_receipts = Table(
 )
 
 
+# What the store derives from its data and keeps, by name: the summary `llmrec stats`
+# shows costs seconds to compute on a large store, so it is kept with a fingerprint of
+# the data it was computed from (see Store.summary).
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", _json, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -252,6 +264,10 @@ def _create_event_receipts_table(conn: Connection) -> None:
     metadata.create_all(conn, tables=[event_receipts], checkfirst=True)
 
 
+def _create_store_meta_table(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[store_meta], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "items, users, user_links, events, quarantine", _create_initial_tables),
     Migration(2, "llm_cache, item_texts, user_interests", _create_llm_tables),
@@ -259,5 +275,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "api_keys; llm_cache.subject", _create_api_keys_table),
     Migration(5, "forgotten_users", _create_forgotten_users_table),
     Migration(6, "event_receipts", _create_event_receipts_table),
+    Migration(7, "store_meta", _create_store_meta_table),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

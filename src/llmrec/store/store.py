@@ -12,29 +12,37 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import orjson
-import pandas as pd
-import pyarrow as pa
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from llmrec.data.readers import Rejection
 from llmrec.data.records import COLUMNS, RecordKind
 from llmrec.errors import StoreError
 from llmrec.store import schema
 from llmrec.store.schema import MIGRATIONS, SCHEMA_VERSION
+from llmrec.store.summary import FORMAT, NAME, State, StoreSummary, assemble, read_state
+
+# numpy, pandas and pyarrow are imported where they are used: `llmrec stats` opens the
+# store and would otherwise wait most of a second for them.
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from llmrec.data.readers import Rejection
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _MIGRATION_LOCK_ID = 0x6C6C6D726563  # "llmrec": the PostgreSQL advisory lock of migrations
 _JSON_COLUMNS = frozenset({"tags", "attributes", "keywords", "problems"})
 _KEYS_PER_QUERY = 900  # below SQLite's smallest limit on bound parameters
+_SUMMARY_TOP = 100  # top items kept with the summary: a larger --top recomputes it
 ITEM_TEXT_COLUMNS: tuple[str, ...] = (
     "item_id",
     "description",
@@ -262,6 +270,8 @@ class Store:
 
     def put_embeddings(self, encoder_id: str, hashes: Sequence[str], vectors: np.ndarray) -> int:
         """Cache text vectors under (encoder, text hash); a stored pair is kept as it is."""
+        import numpy as np
+
         now = int(time.time())
         data = np.ascontiguousarray(vectors, dtype="<f4")
         rows = [(encoder_id, h, data[i].tobytes(), now) for i, h in enumerate(hashes)]
@@ -393,6 +403,8 @@ class Store:
         self, columns: Sequence[str] = EVENT_COLUMNS, chunk_rows: int = 500_000
     ) -> Iterator[pd.DataFrame]:
         """All events as frames of at most ``chunk_rows`` rows (bounded memory)."""
+        import pandas as pd
+
         unknown = set(columns) - set(EVENT_COLUMNS)
         if unknown:
             raise ValueError(f"unknown event column(s): {sorted(unknown)}")
@@ -414,6 +426,8 @@ class Store:
                 cursor.close()
 
     def events_frame(self, columns: Sequence[str] = EVENT_COLUMNS) -> pd.DataFrame:
+        import pandas as pd
+
         frames = list(self.iter_events(columns))
         if not frames:
             return _typed_events(pd.DataFrame({c: [] for c in columns}))
@@ -442,6 +456,8 @@ class Store:
 
     def embeddings(self, encoder_id: str, hashes: Sequence[str], dim: int) -> dict[str, np.ndarray]:
         """Cached vectors of ``encoder_id`` by text hash; hashes not cached are absent."""
+        import numpy as np
+
         t = schema.embeddings
         found: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(hashes))
@@ -489,6 +505,8 @@ class Store:
         return self._frame(select(*cols).where(t.c.user_id == user_id))
 
     def _frame(self, stmt) -> pd.DataFrame:
+        import pandas as pd
+
         with self.engine.connect() as conn:
             result = conn.execute(stmt)
             return pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
@@ -511,24 +529,11 @@ class Store:
             }
 
     def event_type_counts(self) -> pd.DataFrame:
-        e = schema.events
-        stmt = (
-            select(e.c.event_type, func.count().label("events"))
-            .group_by(e.c.event_type)
-            .order_by(func.count().desc())
-        )
-        return self._frame(stmt)
+        return self._frame(_events_per_type())
 
     def top_items(self, n: int = 10) -> pd.DataFrame:
-        e, i = schema.events, schema.items
-        counted = (
-            select(e.c.item_id, func.count().label("events"))
-            .where(e.c.item_id.is_not(None))
-            .group_by(e.c.item_id)
-            .order_by(func.count().desc(), e.c.item_id)
-            .limit(n)
-            .subquery()
-        )
+        i = schema.items
+        counted = _events_per_item(n).subquery()
         stmt = (
             select(counted.c.item_id, i.c.title, counted.c.events)
             .join(i, i.c.item_id == counted.c.item_id, isouter=True)
@@ -568,6 +573,71 @@ class Store:
             "cold_items": int(cold_items or 0),
             "cold_users": int(cold_users or 0),
         }
+
+    def summary(self, top: int = 10) -> StoreSummary:
+        """Everything `llmrec stats` shows, with the ``top`` items by events.
+
+        Counts are read each time; the rest (distinct users, items and pairs, events per
+        type and item: scans and sorts of every event) is kept in ``store_meta`` and
+        recomputed when the data's fingerprint (:mod:`llmrec.store.summary`) differs. The
+        fingerprint is read before the values it keys: a write that lands meanwhile makes
+        the next call recompute, so a summary is never older than its fingerprint."""
+        top = max(top, 0)
+        mark = "?" if self.backend == "sqlite" else "%s"
+        with (
+            self.engine.connect() as conn,
+            closing(conn.connection.dbapi_connection.cursor()) as cursor,
+        ):
+            state = read_state(cursor)
+            kept = state.current(top) or self._keep_summary(state, max(top, _SUMMARY_TOP))
+            return assemble(cursor, mark, state.counts, kept, top)
+
+    def _keep_summary(self, state: State, limit: int) -> dict:
+        """Compute what the summary keeps (with ``limit`` top items) and keep it."""
+        with self.engine.connect() as conn:
+            types = conn.execute(_events_per_type()).all()
+            ranked = conn.execute(_events_per_item(limit)).all()
+        kept = {
+            "format": FORMAT,
+            "schema_version": state.schema_version,
+            "fingerprint": state.fingerprint,
+            "top_limit": limit,
+            "activity": self.activity_summary(),
+            "events_per_type": [[kind, int(n)] for kind, n in types],
+            "top_items": [[item, int(n)] for item, n in ranked],
+        }
+        table = schema.store_meta
+        upsert = _INSERTS[self.backend](table).values(
+            name=NAME, value=kept, updated_at=int(time.time())
+        )
+        stmt = upsert.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+        return kept
+
+
+def _events_per_type():
+    e = schema.events
+    return (
+        select(e.c.event_type, func.count().label("events"))
+        .group_by(e.c.event_type)
+        .order_by(func.count().desc(), e.c.event_type)
+    )
+
+
+def _events_per_item(n: int):
+    """The ``n`` items with the most events, as (item_id, events)."""
+    e = schema.events
+    return (
+        select(e.c.item_id, func.count().label("events"))
+        .where(e.c.item_id.is_not(None))
+        .group_by(e.c.item_id)
+        .order_by(func.count().desc(), e.c.item_id)
+        .limit(n)
+    )
 
 
 def forgotten_user_hash(user_id: str) -> str:
@@ -618,6 +688,10 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
 
 
 def _python_values(series: pd.Series) -> list:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
     if series.name in _JSON_COLUMNS:
         return [orjson.dumps(v, default=str).decode() for v in series.tolist()]
     if isinstance(series.dtype, pd.ArrowDtype | pd.StringDtype | pd.Int64Dtype):
@@ -659,6 +733,8 @@ def _executemany(
 
 
 def _typed_events(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     for column in ("user_id", "item_id", "event_type", "query"):
         if column in frame.columns:
             frame[column] = frame[column].astype(object)
