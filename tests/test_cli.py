@@ -18,7 +18,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from llmrec import Recommender
-from tests.conftest import SHOP_TOML, stock_shop
+from tests.conftest import SHOP_TOML, stock_shop, time_limit
 
 _ALL_CORES = str(len(os.sched_getaffinity(0)))
 
@@ -32,7 +32,7 @@ def llmrec(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Complet
         env={**base, "COLUMNS": "200", "LLMREC_LLM__THREADS": _ALL_CORES, **(env or {})},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=time_limit(1200),  # quickstart took 8 min on a busy machine
     )
 
 
@@ -267,7 +267,7 @@ def test_chat_from_the_command_line(tmp_path: Path, ml100k: Path):
     assert "like Toy Story (1995)" in result.stdout and '"like_titles"' in result.stdout
     raw = subprocess.run(
         [sys.executable, "-m", "llmrec", "chat", "--raw"], input="an animated film for kids\n",
-        cwd=tmp_path, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=time_limit(600),
     )  # fmt: skip
     assert raw.returncode == 0 and "parse was not usable" in raw.stdout
 
@@ -290,7 +290,7 @@ def test_ctrl_c_stops_enrichment_within_seconds(tmp_path: Path):
             break
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=60)
+    proc.wait(timeout=time_limit(60))
     assert time.monotonic() - started < 10 and proc.returncode != 0
     assert any(line.startswith("items: ") and " of 60 " in line for line in lines)
 

@@ -19,6 +19,7 @@ from llmrec.data.readers import TableSpec
 from llmrec.data.records import RecordKind
 from llmrec.errors import InputFileError
 from llmrec.store import Store
+from tests.conftest import time_limit
 
 MESSY_EVENTS = (
     "user_id,item_id,event_type,value,timestamp\n"
@@ -242,7 +243,7 @@ def test_killed_ingest_loses_nothing_acknowledged_and_rerun_completes(tmp_path: 
     proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"sqlite:///{tmp_path / 'home' / 'llmrec.db'}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + time_limit(60)
     stored_at_kill = 0
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -283,7 +284,7 @@ def test_the_parse_worker_dies_with_a_killed_ingest(tmp_path: Path):
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(path), str(tmp_path / "home")])
     children: list[int] = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + time_limit(60)
     while not children and time.monotonic() < deadline:
         time.sleep(0.2)
         found = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
@@ -291,7 +292,7 @@ def test_the_parse_worker_dies_with_a_killed_ingest(tmp_path: Path):
     assert children, "the ingest should have forked its parse worker"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + time_limit(10)
     while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     alive = [c for c in children if Path(f"/proc/{c}/status").exists()

@@ -16,6 +16,7 @@ from llmrec.config import load_settings
 from llmrec.data.datasets import load_dataset
 from llmrec.enrich.descriptions import enrich_items
 from llmrec.store import Store
+from tests.conftest import time_limit
 
 LIMIT = 40
 
@@ -36,7 +37,7 @@ def test_sigkill_then_rerun_resumes(tmp_path: Path, ml100k: Path, embedded_llm):
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     store = Store.open(settings.effective_database_url)
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + time_limit(240)
     while len(store.item_texts_frame()) < 8:
         assert process.poll() is None, "enrich ended before it could be killed"
         assert time.monotonic() < deadline, "enrich wrote nothing in 240 s"

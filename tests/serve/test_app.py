@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from llmrec.serve import create_app
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
-from tests.conftest import stock_shop
+from tests.conftest import stock_shop, time_limit
 
 # (method, path, body, scope needed)
 ENDPOINTS = [
@@ -221,7 +221,7 @@ def test_metrics_count_requests_and_events(service):
 def test_known_users_lists_are_ranked_ahead_in_the_background(service, trained_settings):
     # a service of its own: the shared one's item upserts drop every kept list
     with TestClient(create_app(trained_settings, service.store)) as client:
-        deadline = time.time() + 300
+        deadline = time.time() + time_limit(300)
         while (ready := client.get("/readyz").json())["warming"] and time.time() < deadline:
             time.sleep(0.5)
         assert not ready["warming"]
@@ -255,7 +255,7 @@ def test_retrain_swaps_the_model_without_stopping(service):
     assert started.status_code == 202 and started.json()["status"] == "started"
     again = service.client.post("/admin/retrain", headers=service.headers("admin")).json()
     assert again["status"] == "already running"
-    deadline = time.time() + 300
+    deadline = time.time() + time_limit(300)
     while state.model is old and time.time() < deadline:
         # serving goes on while the model trains
         assert service.client.get("/users/1/recommendations", headers=service.headers("read")).status_code == 200

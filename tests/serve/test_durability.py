@@ -13,7 +13,7 @@ import pytest
 
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
-from tests.conftest import _free_port
+from tests.conftest import _free_port, time_limit
 
 
 @pytest.mark.slow
@@ -31,7 +31,7 @@ def test_every_acknowledged_event_survives_kill_9(trained_settings):
     headers = {"Authorization": f"Bearer {key}"}
     acknowledged: list[str] = []
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + time_limit(120)
         while time.time() < deadline:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:

@@ -14,7 +14,7 @@ import uvicorn
 from llmrec.serve import create_app
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
-from tests.conftest import _free_port
+from tests.conftest import _free_port, time_limit
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package")
@@ -32,7 +32,7 @@ def live(trained_settings) -> Iterator[tuple[str, str]]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    deadline = time.time() + time_limit(60)
     while time.time() < deadline:
         try:
             if httpx.get(f"{base}/readyz").status_code == 200:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from llmrec.config import ServeSettings
 from llmrec.serve.server import server_config
-from tests.conftest import _free_port
+from tests.conftest import _free_port, time_limit
 
 
 def _closed_by_server(sock: socket.socket) -> bool:
@@ -34,7 +34,7 @@ def test_silent_and_slow_connections_are_closed_and_others_served():
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + time_limit(20)
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]

@@ -18,6 +18,7 @@ from llmrec.errors import StoreError
 from llmrec.store import Store
 from llmrec.store.schema import SCHEMA_VERSION
 from llmrec.store.store import forgotten_user_hash
+from tests.conftest import time_limit
 
 
 def _events(n: int, offset: int = 0) -> pd.DataFrame:
@@ -118,7 +119,7 @@ def test_processes_opening_a_new_store_at_once_take_turns(tmp_path):
         subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
         for _ in range(6)
     ]
-    errors = [p.communicate(timeout=120)[1] for p in procs]
+    errors = [p.communicate(timeout=time_limit(120))[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, errors
     with Store.open(url) as store, store.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM schema_migrations")).scalar() == SCHEMA_VERSION  # each migration once
