@@ -718,11 +718,15 @@ class Recommender:
             mine = pairs[:, 0] == r
             items, value, proposers = pairs[mine, 1], score[mine], masks[mine]
             value = self._apply_feedback(user, items, value)
-            if len(items) == 0:  # nothing proposed (e.g. all filtered): popularity
+            # Nothing proposed (e.g. all filtered), or no history: the ranker learnt from
+            # users with one, and for an empty one its scores tie (a small shop's new user
+            # got items in catalogue order, none of them the most popular): popularity.
+            if len(items) == 0 or len(history.sequences[r]) == 0:
                 items = np.flatnonzero(~exclude[r] & (allowed if allowed is not None else True))
                 value = self.stats_.popularity[items]
                 proposers = np.zeros(len(items), np.uint16)
-            order = np.argsort(-value, kind="stable")[:depth]
+            # Ties go to what is popular now, not to the catalogue's order.
+            order = np.lexsort((self._tie_rank[items], -value))[:depth]
             lists.append(RankedList(items[order].astype(np.int32),
                                     value[order].astype(np.float32), proposers[order]))  # fmt: skip
         return lists
