@@ -8,6 +8,8 @@
   nested values, bad bytes, cut archives...): good rows lost, and rows unaccounted for
   (read but neither stored, quarantined nor counted as duplicates).
 - Model saves: two processes saving at once, then a load: unreadable files.
+- ``kill -9``: the service (its own process) killed while writers post events, five
+  times: acknowledged events missing from the store, and processes it left behind.
 - Reads under explanations: p99 of plain reads alone and while 8 clients ask for
   explained lists.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -206,6 +210,74 @@ def saves_run(folder: Path) -> tuple[int, int]:
     return rounds * 2 * 10, unreadable
 
 
+# -- kill -9 ------------------------------------------------------------------------------
+
+def kill9_run(settings: Settings, runs: int = 5) -> tuple[int, int, int]:
+    """``runs`` kills of ``llmrec serve`` under a writer; (runs, acknowledged events not
+    stored, processes left running)."""
+    with Store.open(settings.effective_database_url) as store:
+        key = create_key(store, ["write"], "kill-9")[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
+    env["LLMREC_HOME"] = str(settings.home)
+    lost = left = 0
+    for run in range(runs):
+        port = _free_port()
+        command = [sys.executable, "-m", "llmrec", "serve", "--port", str(port)]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        server = subprocess.Popen(command, env=env, **quiet)
+        children: list[int] = []
+        acknowledged = _write_until_killed(server, f"http://127.0.0.1:{port}", key, run, children)
+        server.wait()
+        time.sleep(1)
+        left += sum(Path(f"/proc/{pid}").exists() for pid in children)
+        with Store.open(settings.effective_database_url) as store:
+            stored = set(store.events_frame()["user_id"])
+        lost += len(set(acknowledged) - stored)
+    return runs, lost, left
+
+
+def _write_until_killed(
+    server: subprocess.Popen, base: str, key: str, run: int, children: list[int]
+) -> list[str]:
+    """Post events until the server, killed after 2–4 s, is gone; ``children`` gets its
+    descendants as they were just before the kill."""
+    headers = {"Authorization": f"Bearer {key}"}
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.3)
+    acknowledged: list[str] = []
+    kill_at, batch = time.time() + 2 + run % 3, 0
+    with httpx.Client(timeout=10) as client:
+        while True:
+            if time.time() > kill_at and server.poll() is None:
+                children += _descendants(server.pid)
+                server.send_signal(signal.SIGKILL)
+            users = [f"kill9-{run}-{batch}-{i}" for i in range(100)]
+            body = {"events": [{"user_id": u, "item_id": "1", "event_type": "view"} for u in users]}
+            try:
+                answer = client.post(f"{base}/events", json=body, headers=headers)
+            except httpx.TransportError:
+                return acknowledged  # the server is gone
+            if answer.status_code == 200:
+                acknowledged += users
+            batch += 1
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            children = (task / "children").read_text().split() if task.exists() else []
+            found += [int(c) for c in children]
+            todo += [int(c) for c in children]
+    return found
+
+
 # -- reads under explanations -------------------------------------------------------------
 
 def reads_p99(settings: Settings, explainers: int, seconds: float = 15.0) -> float:
@@ -249,6 +321,10 @@ def main() -> None:
                  ("rows unaccounted for", unaccounted, "0")]  # fmt: skip
         saves, unreadable = saves_run(folder)
         rows += [("concurrent model saves", saves, ""), ("unreadable model files", unreadable, "0")]
+        runs, lost, left = kill9_run(settings)
+        rows += [("kill -9 runs under a writer", runs, "≥ 5"),
+                 ("acknowledged events lost", lost, "0"),
+                 ("processes left behind", left, "0")]  # fmt: skip
         alone, loaded = reads_p99(settings, 0), reads_p99(settings, 8)
         rows += [("plain reads p99 alone (ms)", f"{alone:.1f}", ""),
                  ("plain reads p99, 8 clients explaining (ms)", f"{loaded:.1f}", "≤ 3× alone"),
