@@ -38,7 +38,7 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import _free_port  # noqa: E402
+from tests.conftest import _free_port, wait_until_healthy  # noqa: E402
 from tests.serve.conftest import trained_home  # noqa: E402
 
 from llmrec.config import Settings  # noqa: E402
@@ -242,13 +242,7 @@ def _write_until_killed(
     """Post events until the server, killed after 2–4 s, is gone; ``children`` gets its
     descendants as they were just before the kill."""
     headers = {"Authorization": f"Bearer {key}"}
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.3)
+    wait_until_healthy(base, 300)
     acknowledged: list[str] = []
     kill_at, batch = time.time() + 2 + run % 3, 0
     with httpx.Client(timeout=10) as client:

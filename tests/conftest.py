@@ -36,6 +36,17 @@ def time_limit(seconds: float) -> float:
     return seconds * TIME_SCALE
 
 
+def wait_until_healthy(base: str, seconds: float) -> None:
+    """Wait (at most ``seconds``, scaled) until the service at ``base`` answers /healthz."""
+    deadline = time.time() + time_limit(seconds)
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.3)
+
+
 def shared_dataset(folder: str) -> Path:
     path = SHARED_DATA / folder
     if not path.is_dir():

@@ -13,7 +13,7 @@ import pytest
 
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
-from tests.conftest import _free_port, time_limit
+from tests.conftest import _free_port, wait_until_healthy
 
 
 @pytest.mark.slow
@@ -31,13 +31,7 @@ def test_every_acknowledged_event_survives_kill_9(trained_settings):
     headers = {"Authorization": f"Bearer {key}"}
     acknowledged: list[str] = []
     try:
-        deadline = time.time() + time_limit(120)
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
+        wait_until_healthy(base, 120)
         killed_at = time.time() + 3
         batch = 0
         with httpx.Client(timeout=5) as client:
