@@ -856,14 +856,18 @@ class Recommender:
         repeat_before = self.attributes_.repeat_items(self.repeat_tags)
         tags_before = self.items_.loc[known, "tags"].copy() if "tags" in frame.columns else None
         self.items_.loc[known, frame.columns] = frame.loc[known]
-        self.attributes_ = ItemAttributes.from_items(self.items_)
-        # A kept list stays true unless what ranks changed: a new item a content source may
-        # propose, a tag (an item feature and its users' taste), or which items may repeat.
-        # A price or stock update (a shop's usual POST /items) keeps every list.
         tags_after = self.items_.loc[known, "tags"] if tags_before is not None else ()
         tags_changed = tags_before is not None and not all(
             _same_tags(a, b) for a, b in zip(tags_before, tags_after, strict=True)
         )
+        if len(new):
+            self._append_items(frame.loc[new], given if self.vectors_ is not None else None)
+        if len(new) or tags_changed:
+            self.tags_ = self._item_tags(self.item_ids_)
+        self.attributes_ = ItemAttributes.from_items(self.items_)
+        # A kept list stays true unless what ranks changed: a new item a content source may
+        # propose, a tag (an item feature and its users' taste), or which items may repeat.
+        # A price or stock update (a shop's usual POST /items) keeps every list.
         repeat_after = self.attributes_.repeat_items(self.repeat_tags)[: len(repeat_before)]
         if (
             (len(new) and self.vectors_ is not None)
@@ -871,27 +875,25 @@ class Recommender:
             or (repeat_after != repeat_before).any()
         ):
             self.list_cache_.clear()
-        if len(new) == 0:
-            if tags_changed:
-                self.tags_ = self._item_tags(self.item_ids_)
-            return self
-        self.items_ = pd.concat([self.items_, frame.loc[new].reindex(columns=self.items_.columns)])
-        self.item_ids_ = self.item_ids_.append(new)
-        if self.vectors_ is not None:
-            added = np.ascontiguousarray(given.to_numpy(np.float32))
+        return self
+
+    def _append_items(self, items: pd.DataFrame, vectors: pd.DataFrame | None) -> None:
+        """Append new ``items`` (and their text ``vectors`` when content sources are in
+        use) as cold items: no events, scored by the content sources only."""
+        self.items_ = pd.concat([self.items_, items.reindex(columns=self.items_.columns)])
+        self.item_ids_ = self.item_ids_.append(items.index)
+        if vectors is not None:
+            added = np.ascontiguousarray(vectors.to_numpy(np.float32))
             self.vectors_ = np.vstack([self.vectors_, added])
             for name in CONTENT_SOURCES & set(self.scorers_):
                 self.scorers_[name].add_items(added)
-        zeros = np.zeros(len(new))
+        zeros = np.zeros(len(items))
         self.stats_ = ItemStats(
             np.r_[self.stats_.popularity, zeros],
             np.r_[self.stats_.trending, zeros],
             np.r_[self.stats_.age_days, zeros + np.nan],
-            np.r_[self.stats_.cold, np.ones(len(new), dtype=bool)],
+            np.r_[self.stats_.cold, np.ones(len(items), dtype=bool)],
         )
-        self.tags_ = self._item_tags(self.item_ids_)
-        self.attributes_ = ItemAttributes.from_items(self.items_)
-        return self
 
     def update(self, events: pd.DataFrame, validate: bool = True) -> Self:
         """Append events to users' histories (new users included); no refit.
