@@ -663,6 +663,34 @@ class Recommender:
             }))  # fmt: skip
         return pd.concat(out, ignore_index=True)
 
+    def source_lists(self, user_ids: Iterable, k: int = 10) -> pd.DataFrame:
+        """Each source's own top-``k`` per user (user_id, source, item_id, rank), the
+        user's items excluded and cold items left to the content sources, as for
+        :meth:`candidates`: what each source, as fitted inside this recommender, would
+        recommend alone — the bar the ranker has to clear."""
+        self._check_fitted()
+        users = pd.Index([str(u) for u in user_ids])
+        rows = self.user_ids_.get_indexer(users)
+        tie_order = np.argsort(self._tie_rank, kind="stable")
+        out = [pd.DataFrame({"user_id": [], "source": [], "item_id": [], "rank": []})]
+        for start in range(0, len(users), 256):
+            batch = np.arange(start, min(start + 256, len(users)))
+            history = self._history(rows[batch])
+            blocked = history.matrix.toarray() > 0
+            for name, value in self._source_scores(history).items():
+                unusable = blocked if name in CONTENT_SOURCES else blocked | self.stats_.cold
+                masked = np.where(unusable, -np.inf, value)[:, tie_order]
+                top = tie_order[np.argsort(-masked, axis=1, kind="stable")[:, :k]]
+                usable = np.take_along_axis(~unusable, top, axis=1)
+                r, place = np.nonzero(usable)
+                out.append(pd.DataFrame({
+                    "user_id": users[batch][r],
+                    "source": name,
+                    "item_id": self.item_ids_[top[r, place]],
+                    "rank": place + 1,
+                }))  # fmt: skip
+        return pd.concat(out, ignore_index=True)
+
     def kept_top(self, user_id, k: int = 10, diversity: float | None = None) -> RankedList | None:
         """The user's top ``k`` from their kept ranked list, as ``recommend`` without
         candidates or filters would give it; None when no list is kept (then call

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from llmrec.eval.evaluate import candidate_recall
+from llmrec.eval.evaluate import candidate_recall, score_fitted, source_ndcg
 from llmrec.eval.splits import leave_last_one_out
 from llmrec.recommender import Recommender
 
@@ -43,3 +43,26 @@ def test_the_pool_never_holds_a_users_own_items(ml100k_frames):
     assert set(pool["user_id"]) == set(users)
     assert pool["sources"].str.len().gt(0).all()
     assert 50 <= pool.groupby("user_id").size().min() <= 100  # two sources' top 50
+
+
+def test_a_sources_ndcg_alone_is_what_it_scores_as_the_only_source(ml100k_frames):
+    events, _ = ml100k_frames
+    split = leave_last_one_out(events)
+    rec = Recommender(sources=("covisit",), ranker=False).fit(split.train)
+    own = score_fitted("CoVisit", rec, split).metrics["ndcg@10"]
+    alone = source_ndcg(rec, split)
+    assert set(alone) == {"covisit"}
+    assert own > 0.05 and abs(alone["covisit"] - own) < 0.002  # ties may fall apart
+
+
+def test_each_sources_list_leaves_out_the_users_items_and_cold_items(ml100k_frames):
+    events, items = ml100k_frames
+    train = events[events["item_id"].astype(str) != "50"]  # item 50 is cold: only content could score it
+    rec = Recommender(sources=("ease", "popular"), ranker=False).fit(train, items)
+    lists = rec.source_lists(["1", "2", "nobody"], k=5)
+    assert set(lists["source"]) == {"ease", "popular"}
+    assert lists.groupby(["user_id", "source"]).size().eq(5).all()
+    seen = pd.MultiIndex.from_frame(train[["user_id", "item_id"]].astype(str))
+    assert not pd.MultiIndex.from_frame(lists[["user_id", "item_id"]]).isin(seen).any()
+    assert "50" not in set(lists["item_id"])
+    assert set(lists.loc[lists["user_id"] == "nobody", "source"]) == {"ease", "popular"}

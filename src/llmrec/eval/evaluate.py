@@ -140,6 +140,30 @@ def candidate_recall(system, split: Split) -> dict[str, float]:
     return recall
 
 
+def source_ndcg(system, split: Split, k: int = 10) -> dict[str, float]:
+    """NDCG@k of each of the fitted system's sources ranking alone
+    (``system.source_lists``), over the same test users as its own lists: the ranker's
+    combination should be at least its best source."""
+    test = split.test.assign(
+        user_id=split.test["user_id"].astype(str), item_id=split.test["item_id"].astype(str)
+    )
+    users = pd.Index(pd.unique(test["user_id"]))
+    lists = system.source_lists(users, k=k)
+    catalogue = pd.Index(pd.unique(pd.concat([lists["item_id"], test["item_id"]])))
+    relevant = _matrix(test, users, catalogue)
+    n_relevant = metrics.relevant_counts(relevant)
+    found = {}
+    for source in system.scorers_:
+        mine = lists[lists["source"] == source]
+        ranked = np.full((len(users), k), -1)
+        ranked[users.get_indexer(mine["user_id"]), mine["rank"].to_numpy(int) - 1] = (
+            catalogue.get_indexer(mine["item_id"])
+        )
+        hit = metrics.hits(ranked, relevant)
+        found[source] = float(np.nanmean(metrics.ndcg_at_k(hit, n_relevant, k)))
+    return found
+
+
 def _tags(items: pd.DataFrame | None, catalogue: pd.Index) -> sp.csr_matrix | None:
     if items is None or "tags" not in items.columns:
         return None

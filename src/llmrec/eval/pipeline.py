@@ -12,8 +12,14 @@ from pathlib import Path
 import pandas as pd
 
 from llmrec.config import Settings
-from llmrec.eval.evaluate import SystemResult, candidate_recall, evaluate_system, score_fitted
-from llmrec.eval.report import CANDIDATE_RECALL, write_report
+from llmrec.eval.evaluate import (
+    SystemResult,
+    candidate_recall,
+    evaluate_system,
+    score_fitted,
+    source_ndcg,
+)
+from llmrec.eval.report import CANDIDATE_RECALL, SOURCE_NDCG, write_report
 from llmrec.eval.splits import SPLITS, make_split
 from llmrec.eval.tuning import GRIDS, tune, validation_split
 from llmrec.models.memo import FitMemo
@@ -173,6 +179,8 @@ def run_evaluation(
                 # the pool the ranker chooses from bounds what it can find
                 recall = candidate_recall(system, split)
                 result.metrics.update({f"{CANDIDATE_RECALL}:{s}": v for s, v in recall.items()})
+                alone = source_ndcg(system, split)
+                result.metrics.update({f"{SOURCE_NDCG}:{s}": v for s, v in alone.items()})
             results.append(result)
             for lam in diversities:
                 results.append(

@@ -30,6 +30,8 @@ TABLE_COLUMNS = (
 DIVERSITY_COLUMNS = ("ndcg@10", "recall@10", "diversity@10")
 # results metrics "candidate_recall:<source>" (and ":union"): see eval.evaluate.candidate_recall
 CANDIDATE_RECALL = "candidate_recall"
+# "source_ndcg@10:<source>": each source ranking alone inside llmrec (eval.evaluate.source_ndcg)
+SOURCE_NDCG = "source_ndcg@10"
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -149,10 +151,18 @@ def _tuning_table(tuned: Sequence[tuple[str, Tuned]], split: str) -> pd.DataFram
 def _candidate_recall_table(results: Sequence[SystemResult]) -> pd.DataFrame:
     prefix = f"{CANDIDATE_RECALL}:"
     rows = [
-        {"system": r.system, "candidates": key.removeprefix(prefix), "recall": value}
+        {
+            "system": r.system,
+            "candidates": source,
+            "recall": value,
+            "ndcg@10 alone": r.metrics.get(
+                f"{SOURCE_NDCG}:{source}", r.metrics["ndcg@10"] if source == "union" else None
+            ),
+        }
         for r in results
         for key, value in r.metrics.items()
         if key.startswith(prefix)
+        for source in [key.removeprefix(prefix)]
     ]
     return pd.DataFrame(rows)
 
@@ -221,7 +231,9 @@ def write_report(
         if not pool.empty:
             lines += [
                 "Candidate recall (llmrec): the share of test items among the candidates "
-                "the ranker chooses from, and among each source's own top candidates:",
+                "the ranker chooses from, and among each source's own top candidates; "
+                "beside it, the NDCG@10 of each source ranking alone as fitted inside "
+                "llmrec (the union's row: the ranker's):",
                 "",
                 _markdown(pool),
                 "",
