@@ -340,7 +340,8 @@ class Recommender:
     def _fit_ranker(self, events, full: Interactions, weights, vectors) -> None:
         """Hold out each user's newest ``ranker_holdout`` positive items, fit the sources
         on the rest, and learn to rank each held-out item among the candidates the
-        sources propose from the history just before it."""
+        sources propose from the history just before it (the user's other items, before
+        and after it, are no candidates)."""
         m = self.ranker_holdout
         tested = [r for r, seq in enumerate(full.sequences) if len(seq) > m + 2]
         tested = self._sample_users(tested)
@@ -365,7 +366,14 @@ class Recommender:
             rows = np.array([r for r, _ in batch])
             prefixes = [full.sequences[r][: len(full.sequences[r]) - j] for r, j in batch]
             target = np.array([full.sequences[r][-j] for r, j in batch])
-            x, found, names, _ = self._candidate_features(self._history(rows, prefixes), None, None)
+            # The user's later held-out items are not candidates: labelled 0 they would
+            # teach that what the user went on to have is wrong (ML-100K
+            # leave-last-one-out NDCG@10 0.1236 / 0.1161 → 0.1268 / 0.1205, seeds 0 / 1).
+            others = [np.delete(full.sequences[r], len(full.sequences[r]) - j) for r, j in batch]
+            exclude = self._history(rows, others).matrix.toarray() > 0
+            x, found, names, _ = self._candidate_features(
+                self._history(rows, prefixes), None, exclude
+            )
             feats.append(x)
             labels.append((found[:, 1] == target[found[:, 0]]).astype(np.float32))
             groups.append(start + found[:, 0])
@@ -1031,11 +1039,14 @@ def _top_k_usable(
     """True at each row's ``k`` best usable scores, ties broken by ``tie_rank`` (each
     column's place, 0 first).
 
-    Looked for among the items scoring above the row's last :func:`best_first` score (a
-    few hundred, not the catalogue), then among those tied with it, and only where that
-    is not enough, in the whole row."""
+    Looked for among the items scoring above a floor, then among those tied with it, and
+    only where that is not enough, in the whole row. The floor is the row's
+    (k + its unusable items)-th best score (from :func:`best_first`): at least ``k``
+    usable items reach it, and only a few dozen more than ``k`` are sorted instead of the
+    ``best_first`` depth (1,000), which took a third of building the ranker's lists."""
     n, m = scores.shape
-    floor = -best[:, -1:]
+    depth = np.minimum(k + unusable.sum(axis=1), best.shape[1]) - 1
+    floor = -best[np.arange(n), depth][:, None]
     rows, cols = np.nonzero((scores > floor) & ~unusable)
     order = np.lexsort((tie_rank[cols], -scores[rows, cols], rows))
     chosen = _first_per_row(rows[order], cols[order], np.full(n, k), (n, m))

@@ -1,7 +1,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from llmrec.rank.features import ItemStats, pair_features, source_ranks
+from llmrec.rank.features import ItemStats, closest_recent, pair_features, source_ranks
 
 
 def test_source_ranks_count_the_items_scoring_higher():
@@ -45,3 +45,15 @@ def test_pair_features_hide_collaborative_scores_of_cold_items():
     np.testing.assert_allclose(column["content_log_rank"], np.log1p([1, 2, 0]))
     np.testing.assert_allclose(column["tag_affinity"], [2 / 3, 1 / 3, 1.0], rtol=1e-6)
     assert column["user_idle_days"].tolist() == [1.5, 1.5, 1.5]
+
+
+def test_closest_recent_is_the_best_similarity_to_the_rows_last_items_in_any_pair_order():
+    rng = np.random.default_rng(0)
+    item_vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    recent = rng.normal(size=(6, 5, 8)).astype(np.float32)
+    recent[2, 3:] = 0.0  # a short history: zero rows, as the recommender pads them
+    users, items = rng.integers(0, 6, 200), rng.integers(0, 40, 200)
+    users[users == 4] = 5  # a row with no pairs
+    expected = np.einsum("rd,rkd->rk", item_vectors[items], recent[users]).max(axis=1)
+    np.testing.assert_allclose(closest_recent(users, items, recent, item_vectors), expected,
+                               rtol=1e-5, atol=1e-6)  # fmt: skip

@@ -95,9 +95,24 @@ def pair_features(
         columns.append(affinity)
         names.append("tag_affinity")
     if recent_vectors is not None and item_vectors is not None:
-        closest = np.einsum("rd,rkd->rk", item_vectors[items], recent_vectors[users]).max(axis=1)
-        columns.append(closest)
+        columns.append(closest_recent(users, items, recent_vectors, item_vectors))
         names.append("closest_recent_item")
     columns += [activity[users], idle_days[users]]
     names += ["user_log_activity", "user_idle_days"]
     return np.column_stack(columns).astype(np.float32), names
+
+
+def closest_recent(
+    users: np.ndarray, items: np.ndarray, recent_vectors: np.ndarray, item_vectors: np.ndarray
+) -> np.ndarray:
+    """Per pair, the highest similarity of item ``items[i]`` to one of row ``users[i]``'s
+    last items (``recent_vectors[row]``, zero rows where the history is shorter): one
+    small product per row instead of gathering every pair's recent vectors, a copy of
+    pairs × recent × width floats that took 40% of building the ranker's training lists."""
+    out = np.empty(len(users), dtype=np.float32)
+    order = np.argsort(users, kind="stable")
+    starts = np.searchsorted(users[order], np.arange(len(recent_vectors) + 1))
+    for row in np.flatnonzero(np.diff(starts)):
+        mine = order[starts[row] : starts[row + 1]]
+        out[mine] = (item_vectors[items[mine]] @ recent_vectors[row].T).max(axis=1)
+    return out
