@@ -468,3 +468,33 @@ def test_a_new_user_gets_the_most_popular_items_whatever_the_ranker_says():
     assert set(out["sources"]) == {"popularity"}
     wanted = {"exclude_tags": ["none"]}  # filters keep the order of what they let through
     assert rec.recommend(["someone-new"], k=5, filters=wanted)["item_id"].tolist() == out["item_id"].tolist()
+
+
+def test_not_interested_is_feedback_never_history_when_fitted_and_online():
+    """The web page's "Not interested" button: the item is hidden from the user and is
+    no part of their history, in training data and online, and the user's kept list goes."""
+    events, items = shop_frames()
+    hidden = pd.DataFrame({"user_id": ["ana"], "item_id": ["grinder"], "timestamp": [1_800_000_000],
+                           "event_type": ["not_interested"]})  # fmt: skip
+    rec = Recommender(sources=("ease", "popular"), ranker=False, list_cache_size=10)
+    rec.fit(pd.concat([events, hidden], ignore_index=True), items)
+
+    def history(user: str) -> set[str]:
+        return set(rec.item_ids_[rec.sequences_[rec.user_ids_.get_loc(user)]])
+
+    assert "grinder" not in history("ana") and "grinder" in history("ben")
+    assert rec.item_ids_[list(rec.negative_["ana"])].tolist() == ["grinder"]
+    assert "grinder" not in set(rec.recommend(["ana"], k=12)["item_id"])
+
+    before = rec.recommend(["cleo"], k=12)
+    assert rec.kept_top("cleo", 12) is not None and "grinder" in set(before["item_id"])
+    rec.update(pd.DataFrame({"user_id": ["cleo", "zed"], "item_id": ["grinder", "mug"],
+                             "timestamp": [1_800_000_001] * 2,
+                             "event_type": ["not_interested"] * 2}))  # fmt: skip
+    assert rec.kept_top("cleo", 12) is None
+    assert "grinder" not in history("cleo") and not rec.knows_user("zed")
+    after = rec.recommend(["cleo"], k=12)
+    # nothing positive happened: the rest of the list is as it was (no text vectors here,
+    # so no look-alikes to push down)
+    kept = before[before["item_id"] != "grinder"]
+    assert after["item_id"].tolist() == kept["item_id"].tolist()

@@ -20,27 +20,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+# The weights are defined with what events mean; DEFAULT_EVENT_WEIGHTS stays importable
+# from here.
+from llmrec.data.events import DEFAULT_EVENT_WEIGHTS, EventPolicy
 from llmrec.errors import ConfigError
 
 CONFIG_ENV_VAR = "LLMREC_CONFIG"
 DEFAULT_CONFIG_FILE = "llmrec.toml"
-
-# Stronger intent weighs more; negative feedback pushes an item away. Types not listed
-# here (custom types) weigh ``default_event_weight``.
-DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
-    "view": 1.0,
-    "click": 2.0,
-    "search": 0.0,
-    "cart": 4.0,
-    "purchase": 8.0,
-    "rating": 1.0,
-    "like": 4.0,
-    "dislike": -4.0,
-    "skip": -1.0,
-    "play": 1.0,
-    "tag": 1.0,
-    "interaction": 1.0,
-}
 
 
 class IngestSettings(BaseModel):
@@ -308,6 +294,11 @@ class Settings(BaseSettings):
     def _merge_default_weights(cls, weights: dict[str, float]) -> dict[str, float]:
         # A file that sets one weight keeps the defaults for the others.
         return {**DEFAULT_EVENT_WEIGHTS, **{k.lower(): v for k, v in weights.items()}}
+
+    @property
+    def event_policy(self) -> EventPolicy:
+        """What each event type means, from ``event_weights`` and ``default_event_weight``."""
+        return EventPolicy(self.event_weights, default_weight=self.default_event_weight)
 
     @property
     def effective_database_url(self) -> str:

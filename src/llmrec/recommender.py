@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from llmrec.config import DEFAULT_EVENT_WEIGHTS
+from llmrec.data.events import DEFAULT_EVENT_WEIGHTS, NEGATIVE_EVENT_TYPES, EventPolicy
 from llmrec.data.records import RecordKind
 from llmrec.data.validate import validate_frame
 from llmrec.errors import ModelFileError, UnknownIdError
@@ -54,7 +54,7 @@ from llmrec.rank.ranker import LambdaRanker
 SOURCES = ("ease", "itemknn", "covisit", "als", "bpr", "sasrec", "content", "content_cf", "popular")
 CONTENT_SOURCES = frozenset({"content", "content_cf"})
 ORDER_SOURCES = frozenset({"sasrec", "covisit"})  # they learn from the order of events
-NEGATIVE_FEEDBACK = frozenset({"dislike", "skip", "not_interested"})
+NEGATIVE_FEEDBACK = NEGATIVE_EVENT_TYPES  # the name this module had for them
 # progress(stage, total or None) -> the stage's advance(n) callback
 StageProgress = Callable[[str, int | None], Callable[[int], None]]
 _FORMAT_VERSION = 4  # 3: user_ids_ a GrowingIndex; 4: SASRec's own transformer blocks
@@ -462,7 +462,7 @@ class Recommender:
         trending = MostPopular(half_life_days=30).fit(data).item_scores_
         age = (self.now_ - data.item_first_time) / _SECONDS_PER_DAY
         self.stats_ = ItemStats(np.log1p(counts), trending, age, counts == 0)
-        negative = events[events["event_type"].isin(NEGATIVE_FEEDBACK)]
+        negative = events[EventPolicy(weights).negative_mask(events["event_type"])]
         self.negative_ = {}
         self._add_negative(negative)
 
@@ -947,9 +947,9 @@ class Recommender:
                 )
         events = events[events["item_id"].notna()].sort_values("timestamp", kind="stable")
         self.list_cache_.drop(pd.unique(events["user_id"].astype(str)))
-        weights = self._weights()
-        self._add_negative(events[events["event_type"].isin(NEGATIVE_FEEDBACK)])
-        positive = events[events["event_type"].map(lambda t: weights.get(t, 1.0) > 0)]
+        policy = EventPolicy(self._weights())
+        self._add_negative(events[policy.negative_mask(events["event_type"])])
+        positive = events[policy.positive_mask(events["event_type"])]
         cols = self.item_ids_.get_indexer(positive["item_id"].astype(str))
         positive, cols = positive[cols >= 0], cols[cols >= 0]
         users = pd.Index(pd.unique(positive["user_id"]))

@@ -78,6 +78,37 @@ def test_a_like_and_a_dislike_change_the_next_list_at_once(service):
     assert top in set(stored["item_id"])
 
 
+def test_not_interested_moves_the_item_and_its_look_alikes_down_never_up(service):
+    """The page's "Not interested" button posts this event: the item leaves the list,
+    the items whose text is closest to it lose score, none gains, and the item is not
+    in the user's positive history (it once was: the type had no weight, so +1)."""
+    read, write = service.headers("read"), service.headers("write")
+    url = "/users/42/recommendations?k=30"
+    listed = service.client.get(url, headers=read).json()
+    assert listed["strategy"] == "model"
+    before = {i["item_id"]: i["score"] for i in listed["items"]}
+    hidden = listed["items"][0]["item_id"]
+    sent = service.client.post(
+        "/events",
+        json={"events": [{"user_id": "42", "item_id": hidden, "event_type": "not_interested"}]},
+        headers=write,
+    )
+    assert sent.status_code == 200 and sent.json()["stored"] == 1
+    relisted = service.client.get(url, headers=read).json()["items"]
+    after = {i["item_id"]: i["score"] for i in relisted}
+    assert hidden not in after
+    assert all(after[i] <= before[i] + 1e-6 for i in before.keys() & after.keys())
+    model = service.client.app.state.model.model
+    vectors = model.vectors_[model.item_ids_.get_indexer([hidden, *before])]
+    closeness = dict(zip(before, (vectors[1:] @ vectors[0]).tolist(), strict=True))
+    del closeness[hidden]
+    closest = sorted(closeness, key=closeness.get, reverse=True)[:5]
+    assert all(closeness[i] > 0 for i in closest)
+    assert all(i not in after or after[i] < before[i] for i in closest)
+    history = model.sequences_[model.user_ids_.get_loc("42")]
+    assert hidden not in set(model.item_ids_[history])
+
+
 def test_a_new_item_is_recommendable_as_soon_as_it_is_posted(service):
     item = {
         "item_id": "new-space-opera",

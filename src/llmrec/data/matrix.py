@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from llmrec.config import Settings
+from llmrec.data.events import EventPolicy
 from llmrec.store import Store
 
 ValueTransform = Literal["none", "raw", "log1p"]
@@ -68,6 +69,8 @@ def build_interaction_matrix(
     dtype: type[np.floating] = np.float32,
 ) -> InteractionMatrix:
     """Build the matrix from an events frame (columns as stored: user_id, item_id, ...).
+    An event weighs what :class:`~llmrec.data.events.EventPolicy` over ``event_weights``
+    gives its type (a negative feedback type at most 0).
 
     - ``user_ids`` / ``item_ids`` add rows / columns for users and items without events
       (cold items must have a column to be scored).
@@ -88,11 +91,7 @@ def build_interaction_matrix(
         raise ValueError(f"events lack column(s) {sorted(missing)}")
 
     event_types = events["event_type"].astype(object)
-    codes, categories = pd.factorize(event_types)
-    type_weights = np.array(
-        [event_weights.get(str(c), default_weight) for c in categories], dtype=np.float64
-    )
-    weights = type_weights[codes] if len(codes) else np.zeros(0)
+    weights = EventPolicy(event_weights, default_weight=default_weight).weights_of(event_types)
     values = _column_floats(events, "value")
     if value_transform != "none":
         scale = values if value_transform == "raw" else np.log1p(np.clip(values, 0.0, None))

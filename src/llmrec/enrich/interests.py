@@ -23,6 +23,7 @@ import orjson
 import pandas as pd
 
 from llmrec.config import Settings
+from llmrec.data.events import EventPolicy
 from llmrec.data.hashing import text_hash
 from llmrec.enrich.batches import EnrichReport, ProgressCallback, batches
 from llmrec.enrich.guard import check_description
@@ -139,7 +140,8 @@ def collect_behaviour(
 ) -> dict[str, Behaviour]:
     """Each user's recent positive behaviour; users with none are absent."""
     frame = events.copy()
-    frame["weight"] = frame["event_type"].map(lambda t: event_weights.get(t, default_weight))
+    policy = EventPolicy(event_weights, default_weight=default_weight)
+    frame["weight"] = policy.weights_of(frame["event_type"])
     is_search = frame["event_type"].eq("search") & frame["query"].notna()
     frame.loc[is_search, "weight"] = 1.0  # a query states an interest outright
     low_rating = frame["event_type"].eq("rating") & (frame["value"] < RATING_THRESHOLD)

@@ -25,6 +25,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from llmrec.data.events import EventPolicy
+
 SplitName = Literal[
     "leave_last_one_out", "temporal_user", "global_time", "cold_items", "random_user"
 ]
@@ -56,7 +58,7 @@ class Split:
 def _positive(events: pd.DataFrame, weights: Mapping[str, float] | None) -> np.ndarray:
     if weights is None:
         return np.ones(len(events), dtype=bool)
-    return events["event_type"].map(lambda t: weights.get(str(t), 1.0) > 0).to_numpy(bool)
+    return EventPolicy(weights).positive_mask(events["event_type"])
 
 
 def _time_ordered(events: pd.DataFrame, split: str) -> pd.DataFrame:

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from llmrec.data.events import EventPolicy
+
 
 @dataclass(frozen=True, slots=True)
 class History:
@@ -75,12 +77,18 @@ class Interactions:
         """Index the positive events of a normalised events frame (see
         :func:`llmrec.recommender.events.normalise_events`).
 
-        An event is positive when its type's weight is > 0. ``item_ids`` / ``user_ids``
-        fix the index (items without events get a column, events of unknown items are
-        dropped); otherwise they are the ids in order of first appearance.
+        An event is positive when :class:`~llmrec.data.events.EventPolicy` over
+        ``event_weights`` says so (a weight > 0, never negative feedback); without
+        ``event_weights`` every event is. ``item_ids`` / ``user_ids`` fix the index (items
+        without events get a column, events of unknown items are dropped); otherwise they
+        are the ids in order of first appearance.
         """
-        weights = _event_type_weights(events, event_weights, default_weight)
-        positive = events.loc[weights > 0, ["user_id", "item_id", "timestamp"]]
+        if event_weights is None:
+            kept = np.ones(len(events), dtype=bool)
+        else:
+            policy = EventPolicy(event_weights, default_weight=default_weight)
+            kept = policy.positive_mask(events["event_type"])
+        positive = events.loc[kept, ["user_id", "item_id", "timestamp"]]
         users = pd.Index(pd.unique(positive["user_id"]) if user_ids is None else user_ids)
         items = pd.Index(pd.unique(positive["item_id"]) if item_ids is None else item_ids)
         rows = users.get_indexer(positive["user_id"])
@@ -116,16 +124,6 @@ class Interactions:
             firsts = pd.Series(times).groupby(cols).min()
             first_time[firsts.index.to_numpy()] = firsts.to_numpy()
         return cls(users, items, matrix, sequences, last_time, first_time, item_times)
-
-
-def _event_type_weights(
-    events: pd.DataFrame, event_weights: Mapping[str, float] | None, default_weight: float
-) -> np.ndarray:
-    if event_weights is None:
-        return np.ones(len(events))
-    codes, categories = pd.factorize(events["event_type"])
-    lookup = np.array([event_weights.get(str(c), default_weight) for c in categories])
-    return lookup[codes] if len(codes) else np.zeros(0)
 
 
 class Scorer(ABC):

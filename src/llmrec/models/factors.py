@@ -4,6 +4,10 @@ They scale past the catalogues EASE can hold.
 
 A user the model was not fitted on is folded in by ridge regression of their history
 onto the item factors, so a new user needs no refit.
+
+``threads``: implicit's threads (None: every core). BPR's updates are lock-free
+across threads, so only ``threads=1`` gives the same factors twice at one seed; ALS
+solves each user and item on its own and is reproducible with any number.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from llmrec.models.base import History, Interactions, Scorer
 
 
 class _ImplicitFactors(Scorer):
-    def __init__(self, factors: int, regularization: float, iterations: int, seed: int) -> None:
+    def __init__(
+        self, factors: int, regularization: float, iterations: int, seed: int, threads: int | None
+    ) -> None:
         self.factors = factors
         self.regularization = regularization
         self.iterations = iterations
         self.seed = seed
+        self.threads = threads
 
     def _model(self):
         raise NotImplementedError
@@ -64,8 +71,9 @@ class ALS(_ImplicitFactors):
         alpha: float = 10.0,
         iterations: int = 15,
         seed: int = 0,
+        threads: int | None = None,
     ) -> None:
-        super().__init__(factors, regularization, iterations, seed)
+        super().__init__(factors, regularization, iterations, seed, threads)
         self.alpha = alpha
 
     def _model(self):
@@ -77,6 +85,7 @@ class ALS(_ImplicitFactors):
             alpha=self.alpha,
             iterations=self.iterations,
             random_state=self.seed,
+            num_threads=self.threads or 0,
         )
 
 
@@ -90,8 +99,9 @@ class BPR(_ImplicitFactors):
         regularization: float = 0.01,
         iterations: int = 100,
         seed: int = 0,
+        threads: int | None = None,
     ) -> None:
-        super().__init__(factors, regularization, iterations, seed)
+        super().__init__(factors, regularization, iterations, seed, threads)
         self.learning_rate = learning_rate
 
     def _model(self):
@@ -103,4 +113,5 @@ class BPR(_ImplicitFactors):
             regularization=self.regularization,
             iterations=self.iterations,
             random_state=self.seed,
+            num_threads=self.threads or 0,
         )

@@ -2,9 +2,9 @@
 
 A user's vector is the recency- and event-weighted sum of the vectors of the items they
 interacted with and of their search queries: ``Σ w(type, value) · 2^(−age / half-life) · v``.
-Negative events (dislike, skip, low ratings) subtract. The sum is kept with the time it
-was decayed to, so an event arriving later updates it in O(dim) without a rebuild: the
-sum is decayed to the new time and the event's vector added.
+Negative events (dislike, skip, not interested, low ratings) subtract. The sum is kept
+with the time it was decayed to, so an event arriving later updates it in O(dim) without
+a rebuild: the sum is decayed to the new time and the event's vector added.
 
 Multi-interest: a user who likes both horror and children's films should not be averaged
 into neither. ``interests(user)`` clusters the user's positively weighted items (weighted
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from llmrec.data.events import EventPolicy
 from llmrec.embed.encoders import TextEncoder, normalise_rows
 
 _SECONDS_PER_DAY = 86_400.0
@@ -120,9 +121,7 @@ class UserProfiles:
 
     def weights_of(self, events: pd.DataFrame) -> np.ndarray:
         types = events["event_type"].astype(str)
-        base = np.array(
-            [self.event_weights.get(t, self.default_weight) for t in types], dtype=np.float64
-        )
+        base = EventPolicy(self.event_weights, default_weight=self.default_weight).weights_of(types)
         values = pd.to_numeric(events.get("value"), errors="coerce")
         if values is not None:
             ratings = (types == "rating").to_numpy() & values.notna().to_numpy()

@@ -89,8 +89,8 @@ class ContentMatcher:
             events, vectors.item_ids, vectors.vectors, query_encoder=encoder
         )
         positive = events[
-            events["event_type"].map(lambda t: settings.event_weights.get(t, 1.0)).gt(0)
-            & events["item_id"].notna()
+            settings.event_policy.positive_mask(events["event_type"])
+            & events["item_id"].notna().to_numpy()
         ]
         popular = positive["item_id"].value_counts().index.tolist()
         generated = store.item_texts_frame()

@@ -1,0 +1,113 @@
+"""Today's scorers (``llmrec.models``) against the conformance suite, and the few facts
+of the tiny fixture each one is known to give."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from llmrec.models import (
+    ALS,
+    BPR,
+    EASE,
+    ContentScorer,
+    ContentToCFScorer,
+    CoVisitation,
+    ItemKNN,
+    MostPopular,
+    SASRec,
+    Scorer,
+)  # fmt: skip
+from tests.sources.contract import (
+    COLD_ITEM,
+    ITEM_VECTORS,
+    ONE_USER_ITEM,
+    ScorerContract,
+    history_of,
+    tiny_interactions,
+)  # fmt: skip
+
+
+class TestMostPopular(ScorerContract):
+    empty_history_score = None  # popularity, whoever asks
+
+    def make_scorer(self) -> Scorer:
+        return MostPopular()
+
+    def test_known_answer(self, fitted):
+        # users per item i0..i7 = 4, 3, 4, 3, 4, 4, 1, 0; the most popular scores 1
+        expected = np.array([4, 3, 4, 3, 4, 4, 1, 0], np.float32) / 4
+        np.testing.assert_array_equal(fitted.score(history_of([[], [3]])), [expected] * 2)
+
+
+class TestTrending(ScorerContract):
+    empty_history_score = None
+
+    def make_scorer(self) -> Scorer:
+        return MostPopular(half_life_days=1.0)
+
+
+class TestEASE(ScorerContract):
+    def make_scorer(self) -> Scorer:
+        return EASE(l2=10.0)
+
+    def test_an_item_too_few_users_had_scores_0(self, fitted):
+        assert ONE_USER_ITEM not in fitted.modelled_items_
+        everyone = tiny_interactions().history(np.arange(6))
+        assert (fitted.score(everyone)[:, ONE_USER_ITEM] == 0).all()
+
+
+class TestItemKNN(ScorerContract):
+    def make_scorer(self) -> Scorer:
+        return ItemKNN(neighbours=5)
+
+
+class TestCoVisitation(ScorerContract):
+    reads_order = True  # the newest items count most
+
+    def make_scorer(self) -> Scorer:
+        return CoVisitation()
+
+
+class TestALS(ScorerContract):
+    def make_scorer(self) -> Scorer:
+        return ALS(factors=4, iterations=3, threads=1)
+
+
+class TestBPR(ScorerContract):
+    def make_scorer(self) -> Scorer:
+        return BPR(factors=4, iterations=5, threads=1)  # threads > 1: not reproducible
+
+
+class TestSASRec(ScorerContract):
+    cold_item_score = None  # an embedding only ever trained as a wrong answer
+    empty_history_score = None
+    reads_order = True
+
+    def make_scorer(self) -> Scorer:
+        return SASRec(dim=8, blocks=1, heads=1, inner=16, max_len=4, max_epochs=2,
+                      patience=1, threads=1)  # fmt: skip
+
+
+class TestContentScorer(ScorerContract):
+    cold_item_score = None  # scored from its text vector
+    reads_order = True  # the newest items weigh most
+    scores_new_items = True
+
+    def make_scorer(self) -> Scorer:
+        return ContentScorer(ITEM_VECTORS, recent=5)
+
+    def test_a_one_item_history_scores_that_item_first(self, fitted):
+        scores = fitted.score(history_of([[COLD_ITEM], [2]]))
+        assert scores.argmax(axis=1).tolist() == [COLD_ITEM, 2]
+
+
+class TestContentToCFScorer(ScorerContract):
+    cold_item_score = None  # scored through its mapped factors
+    scores_new_items = True
+
+    def make_scorer(self) -> Scorer:
+        return ContentToCFScorer(ITEM_VECTORS, dim=2)
+
+    def test_an_item_without_events_is_scored_like_the_others(self, fitted):
+        scores = fitted.score(history_of([[0, 1], [3, 4, 5]]))
+        assert (scores[:, COLD_ITEM] != 0).all() and (np.ptp(scores, axis=1) > 0).all()
