@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from llmrec.data.events import DEFAULT_EVENT_WEIGHTS, NEGATIVE_EVENT_TYPES, EventPolicy
+from llmrec.data.events import DEFAULT_EVENT_WEIGHTS, EventPolicy
 from llmrec.data.records import RecordKind
 from llmrec.data.validate import validate_frame
 from llmrec.errors import ModelFileError, UnknownIdError
@@ -54,7 +54,6 @@ from llmrec.rank.ranker import LambdaRanker
 SOURCES = ("ease", "itemknn", "covisit", "als", "bpr", "sasrec", "content", "content_cf", "popular")
 CONTENT_SOURCES = frozenset({"content", "content_cf"})
 ORDER_SOURCES = frozenset({"sasrec", "covisit"})  # they learn from the order of events
-NEGATIVE_FEEDBACK = NEGATIVE_EVENT_TYPES  # the name this module had for them
 # progress(stage, total or None) -> the stage's advance(n) callback
 StageProgress = Callable[[str, int | None], Callable[[int], None]]
 _FORMAT_VERSION = 4  # 3: user_ids_ a GrowingIndex; 4: SASRec's own transformer blocks
@@ -367,8 +366,8 @@ class Recommender:
             prefixes = [full.sequences[r][: len(full.sequences[r]) - j] for r, j in batch]
             target = np.array([full.sequences[r][-j] for r, j in batch])
             # The user's later held-out items are not candidates: labelled 0 they would
-            # teach that what the user went on to have is wrong (ML-100K
-            # leave-last-one-out NDCG@10 0.1236 / 0.1161 → 0.1268 / 0.1205, seeds 0 / 1).
+            # teach that what the user went on to have is wrong
+            # (docs/results/ranker-study/).
             others = [np.delete(full.sequences[r], len(full.sequences[r]) - j) for r, j in batch]
             exclude = self._history(rows, others).matrix.toarray() > 0
             x, found, names, _ = self._candidate_features(
@@ -511,7 +510,7 @@ class Recommender:
         for name, value in scores.items():
             # the best scores serve twice: the rank features and finding the candidates
             best[name] = best_first(value)
-            unusable = blocked if name in CONTENT_SOURCES else blocked | stats.cold[None, :]
+            unusable = _unusable(name, blocked, stats.cold)
             proposed[name] = _top_k_usable(
                 value, unusable, best[name], self.candidates_per_source, self._tie_rank
             )
@@ -686,7 +685,7 @@ class Recommender:
             history = self._history(rows[batch])
             blocked = history.matrix.toarray() > 0
             for name, value in self._source_scores(history).items():
-                unusable = blocked if name in CONTENT_SOURCES else blocked | self.stats_.cold
+                unusable = _unusable(name, blocked, self.stats_.cold)
                 masked = np.where(unusable, -np.inf, value)[:, tie_order]
                 top = tie_order[np.argsort(-masked, axis=1, kind="stable")[:, :k]]
                 usable = np.take_along_axis(~unusable, top, axis=1)
@@ -1031,6 +1030,12 @@ class Recommender:
     def _check_fitted(self) -> None:
         if not hasattr(self, "scorers_"):
             raise RuntimeError("this Recommender is not fitted; call fit() first")
+
+
+def _unusable(source: str, blocked: np.ndarray, cold: np.ndarray) -> np.ndarray:
+    """What ``source`` may not propose: the ``blocked`` items and, unless it reads text,
+    the items without events (it cannot know them)."""
+    return blocked if source in CONTENT_SOURCES else blocked | cold[None, :]
 
 
 def _top_k_usable(

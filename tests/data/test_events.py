@@ -52,12 +52,6 @@ def test_a_negative_type_configured_positive_still_is_not():
     assert policy.weight("view") == 2.0
 
 
-def test_with_defaults_keeps_the_types_not_named():
-    policy = EventPolicy.with_defaults({"purchase": 9.0}, default_weight=0.5)
-    assert policy.weight("purchase") == 9.0 and policy.weight("view") == 1.0
-    assert policy.weight("wishlist") == 0.5
-
-
 def test_vectorised_answers_match_one_at_a_time():
     policy = EventPolicy()
     types = pd.Series([*TYPES, "view", None, "dislike"])

@@ -59,14 +59,6 @@ class EventPolicy:
         object.__setattr__(self, "weights", dict(self.weights))
         object.__setattr__(self, "negative_types", frozenset(self.negative_types))
 
-    @classmethod
-    def with_defaults(
-        cls, weights: Mapping[str, float] | None = None, default_weight: float = 1.0
-    ) -> EventPolicy:
-        """:data:`DEFAULT_EVENT_WEIGHTS` with ``weights`` over them: a setting that names
-        one type keeps the defaults of the others."""
-        return cls({**DEFAULT_EVENT_WEIGHTS, **(weights or {})}, default_weight=default_weight)
-
     def weight(self, event_type: str) -> float:
         """The weight of one event of ``event_type`` (at most 0 for a negative type)."""
         weight = float(self.weights.get(event_type, self.default_weight))
