@@ -54,7 +54,7 @@ def main() -> None:
     fit_seconds = time.perf_counter() - started
 
     rng = np.random.default_rng(args.seed)
-    known = model.user_ids_.tolist()
+    known = model.histories_.user_ids.tolist()
     users = rng.choice(known, size=min(args.users, len(known)), replace=False)
     tops = model.recommend(list(users), k=1)
     faithful, latencies, explanations = 0, [], []

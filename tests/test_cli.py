@@ -17,7 +17,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from llmrec import Recommender
+from llmrec import Recommender, Store
 from tests.conftest import SHOP_TOML, stock_shop, time_limit
 
 _ALL_CORES = str(len(os.sched_getaffinity(0)))
@@ -236,7 +236,9 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
     known = llmrec("recommend", "--user", "1", "-k", "5", cwd=tmp_path, env=env)
     assert known.returncode == 0, known.stderr
     # The printed list is the saved model's list, with titles and the proposing sources.
-    model = Recommender.load(tmp_path / ".llmrec" / "model" / "recommender.pkl")
+    with Store.open(f"sqlite:///{tmp_path / '.llmrec' / 'llmrec.db'}") as store:
+        events = store.events_frame()
+    model = Recommender.load(tmp_path / ".llmrec" / "model" / "recommender.pkl", events)
     expected = model.recommend(["1"], k=5)
     for item_id, sources in zip(expected["item_id"], expected["sources"], strict=True):
         title = model.items_.loc[item_id, "title"]

@@ -139,39 +139,51 @@ def test_bad_rows_are_set_aside_and_good_rows_kept(ml100k_frames):
         rec.recommend(["1"], k=0)
 
 
-def test_save_and_load_give_the_same_recommendations(fitted_recommender, tmp_path):
+def test_save_and_load_with_the_events_give_the_same_recommendations(
+    fitted_recommender, ml100k_frames, tmp_path
+):
+    events, _ = ml100k_frames
     path = fitted_recommender.save(tmp_path / "model.pkl")
-    loaded = Recommender.load(path)
-    pd.testing.assert_frame_equal(
-        loaded.recommend(["5"], k=10), fitted_recommender.recommend(["5"], k=10)
-    )
+    users = ["5", "1", "943", "never-seen"]
+    loaded = Recommender.load(path, events)
+    pd.testing.assert_frame_equal(loaded.recommend(users, k=10), fitted_recommender.recommend(users, k=10))
+    assert len(loaded.histories_) == len(fitted_recommender.histories_)
+    # without events the file alone knows nobody: everyone gets the popular list
+    alone = Recommender.load(path)
+    assert not alone.knows_user("5") and len(alone.histories_) == 0
+    assert alone.recommend(["5"], k=5)["item_id"].tolist() == loaded.recommend(["never-seen"], k=5)["item_id"].tolist()
+    item = str(fitted_recommender.item_ids_[0])
+    alone.update(pd.DataFrame({"user_id": ["newcomer"], "item_id": [item], "timestamp": [9e9]}))
+    assert alone.knows_user("newcomer") and len(alone.histories_) == 1
 
 
-def test_a_model_saved_before_growing_user_ids_still_loads_and_grows(fitted_recommender, tmp_path):
+def test_the_model_file_holds_no_user_state():
+    """User state lives in the events (the store), never in the model file: a user
+    deleted from the store cannot come back from a model saved before the delete."""
+    import pickle
+
+    rec = shop_recommender()
+    rec.update(pd.DataFrame({"user_id": ["zoë-the-unique"], "item_id": ["mug"], "timestamp": [1.9e9]}))
+    assert rec.knows_user("zoë-the-unique")
+    payload = pickle.dumps(rec)
+    # ids are in it as raw UTF-8 (the items' are): no user's is
+    assert b"kettle" in payload
+    assert b"cleo" not in payload and "zoë-the-unique".encode() not in payload
+    assert not hasattr(pickle.loads(payload), "histories_")
+
+
+def test_an_older_model_file_is_refused_with_the_command_that_fixes_it(fitted_recommender, tmp_path):
     import pickle
 
     old = copy.deepcopy(fitted_recommender)
-    old.user_ids_ = pd.Index(old.user_ids_.tolist())  # format 2 kept a pandas Index
-    with (tmp_path / "v2.pkl").open("wb") as handle:
-        pickle.dump((2, old), handle)
-    loaded = Recommender.load(tmp_path / "v2.pkl")
-    pd.testing.assert_frame_equal(
-        loaded.recommend(["5"], k=10), fitted_recommender.recommend(["5"], k=10)
-    )
-    item = str(fitted_recommender.item_ids_[0])
-    loaded.update(pd.DataFrame({"user_id": ["newcomer"], "item_id": [item], "timestamp": [9e9]}))
-    assert loaded.knows_user("newcomer") and len(loaded.user_ids_) == len(old.user_ids_) + 1
-
-
-def test_a_model_with_an_older_sasrec_network_is_refused_clearly(ml100k_frames, tmp_path):
-    import pickle
-
-    events, _ = ml100k_frames
-    old = Recommender(sources=("sasrec",), ranker=False, sasrec_max_epochs=1).fit(events)
-    with (tmp_path / "v3.pkl").open("wb") as handle:
-        pickle.dump((3, old), handle)
-    with pytest.raises(ValueError, match=r"v3.pkl: its SASRec network .* format 3.*llmrec train"):
-        Recommender.load(tmp_path / "v3.pkl")
+    with (tmp_path / "v4.pkl").open("wb") as handle:
+        pickle.dump((4, old), handle)  # format 4 kept every user's history inside
+    with pytest.raises(ValueError, match=r"v4.pkl: .*older llmrec \(format 4.*llmrec train"):
+        Recommender.load(tmp_path / "v4.pkl")
+    with (tmp_path / "v9.pkl").open("wb") as handle:
+        pickle.dump((9, old), handle)
+    with pytest.raises(ValueError, match=r"v9.pkl: not a llmrec model of format 5"):
+        Recommender.load(tmp_path / "v9.pkl")
 
 
 @pytest.mark.slow
@@ -434,17 +446,14 @@ def test_adding_items_drops_the_kept_lists_only_when_what_ranks_changes():
     assert len(rec.list_cache_) == 0
 
 
-def test_a_saved_model_keeps_its_filters_and_an_older_file_gets_them(tmp_path):
+def test_a_saved_model_keeps_its_filters(tmp_path):
     rec = shop_recommender(repeat_tags=["Coffee"])
     wanted = {"max_price": 20, "brand": ["Bean Co", "Acme"]}
     expected = rec.recommend(["ana", "ben"], k=5, filters=wanted)
-    loaded = Recommender.load(rec.save(tmp_path / "shop.pkl"))
+    loaded = Recommender.load(rec.save(tmp_path / "shop.pkl"), shop_frames()[0])
     pd.testing.assert_frame_equal(loaded.recommend(["ana", "ben"], k=5, filters=wanted), expected)
-    del rec.attributes_, rec.repeat_tags  # as files saved before the shop filters were
-    older = Recommender.load(rec.save(tmp_path / "older.pkl"))
-    assert older.repeat_tags == ()
     # no repeat tags now: ana's coffee, mug and sugar stay out; the kettle is ≤ $20
-    out = older.recommend(["ana"], k=12, filters=wanted)
+    out = loaded.set_params(repeat_tags=()).recommend(["ana"], k=12, filters=wanted)
     assert set(out["item_id"]) == {"coffee-bean", "tea-acme", "paper-filters", "kettle"}
 
 
@@ -480,10 +489,10 @@ def test_not_interested_is_feedback_never_history_when_fitted_and_online():
     rec.fit(pd.concat([events, hidden], ignore_index=True), items)
 
     def history(user: str) -> set[str]:
-        return set(rec.item_ids_[rec.sequences_[rec.user_ids_.get_loc(user)]])
+        return set(rec.item_ids_[rec.histories_.items_of(user)])
 
     assert "grinder" not in history("ana") and "grinder" in history("ben")
-    assert rec.item_ids_[list(rec.negative_["ana"])].tolist() == ["grinder"]
+    assert rec.item_ids_[list(rec.histories_.negatives_of("ana"))].tolist() == ["grinder"]
     assert "grinder" not in set(rec.recommend(["ana"], k=12)["item_id"])
 
     before = rec.recommend(["cleo"], k=12)

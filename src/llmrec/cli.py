@@ -1028,7 +1028,7 @@ def quickstart(
                 report = train_from_store(store, settings, progress=progress)
             console.print(f"trained in {report.seconds:.0f} s: {', '.join(report.sources)}")
             model = load_trained(settings, store)
-        users = list(model.user_ids_[:3])
+        users = list(model.histories_.user_ids[:3])
         for user, frame in model.recommend(users, k=5).groupby("user_id", sort=False):
             table = Table(title=f"user {escape(user)}: top 5 and why")
             for column in ("rank", "title", "because you liked", "sources"):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -28,7 +27,6 @@ from llmrec.data.records import RecordKind
 from llmrec.data.validate import validate_frame
 from llmrec.errors import ModelFileError, UnknownIdError
 from llmrec.explain.reasons import Explanation, explain
-from llmrec.ids import GrowingIndex
 from llmrec.model_file import read_model, write_model
 from llmrec.models import (
     ALS,
@@ -50,13 +48,15 @@ from llmrec.rank.features import ItemStats, best_first, pair_features
 from llmrec.rank.filters import ItemAttributes, item_filters
 from llmrec.rank.lists import RankedList, RankedListCache
 from llmrec.rank.ranker import LambdaRanker
+from llmrec.users import UserHistories
 
 SOURCES = ("ease", "itemknn", "covisit", "als", "bpr", "sasrec", "content", "content_cf", "popular")
 CONTENT_SOURCES = frozenset({"content", "content_cf"})
 ORDER_SOURCES = frozenset({"sasrec", "covisit"})  # they learn from the order of events
 # progress(stage, total or None) -> the stage's advance(n) callback
 StageProgress = Callable[[str, int | None], Callable[[int], None]]
-_FORMAT_VERSION = 4  # 3: user_ids_ a GrowingIndex; 4: SASRec's own transformer blocks
+# 4: SASRec's own transformer blocks; 5: no user state (histories come from the events)
+_FORMAT_VERSION = 5
 LIST_DEPTH = 150  # a kept ranked list serves k ≤ 50 (MMR picks from the best 3k)
 _SECONDS_PER_DAY = 86_400.0
 
@@ -227,8 +227,6 @@ class Recommender:
         if unknown or not self.sources:
             raise ValueError(f"unknown source(s) {unknown}; known: {', '.join(SOURCES)}")
         self.__dict__.pop("_ranked_lists", None)
-        # What the model knows is as of now: users forgotten later are forgotten on load.
-        self.fitted_at_ = time.time()
         events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
         self.rejected_ = pd.DataFrame(
             [(r.line, r.reason) for r in rejected], columns=["row", "reason"]
@@ -452,43 +450,19 @@ class Recommender:
         return sorted(rng.choice(rows, size=self.ranker_max_users, replace=False).tolist())
 
     def _set_state(self, data: Interactions, events: pd.DataFrame, weights) -> None:
-        self.user_ids_ = GrowingIndex(data.user_ids)
         self.item_ids_ = data.item_ids
-        self.sequences_ = list(data.sequences)
-        self.last_time_ = data.last_time.copy()
         self.now_ = data.now
         counts = np.asarray(data.matrix.sum(axis=0)).ravel()
         trending = MostPopular(half_life_days=30).fit(data).item_scores_
         age = (self.now_ - data.item_first_time) / _SECONDS_PER_DAY
         self.stats_ = ItemStats(np.log1p(counts), trending, age, counts == 0)
         negative = events[EventPolicy(weights).negative_mask(events["event_type"])]
-        self.negative_ = {}
-        self._add_negative(negative)
-
-    def _add_negative(self, negative: pd.DataFrame) -> None:
-        cols = self.item_ids_.get_indexer(negative["item_id"].astype(str))
-        for user, col in zip(negative["user_id"].astype(str), cols, strict=True):
-            if col >= 0:
-                self.negative_.setdefault(user, set()).add(int(col))
+        self.histories_ = UserHistories(data, negative)
 
     # -- scoring -------------------------------------------------------------------
 
     def _history(self, rows: np.ndarray, extra: list[np.ndarray] | None = None) -> History:
-        sequences = [self.sequences_[r] if r >= 0 else np.zeros(0, np.int64) for r in rows]
-        if extra is not None:
-            sequences = extra
-        lengths = [len(s) for s in sequences]
-        matrix = sp.csr_matrix(
-            (
-                np.ones(sum(lengths), np.float32),
-                (
-                    np.repeat(np.arange(len(rows)), lengths),
-                    np.concatenate(sequences) if sequences else np.zeros(0, np.int64),
-                ),
-            ),
-            shape=(len(rows), len(self.item_ids_)),
-        )
-        return History(matrix, sequences, np.asarray(rows))
+        return self.histories_.history(rows, len(self.item_ids_), extra)
 
     def _candidate_features(
         self, history: History, allowed: np.ndarray | None, exclude, cold_view: bool = False
@@ -546,7 +520,7 @@ class Recommender:
     def _features(self, history: History, pairs: np.ndarray, scores, stats: ItemStats, best=None):
         """Ranker features of (batch row, item) ``pairs`` given the sources' scores."""
         lengths = np.array([len(s) for s in history.sequences], dtype=np.float64)
-        last = np.array([self.last_time_[r] if r >= 0 else np.nan for r in history.user_rows])
+        last = self.histories_.last_times(history.user_rows)
         recent = None
         if self.vectors_ is not None:
             recent = np.zeros((len(history), 5, self.vectors_.shape[1]), np.float32)
@@ -622,7 +596,7 @@ class Recommender:
                 if (found := cache.get(user)) is not None:
                     ranked[i] = found
         todo = np.array([i for i in range(len(users)) if i not in ranked], dtype=np.int64)
-        rows = self.user_ids_.get_indexer(users)
+        rows = self.histories_.rows(users)
         for start in range(0, len(todo), 256):
             batch = todo[start : start + 256]
             depth = LIST_DEPTH if cache is not None else pool
@@ -655,7 +629,7 @@ class Recommender:
         excluded — what the ranker chooses from, and so the ceiling of its recall."""
         self._check_fitted()
         users = pd.Index([str(u) for u in user_ids])
-        rows = self.user_ids_.get_indexer(users)
+        rows = self.histories_.rows(users)
         out = [pd.DataFrame({"user_id": [], "item_id": [], "sources": []})]
         for start in range(0, len(users), 256):
             batch = np.arange(start, min(start + 256, len(users)))
@@ -677,7 +651,7 @@ class Recommender:
         recommend alone — the bar the ranker has to clear."""
         self._check_fitted()
         users = pd.Index([str(u) for u in user_ids])
-        rows = self.user_ids_.get_indexer(users)
+        rows = self.histories_.rows(users)
         tie_order = np.argsort(self._tie_rank, kind="stable")
         out = [pd.DataFrame({"user_id": [], "source": [], "item_id": [], "rank": []})]
         for start in range(0, len(users), 256):
@@ -744,7 +718,7 @@ class Recommender:
         if exclude_seen:  # consumables come back; a dislike still hides one (below)
             exclude[:, self.attributes_.repeat_items(self.repeat_tags)] = False
         for r, user in enumerate(users):
-            exclude[r, list(self.negative_.get(user, ()))] = True
+            exclude[r, list(self.histories_.negatives_of(user))] = True
         x, pairs, names, by_source = self._candidate_features(history, allowed, exclude)
         score = self.ranker_.predict(x) if self.ranker_ is not None else self._fused(x, names)
         masks = by_source.astype(np.uint16) @ (1 << np.arange(by_source.shape[1], dtype=np.uint16))
@@ -802,24 +776,22 @@ class Recommender:
         self._check_fitted()
         if not self.knows_user(user_id):
             return None, set()
-        row = self.user_ids_.get_loc(str(user_id))
-        seen = set(self.item_ids_[self.sequences_[row]])
+        user = str(user_id)
+        seen = set(self.item_ids_[self.histories_.items_of(user)])
         if "content" not in self.scorers_:
             return None, seen
-        return self.scorers_["content"].user_vectors(self._history(np.array([row])))[0], seen
+        history = self._history(self.histories_.rows([user]))
+        return self.scorers_["content"].user_vectors(history)[0], seen
 
     def knows_user(self, user_id) -> bool:
-        """Whether the user has a history (from ``fit`` or ``update``)."""
+        """Whether the user has a history (from the events of ``fit``,
+        :meth:`set_histories` or ``update``)."""
         self._check_fitted()
-        try:  # get_loc: one hash lookup (get_indexer builds an Index per call)
-            row = self.user_ids_.get_loc(str(user_id))
-        except KeyError:
-            return False
-        return len(self.sequences_[row]) > 0
+        return self.histories_.knows(str(user_id))
 
     def _apply_feedback(self, user: str, items: np.ndarray, value: np.ndarray) -> np.ndarray:
         """Push down items similar to what the user disliked, skipped or hid."""
-        disliked = list(self.negative_.get(user, ()))
+        disliked = list(self.histories_.negatives_of(user))
         if not disliked or self.vectors_ is None or len(items) == 0:
             return value
         closest = (self.vectors_[items] @ self.vectors_[disliked].T).max(axis=1)
@@ -944,32 +916,34 @@ class Recommender:
                     f"{len(rejected)} event row(s) invalid, e.g. row "
                     f"{rejected[0].line}: {rejected[0].reason}"
                 )
-        events = events[events["item_id"].notna()].sort_values("timestamp", kind="stable")
         self.list_cache_.drop(pd.unique(events["user_id"].astype(str)))
+        self.histories_.update(events, self.item_ids_, EventPolicy(self._weights()))
+        return self
+
+    def set_histories(self, events: pd.DataFrame, validate: bool = True) -> Self:
+        """Build every user's history from ``events`` (all of them: the store's, for a
+        served model), replacing the histories this model had. A loaded model starts
+        with none: user state is never part of the model file. Bad rows are left out
+        with a warning, as in ``fit``; ``validate=False`` trusts rows that already passed
+        :func:`~llmrec.data.validate.validate_frame` (the store's)."""
+        self._check_fitted()
+        if validate:
+            events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
+            if rejected:
+                warnings.warn(
+                    f"{len(rejected)} event row(s) rejected, e.g. row {rejected[0].line}: "
+                    f"{rejected[0].reason}",
+                    stacklevel=2,
+                )
+        events = _undated_shuffled(events[events["item_id"].notna()], self.seed)
+        events = events.assign(
+            item_id=events["item_id"].astype(str),
+            user_id=events["user_id"].astype(str),
+            timestamp=events["timestamp"].astype("float64"),
+        )
         policy = EventPolicy(self._weights())
-        self._add_negative(events[policy.negative_mask(events["event_type"])])
-        positive = events[policy.positive_mask(events["event_type"])]
-        cols = self.item_ids_.get_indexer(positive["item_id"].astype(str))
-        positive, cols = positive[cols >= 0], cols[cols >= 0]
-        users = pd.Index(pd.unique(positive["user_id"]))
-        new_users = users[self.user_ids_.get_indexer(users) < 0]
-        if len(new_users):
-            self.user_ids_.append(new_users)
-            self.sequences_ += [np.zeros(0, np.int64) for _ in new_users]
-            self.last_time_ = np.r_[self.last_time_, np.full(len(new_users), np.nan)]
-        rows = self.user_ids_.get_indexer(positive["user_id"])
-        np.fmax.at(self.last_time_, rows, positive["timestamp"].to_numpy(np.float64))
-        added: dict[int, list[int]] = {}  # each user's new items, in time order, once
-        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-            mine = added.setdefault(row, [])
-            if col not in mine:
-                mine.append(col)
-        for row, mine in added.items():
-            history = self.sequences_[row]
-            known = set(history.tolist())
-            fresh = [c for c in mine if c not in known]
-            if fresh:
-                self.sequences_[row] = np.concatenate([history, np.asarray(fresh, np.int64)])
+        self.histories_ = UserHistories.from_events(events, self.item_ids_, policy)
+        self.list_cache_.clear()
         return self
 
     def forget(self, user_id, item_ids: Iterable | None = None) -> Self:
@@ -978,54 +952,61 @@ class Recommender:
         what the sources learned from them goes at the next ``fit``."""
         self._check_fitted()
         user = str(user_id)
-        row = self.user_ids_.get_indexer([user])[0]
-        if row < 0:
+        cols = None
+        if item_ids is not None:
+            cols = self.item_ids_.get_indexer(pd.Index([str(i) for i in item_ids]))
+        if not self.histories_.forget(user, cols):
             raise UnknownIdError(f"unknown user id: {user}")
         self.list_cache_.drop([user])
-        if item_ids is None:
-            self.sequences_[row] = np.zeros(0, np.int64)
-            self.negative_.pop(user, None)
-            return self
-        cols = self.item_ids_.get_indexer(pd.Index([str(i) for i in item_ids]))
-        self.sequences_[row] = self.sequences_[row][~np.isin(self.sequences_[row], cols)]
-        self.negative_.get(user, set()).difference_update(cols.tolist())
         return self
 
     # -- persistence ---------------------------------------------------------------
 
     def __getstate__(self) -> dict:
-        # A shared memo of other recommenders' fits is not part of this model, nor are
-        # the lists it ranked.
+        # What was learned only: not the users' histories (rebuilt from the events when
+        # loaded), a shared memo of other recommenders' fits, or the lists it ranked.
         state = {**self.__dict__, "fit_memo": None}
-        state.pop("_ranked_lists", None)
-        state.pop("_tie_ranks", None)
+        for runtime in ("histories_", "_ranked_lists", "_tie_ranks"):
+            state.pop(runtime, None)
         return state
 
+    def __deepcopy__(self, memo: dict) -> Recommender:
+        # A copy in memory is a whole recommender: the histories come along (a pickle
+        # leaves them out), and the memo of shared fits stays shared.
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
+        clone.fit_memo = self.fit_memo
+        if "histories_" in self.__dict__:
+            clone.histories_ = copy.deepcopy(self.histories_, memo)
+        return clone
+
     def save(self, path: str | Path) -> Path:
-        """Write the fitted recommender to one file, atomically and checksummed (see
-        :mod:`llmrec.model_file`; pickle inside: load only files you wrote)."""
+        """Write what the recommender learned to one file, atomically and checksummed
+        (see :mod:`llmrec.model_file`; pickle inside: load only files you wrote). Users'
+        histories are not in it: :meth:`load` rebuilds them from the events."""
         self._check_fitted()
         return write_model(Path(path), _FORMAT_VERSION, self)
 
     @classmethod
-    def load(cls, path: str | Path) -> Recommender:
-        """The recommender saved at ``path``; :class:`~llmrec.errors.ModelFileError` (a
-        ``ValueError``) names the file and the problem when it cannot be used."""
+    def load(cls, path: str | Path, events: pd.DataFrame | None = None) -> Recommender:
+        """The recommender saved at ``path``, with every user's history built from
+        ``events`` (see :meth:`set_histories`; without them it knows no user until
+        ``update``). :class:`~llmrec.errors.ModelFileError` (a ``ValueError``) names the
+        file and the problem when it cannot be used."""
         version, model = read_model(Path(path))
-        if version not in (2, 3, _FORMAT_VERSION) or not isinstance(model, cls):
+        if not isinstance(model, cls) or version > _FORMAT_VERSION:
             raise ModelFileError(path, f"not a llmrec model of format {_FORMAT_VERSION}")
-        if version < 4 and "sasrec" in model.scorers_:
+        if version < _FORMAT_VERSION:
             raise ModelFileError(
                 path,
-                f"its SASRec network is of an older llmrec (model format {version}); "
-                "fit it again (llmrec train)",
+                f"it is a model of an older llmrec (format {version}, which kept user "
+                "histories inside the model); fit it again (llmrec train)",
             )
-        if version == 2:  # its user ids were a pandas Index
-            model.user_ids_ = GrowingIndex(model.user_ids_)
-        if not hasattr(model, "attributes_"):  # saved before the shop filters
-            model.attributes_ = ItemAttributes.from_items(model.items_)
-            model.repeat_tags = ()
-        return model
+        empty = pd.DataFrame(
+            {"user_id": [], "item_id": [], "timestamp": [], "event_type": []}
+        ).astype({"user_id": str, "item_id": str, "timestamp": float, "event_type": str})
+        return model.set_histories(empty if events is None else events, validate=events is not None)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "scorers_"):

@@ -22,7 +22,6 @@ from llmrec.embed.vectors import embed_items
 from llmrec.errors import LlmrecError
 from llmrec.recommender import CONTENT_SOURCES, Recommender
 from llmrec.store import Store
-from llmrec.store.store import forgotten_user_hash
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,6 @@ def train_from_store(
     """Fit on the whole store and save; ``progress(stage, total)`` returns an advance
     callback for that stage (total None: no count known)."""
     started = time.perf_counter()
-    read_at = time.time()
     events, items = store.events_frame(), store.items_frame()
     if events.empty:
         raise LlmrecError("the store has no events: ingest some before training")
@@ -90,11 +88,10 @@ def train_from_store(
     model = build_recommender(settings, vectors).fit(
         events, items if not items.empty else None, progress=progress
     )
-    model.fitted_at_ = read_at  # users forgotten after the read are forgotten on load
     path = model.save(settings.effective_model_file)
     return TrainReport(
         path=path,
-        users=len(model.user_ids_),
+        users=len(model.histories_),
         items=len(model.item_ids_),
         events=len(events),
         sources=model.active_sources_,
@@ -103,28 +100,15 @@ def train_from_store(
     )
 
 
-def load_trained(settings: Settings, store: Store | None = None) -> Recommender | None:
-    """The saved model (with the configured ``recommender.repeat_tags``), or None when
-    ``llmrec train`` has not been run. With ``store``, users forgotten since the model
-    was fitted are forgotten in it too: a model file must not bring a deleted user back."""
+def load_trained(settings: Settings, store: Store) -> Recommender | None:
+    """The saved model with every user's history built from the store's events (and
+    the configured ``recommender.repeat_tags``), or None when ``llmrec train`` has not
+    been run. The model file holds no user state, so a user deleted from the store is
+    gone from the model too, whenever the file was written."""
     path = settings.effective_model_file
     if not path.is_file():
         return None
     model = Recommender.load(path)
     # A serving policy, not something learned: the settings of now apply.
     model.set_params(repeat_tags=tuple(settings.recommender.repeat_tags))
-    if store is not None:
-        forget_deleted_users(model, store)
-    return model
-
-
-def forget_deleted_users(model: Recommender, store: Store) -> list[str]:
-    """Forget in ``model`` the users the store forgot after the model's fit; returns them."""
-    # Models saved before fitted_at_ existed forget every forgotten user.
-    hashes = store.forgotten_user_hashes(getattr(model, "fitted_at_", 0.0))
-    if not hashes:
-        return []
-    forgotten = [u for u in model.user_ids_ if forgotten_user_hash(u) in hashes]
-    for user in forgotten:
-        model.forget(user)
-    return forgotten
+    return model.set_histories(store.events_frame(), validate=False)

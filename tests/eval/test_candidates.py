@@ -23,7 +23,7 @@ def test_candidate_recall_counts_test_items_in_each_sources_top_candidates(ml100
     # EASE's own share, recomputed from its scores: the test item among its best 20
     # items the user has not had
     users = split.test["user_id"].astype(str).to_numpy()
-    rows = rec.user_ids_.get_indexer(users)
+    rows = rec.histories_.rows(users)
     history = rec._history(rows)
     scores = rec.scorers_["ease"].score(history)
     scores[history.matrix.toarray() > 0] = -np.inf

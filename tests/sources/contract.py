@@ -202,6 +202,13 @@ class ScorerContract:
         loaded = pickle.loads(pickle.dumps(fitted))
         np.testing.assert_array_equal(loaded.score(history), fitted.score(history))
 
+    def test_a_score_depends_on_the_history_alone(self, fitted):
+        # No per-user state in a fitted scorer: histories are user state, kept outside
+        # the model (llmrec.users), so the same history scores alike whatever row it has.
+        history = newer_history()
+        unnamed = History(history.matrix, history.sequences, np.full(len(history), -1))
+        np.testing.assert_allclose(fitted.score(unnamed), fitted.score(history), rtol=1e-6, atol=1e-7)
+
     def test_the_order_of_a_history_as_declared(self, fitted):
         history = newer_history()
         reversed_ = History(history.matrix, [s[::-1].copy() for s in history.sequences],

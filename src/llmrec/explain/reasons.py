@@ -82,11 +82,11 @@ def explain(
             f"unknown user id: {user} (no history): nothing to explain, their list is popular "
             "items"
         )
-    row = model.user_ids_.get_indexer([user])[0]
-    sequence = model.sequences_[row]
+    row = model.histories_.rows([user])[0]
+    sequence = model.histories_.items_of(user)
     recent = sequence[-max_history:]
     # A disliked or skipped item is never a reason "because you liked".
-    negative = model.negative_.get(user, set())
+    negative = model.histories_.negatives_of(user)
     # Row 0: the full history; row i + 1: the history without its i-th recent item.
     variants = [sequence] + [sequence[sequence != c] for c in recent]
     history = model._history(np.full(len(variants), row), variants)

@@ -2,8 +2,11 @@
 on implicit feedback, Hu et al. 2008) and BPR (pairwise ranking, Rendle et al. 2009).
 They scale past the catalogues EASE can hold.
 
-A user the model was not fitted on is folded in by ridge regression of their history
-onto the item factors, so a new user needs no refit.
+Only the item factors are kept: every user, fitted on or not, is folded in from the
+history passed to ``score`` (ALS: the exact least-squares step of its own training,
+as implicit's ``recalculate_user``; BPR: ridge regression of the history onto the item
+factors). So a score depends on the history alone — a new user or new events need no
+refit, and no user's factors are stored with the model.
 
 ``threads``: implicit's threads (None: every core). BPR's updates are lock-free
 across threads, so only ``threads=1`` gives the same factors twice at one seed; ALS
@@ -38,24 +41,22 @@ class _ImplicitFactors(Scorer):
         with threadpool_limits(1, "blas"):
             model = self._model()
             model.fit(data.matrix.astype(np.float32), show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
-        gram = self.item_factors_.T.astype(np.float64) @ self.item_factors_
-        gram[np.diag_indices_from(gram)] += max(self.regularization, 1e-3) * data.n_items
-        self.fold_in_ = np.linalg.inv(gram).astype(np.float32)
+        self.gram_ = self.item_factors_.T.astype(np.float64) @ self.item_factors_
         self.n_items_ = data.n_items
         return self
 
     def user_vectors(self, history: History) -> np.ndarray:
+        """Each history's user factors, folded in from its items."""
         self._check_fitted()
-        # users who arrived after fit (Recommender.update) have a row but no factors yet
-        known = (history.user_rows >= 0) & (history.user_rows < len(self.user_factors_))
-        vectors = np.empty((len(history), self.item_factors_.shape[1]), dtype=np.float32)
-        vectors[known] = self.user_factors_[history.user_rows[known]]
-        if (~known).any():
-            projected = np.asarray(history.matrix[~known] @ self.item_factors_)
-            vectors[~known] = projected @ self.fold_in_
-        return vectors
+        return self._fold_in(history).astype(np.float32)
+
+    def _fold_in(self, history: History) -> np.ndarray:
+        """Ridge regression of the binary history onto the item factors."""
+        gram = self.gram_.copy()
+        gram[np.diag_indices_from(gram)] += max(self.regularization, 1e-3) * self.n_items_
+        projected = np.asarray(history.matrix @ self.item_factors_, dtype=np.float64)
+        return projected @ np.linalg.inv(gram)
 
     def score(self, history: History) -> np.ndarray:
         return self.user_vectors(history) @ self.item_factors_.T
@@ -87,6 +88,20 @@ class ALS(_ImplicitFactors):
             random_state=self.seed,
             num_threads=self.threads or 0,
         )
+
+    def _fold_in(self, history: History) -> np.ndarray:
+        """ALS's user step: with confidence ``alpha`` on the history's items and 1
+        elsewhere, x = (YᵀY + λI + (α−1)·Y_hᵀY_h)⁻¹ · α·Σ y_h (Hu et al. 2008, eq. 4)."""
+        n_factors = self.item_factors_.shape[1]
+        base = self.gram_ + self.regularization * np.eye(n_factors)
+        factors = self.item_factors_.astype(np.float64)
+        systems = np.repeat(base[None], len(history), axis=0)
+        targets = np.zeros((len(history), n_factors))
+        for r, items in enumerate(history.sequences):
+            chosen = factors[items]
+            systems[r] += (self.alpha - 1.0) * chosen.T @ chosen
+            targets[r] = self.alpha * chosen.sum(axis=0)
+        return np.linalg.solve(systems, targets[..., None])[..., 0]
 
 
 class BPR(_ImplicitFactors):

@@ -633,7 +633,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         known = state.model is not None and state.model.knows_user(user_id)
         if not any(removed.values()) and not known:
             raise HTTPException(404, f"unknown user id: {user_id}")
-        state.apply(lambda m: m.forget(user_id) if user_id in m.user_ids_ else None)
+        state.apply(lambda m: m.forget(user_id) if user_id in m.histories_.user_ids else None)
         return s.DeletedOut(user_id=user_id, removed=removed)
 
     @app.post(
@@ -696,13 +696,13 @@ def _by_text(
 
 def _profile(rec: Recommender, store: Store, user_id: str, top: int):
     mine = store.user_interests_of(user_id)
-    count = len(rec.sequences_[rec.user_ids_.get_loc(user_id)]) if rec.knows_user(user_id) else 0
+    sequence = rec.histories_.items_of(user_id)
+    count = len(sequence)
     if len(mine):
         keywords = [s.KeywordOut(keyword=k, weight=float(w)) for k, w in mine["keywords"].iloc[0]]
         return keywords[:top], _text(mine["summary"].iloc[0]), count
     weights: dict[str, float] = {}
     if count and "tags" in rec.items_.columns:
-        sequence = rec.sequences_[rec.user_ids_.get_loc(user_id)]
         for tags in rec.items_["tags"].iloc[sequence]:
             for tag in tags if isinstance(tags, list) else []:
                 weights[tag] = weights.get(tag, 0.0) + 1.0 / count

@@ -170,8 +170,7 @@ class ModelState:
     def _warm(self, model: Recommender, wanted: int, batch: int = 32) -> None:
         """Rank the ``wanted`` most recently active users' lists, a small batch per read
         lock so that writes wait little, unless another model is served meanwhile."""
-        recent_first = np.argsort(-np.nan_to_num(model.last_time_, nan=-np.inf))
-        users = model.user_ids_[recent_first[:wanted]]
+        users = model.histories_.most_recent(wanted)
         for start in range(0, len(users), batch):
             with self.lock.reading():
                 if self.model is not model or self._closed:

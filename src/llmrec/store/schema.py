@@ -192,9 +192,9 @@ api_keys = Table(
 )
 
 
-# Users forgotten by DELETE /users/{id}: a model fitted before ``forgotten_at`` still holds
-# their history, so whoever loads such a model forgets them in it again. Only a hash of
-# the id is kept (llmrec.store.forgotten_user_hash), not the id itself.
+# Users forgotten by DELETE /users/{id}: the record that a deletion happened and when
+# (model files of format 4 and older held histories and read it to forget them again).
+# Only a hash of the id is kept (llmrec.store.forgotten_user_hash), not the id itself.
 forgotten_users = Table(
     "forgotten_users",
     metadata,

@@ -333,8 +333,8 @@ class Store:
     def delete_user(self, user_id: str) -> dict[str, int]:
         """Forget a user in one transaction: their events, links (both ways), interests,
         cached LLM answers about them, quarantined rows naming them and the user row; the
-        user is recorded in ``forgotten_users`` so that a model fitted before now forgets
-        them when loaded. Returns the rows removed per table."""
+        user is recorded (a hash of the id, the time) in ``forgotten_users``, a record
+        that the deletion happened. Returns the rows removed per table."""
         removed = {}
         with self.engine.begin() as conn:
             for name, table, where in [
