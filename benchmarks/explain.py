@@ -24,6 +24,7 @@ from rich.table import Table
 
 from llmrec.config import load_settings
 from llmrec.data.datasets import load_dataset
+from llmrec.explain import explain
 from llmrec.explain.sentence import explanation_sentences
 from llmrec.llm import load_llm
 from llmrec.llm.cache import CachedLLM
@@ -62,7 +63,7 @@ def main() -> None:
         list(zip(tops["user_id"], tops["item_id"], strict=True)), description="explaining"
     ):
         t = time.perf_counter()
-        why = model.explain(user, item)
+        why = explain(model, user, item)
         latencies.append(time.perf_counter() - t)
         explanations.append(why)
         if not why.history:

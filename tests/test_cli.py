@@ -18,6 +18,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from llmrec import Recommender, Store
+from llmrec.explain import explain
 from tests.conftest import SHOP_TOML, stock_shop, time_limit
 
 _ALL_CORES = str(len(os.sched_getaffinity(0)))
@@ -250,7 +251,7 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
     why = llmrec("explain", "--user", "1", "--item", first["item_id"], "--sentence", cwd=tmp_path, env=env)
     assert why.returncode == 0, why.stderr
     assert "(LLM)" in why.stdout or "failed" in why.stdout
-    reasons = model.explain("1", first["item_id"])
+    reasons = explain(model, "1", first["item_id"])
     assert f"score {reasons.score:.3f}" in why.stdout
     assert reasons.history[0].title[:20] in why.stdout and reasons.features[0].feature in why.stdout
     unknown = llmrec("explain", "--user", "1", "--item", "nope", cwd=tmp_path, env=env)

@@ -643,6 +643,7 @@ def explain(
 ) -> None:
     """Why the trained model scores an item for a user: the history items whose removal
     lowers the score most, the proposing sources, shared tags and the ranker's features."""
+    from llmrec.explain import explain as reasons_for
     from llmrec.explain.sentence import explanation_sentences
     from llmrec.llm import load_llm
     from llmrec.llm.cache import CachedLLM
@@ -654,7 +655,7 @@ def explain(
             model = load_trained(settings, store)
         if model is None:
             raise LlmrecError("no trained model: run `llmrec train` first")
-        why = model.explain(user, item)
+        why = reasons_for(model, user, item)
         if sentence:
             with _open_store(settings) as store, load_llm(settings.llm) as llm:
                 [said] = explanation_sentences([why], CachedLLM(llm, store))
@@ -1002,6 +1003,7 @@ def quickstart(
     serve them (web page and API key printed) and, while the service answers, compare
     llmrec with baselines. Every step is cached: a rerun reaches the service quickly."""
     from llmrec.enrich.descriptions import enrich_items
+    from llmrec.explain import explain as reasons_for
     from llmrec.llm import load_llm
     from llmrec.training import load_trained, train_from_store
 
@@ -1033,7 +1035,7 @@ def quickstart(
             table = Table(title=f"user {escape(user)}: top 5 and why")
             for column in ("rank", "title", "because you liked", "sources"):
                 table.add_column(column, overflow="fold")
-            whys = [model.explain(user, item, top=2) for item in frame["item_id"]]
+            whys = [reasons_for(model, user, item, top=2) for item in frame["item_id"]]
             titles = distinct_titles([w.title for w in whys], [w.item_id for w in whys])
             for row, why, title in zip(frame.itertuples(index=False), whys, titles, strict=True):
                 liked = "; ".join(h.title for h in why.history)

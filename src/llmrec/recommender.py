@@ -16,7 +16,7 @@ import inspect
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,6 @@ from llmrec.data.events import DEFAULT_EVENT_WEIGHTS, EventPolicy
 from llmrec.data.records import RecordKind
 from llmrec.data.validate import validate_frame
 from llmrec.errors import ModelFileError, UnknownIdError
-from llmrec.explain.reasons import Explanation, explain
 from llmrec.model_file import read_model, write_model
 from llmrec.models import (
     ALS,
@@ -49,6 +48,9 @@ from llmrec.rank.filters import ItemAttributes, item_filters
 from llmrec.rank.lists import RankedList, RankedListCache
 from llmrec.rank.ranker import LambdaRanker
 from llmrec.users import UserHistories
+
+if TYPE_CHECKING:
+    from llmrec.explain.reasons import Explanation
 
 SOURCES = ("ease", "itemknn", "covisit", "als", "bpr", "sasrec", "content", "content_cf", "popular")
 CONTENT_SOURCES = frozenset({"content", "content_cf"})
@@ -547,14 +549,36 @@ class Recommender:
             best,
         )
 
-    def _score_item(self, history: History, col: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """The final score of item ``col`` for every history of the batch (what
-        ``recommend`` would give it), with the ranker's features."""
+    def score_item(
+        self, col: int, sequences: Sequence[np.ndarray], user_id: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The final score of the item in column ``col`` (of ``item_ids_``) for each
+        history in ``sequences`` (item columns, oldest first), as ``recommend`` would give
+        it, with the ranker's features (a row per history) and their names. ``user_id``
+        gives every history that user's time features. What-if histories are how
+        explanations (:func:`llmrec.explain.explain`) measure each item's influence."""
+        self._check_fitted()
+        row = self.histories_.rows([str(user_id)])[0] if user_id is not None else -1
+        history = self._history(np.full(len(sequences), row), list(sequences))
         scores = self._source_scores(history)
         pairs = np.column_stack([np.arange(len(history)), np.full(len(history), col)])
         x, names = self._features(history, pairs, scores, self.stats_)
         value = self.ranker_.predict(x) if self.ranker_ is not None else self._fused(x, names)
         return value, x, names
+
+    def proposing_sources(
+        self, col: int, sequence: np.ndarray, user_id: str | None = None
+    ) -> list[str]:
+        """The sources whose best ``candidates_per_source`` for the history ``sequence``
+        (item columns, oldest first) include the item in column ``col``."""
+        self._check_fitted()
+        row = self.histories_.rows([str(user_id)])[0] if user_id is not None else -1
+        history = self._history(np.array([row]), [np.asarray(sequence, np.int64)])
+        _, pairs, _, by_source = self._candidate_features(history, None, None)
+        hit = np.flatnonzero(pairs[:, 1] == col)
+        if len(hit) == 0:
+            return []
+        return [s for s, proposed in zip(self.scorers_, by_source[hit[0]], strict=True) if proposed]
 
     def _fused(self, x: np.ndarray, names: list[str]) -> np.ndarray:
         """Reciprocal rank fusion of the sources (the no-ranker ablation)."""
@@ -765,9 +789,16 @@ class Recommender:
         return cache
 
     def explain(self, user_id, item_id, top: int = 5) -> Explanation:
-        """Why ``item_id`` scores as it does for ``user_id``: the history items whose
-        removal lowers its score most, the sources that proposed it, the matching tags and
-        the ranker's top feature contributions (see :mod:`llmrec.explain.reasons`)."""
+        """Deprecated alias of :func:`llmrec.explain.explain` (``explain(model, user_id,
+        item_id, top=top)``); removed in the next release."""
+        warnings.warn(
+            "Recommender.explain is deprecated: use llmrec.explain.explain(model, user_id, "
+            "item_id)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from llmrec.explain.reasons import explain  # explanations build on the recommender
+
         return explain(self, user_id, item_id, top=top)
 
     def taste(self, user_id) -> tuple[np.ndarray | None, set[str]]:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from llmrec.errors import UnknownIdError
+from llmrec.explain import explain
 
 
 def _score(model, user: str, item: str) -> float:
@@ -19,7 +20,7 @@ def _score(model, user: str, item: str) -> float:
 def test_explanation_of_a_recommendation(fitted_recommender):
     model = fitted_recommender
     top = model.recommend(["1"], k=1).iloc[0]
-    why = model.explain("1", top["item_id"])
+    why = explain(model, "1", top["item_id"])
     assert why.user_id == "1" and why.item_id == top["item_id"]
     assert why.title == model.items_.loc[top["item_id"], "title"]
     assert why.score == pytest.approx(top["score"], rel=1e-6)
@@ -48,7 +49,7 @@ def test_removing_the_top_reason_lowers_the_score(fitted_recommender):
     tops = fitted_recommender.recommend(users, k=1)
     explained = 0
     for user, item in zip(tops["user_id"], tops["item_id"], strict=True):
-        why = fitted_recommender.explain(user, item)
+        why = explain(fitted_recommender, user, item)
         if not why.history:
             continue
         explained += 1
@@ -61,17 +62,24 @@ def test_removing_the_top_reason_lowers_the_score(fitted_recommender):
 
 def test_unknown_ids_are_named(fitted_recommender):
     with pytest.raises(UnknownIdError, match="no-such-item"):
-        fitted_recommender.explain("1", "no-such-item")
+        explain(fitted_recommender, "1", "no-such-item")
     # A user without a history has nothing to explain: their list is popular items.
     with pytest.raises(UnknownIdError, match="unknown user id: someone-new"):
-        fitted_recommender.explain("someone-new", "50")
+        explain(fitted_recommender, "someone-new", "50")
 
 
 def test_a_disliked_item_is_never_a_reason(fitted_recommender):
     model = copy.deepcopy(fitted_recommender)
     user = "1"
     top = model.recommend([user], k=1).iloc[0]["item_id"]
-    cited = model.explain(user, top).history[0].item_id
+    cited = explain(model, user, top).history[0].item_id
     model.update(pd.DataFrame({"user_id": [user], "item_id": [cited], "event_type": ["dislike"],
                                "timestamp": [9e9]}))  # fmt: skip
-    assert cited not in [h.item_id for h in model.explain(user, top).history]
+    assert cited not in [h.item_id for h in explain(model, user, top).history]
+
+
+def test_the_recommenders_explain_is_a_deprecated_alias(fitted_recommender):
+    top = fitted_recommender.recommend(["1"], k=1).iloc[0]
+    with pytest.warns(DeprecationWarning, match=r"llmrec.explain.explain\(model"):
+        old = fitted_recommender.explain("1", top["item_id"])
+    assert old == explain(fitted_recommender, "1", top["item_id"])

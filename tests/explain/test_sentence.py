@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from llmrec.explain import explain
 from llmrec.explain.reasons import Explanation, HistoryReason
 from llmrec.explain.sentence import (
     explanation_sentences,
@@ -24,7 +25,7 @@ def _names(text: str) -> set[str]:
 def test_sentences_name_only_what_the_reasons_hold(fitted_recommender, embedded_llm, store):
     model = fitted_recommender
     tops = model.recommend(["1", "2", "3", "4", "5", "6"], k=1)
-    reasons = [model.explain(u, i) for u, i in zip(tops["user_id"], tops["item_id"], strict=True)]
+    reasons = [explain(model, u, i) for u, i in zip(tops["user_id"], tops["item_id"], strict=True)]
     cached = CachedLLM(embedded_llm, store)
     sentences = explanation_sentences(reasons, cached)
     assert cached.calls == 6

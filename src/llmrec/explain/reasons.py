@@ -72,25 +72,23 @@ def explain(
     The ``max_history`` most recent history items are each tested for influence; the
     ``top`` strongest history items, features and keywords are returned.
     """
-    model._check_fitted()
     user, item = str(user_id), str(item_id)
+    known = model.knows_user(user)  # (raises when the model is not fitted)
     col = model.item_ids_.get_indexer([item])[0]
     if col < 0:
         raise UnknownIdError(f"unknown item id: {item}")
-    if not model.knows_user(user):
+    if not known:
         raise UnknownIdError(
             f"unknown user id: {user} (no history): nothing to explain, their list is popular "
             "items"
         )
-    row = model.histories_.rows([user])[0]
     sequence = model.histories_.items_of(user)
     recent = sequence[-max_history:]
     # A disliked or skipped item is never a reason "because you liked".
     negative = model.histories_.negatives_of(user)
     # Row 0: the full history; row i + 1: the history without its i-th recent item.
     variants = [sequence] + [sequence[sequence != c] for c in recent]
-    history = model._history(np.full(len(variants), row), variants)
-    value, x, names = model._score_item(history, col)
+    value, x, names = model.score_item(col, variants, user)
     influence = value[0] - value[1:]
     order = np.argsort(-influence, kind="stable")[:top]
     reasons = [
@@ -112,20 +110,11 @@ def explain(
         item_id=item,
         title=_title(model, col),
         score=float(value[0]),
-        sources=_proposing_sources(model, history, col),
+        sources=model.proposing_sources(col, sequence, user),
         history=reasons,
         keywords=_shared_tags(model, sequence, col, top),
         features=features,
     )
-
-
-def _proposing_sources(model: Recommender, history, col: int) -> list[str]:
-    first = model._history(history.user_rows[:1], history.sequences[:1])
-    _, pairs, _, by_source = model._candidate_features(first, None, None)
-    hit = np.flatnonzero(pairs[:, 1] == col)
-    if len(hit) == 0:
-        return []
-    return [s for s, proposed in zip(model.scorers_, by_source[hit[0]], strict=True) if proposed]
 
 
 def _shared_tags(model: Recommender, sequence: np.ndarray, col: int, top: int) -> list[str]:

@@ -46,6 +46,7 @@ from llmrec.config import Settings
 from llmrec.data.records import RecordKind
 from llmrec.data.validate import validate_frame, validate_frames
 from llmrec.errors import UnknownIdError
+from llmrec.explain import explain as reasons_for
 from llmrec.presentation import distinct_titles
 from llmrec.rank.filters import FilterError, item_filters
 from llmrec.recommender import Recommender
@@ -518,7 +519,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             items = framed(rec, frame)
             if explain and rec.knows_user(user_id):
                 for item in items:
-                    why = rec.explain(user_id, item["item_id"])
+                    why = reasons_for(rec, user_id, item["item_id"])
                     item["reasons"] = s.ReasonsOut(
                         sources=why.sources,
                         history=[s.HistoryReasonOut(**asdict(h)) for h in why.history],
