@@ -217,8 +217,8 @@ def test_evaluate_writes_a_report_with_plots(tmp_path: Path, ml100k: Path):
     # EASE's l2 was chosen on a validation split: every value tried is on record
     tuning = __import__("json").loads((report / "tuning.json").read_text())
     assert [t["source"] for t in tuning] == ["ease"]
-    assert tuning[0]["chosen"]["ease_l2"] in [t["ease_l2"] for t in tuning[0]["trials"]]
-    assert "| ease | ease_l2=" in text
+    assert tuning[0]["chosen"]["l2"] in [t["l2"] for t in tuning[0]["trials"]]
+    assert "| ease | l2=" in text
     bad = llmrec("evaluate", "--split", "random", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown split" in bad.stderr
 

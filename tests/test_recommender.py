@@ -507,3 +507,69 @@ def test_not_interested_is_feedback_never_history_when_fitted_and_online():
     # so no look-alikes to push down)
     kept = before[before["item_id"] != "grinder"]
     assert after["item_id"].tolist() == kept["item_id"].tolist()
+
+
+def test_sources_take_their_options_and_the_older_arguments_still_apply():
+    events, items = shop_frames()
+    rec = Recommender(sources={"ease": {"l2": 10.0}, "popular": None}, ranker=False).fit(events, items)
+    assert rec.scorers_["ease"].l2 == 10.0 and list(rec.source_configs_) == ["ease", "popular"]
+    assert type(rec.source_configs_["ease"]).model_validate_json(rec.source_configs_["ease"].model_dump_json()) == rec.source_configs_["ease"]
+    with pytest.warns(DeprecationWarning, match=r"ease_l2: deprecated, give the source its options"):
+        older = Recommender(sources=("ease", "popular"), ease_l2=7.0, ranker=False).fit(events, items)
+    assert older.scorers_["ease"].l2 == 7.0
+    with pytest.raises(ValueError, match=r"source 'ease': l2: Input should be greater than 0"):
+        Recommender(sources={"ease": {"l2": 0}}).fit(events, items)
+
+
+def test_a_new_source_is_one_class_and_one_registry_entry(monkeypatch):
+    """What the recommender knows of a source comes from its class in the registry."""
+    from pydantic import Field
+
+    from llmrec.models import SOURCES, Scorer, SourceConfig
+
+    class Newest(Scorer):  # scores the items by how recently anyone first had them
+        name = "newest"
+
+        class Config(SourceConfig):
+            weight: float = Field(1.0, gt=0)
+
+        def __init__(self, weight: float = 1.0) -> None:
+            self.weight = weight
+
+        def fit(self, data):
+            self.order_ = np.argsort(np.argsort(np.nan_to_num(data.item_first_time, nan=0.0)))
+            self.n_items_ = data.n_items
+            return self
+
+        def score(self, history):
+            self._check_fitted()
+            return np.tile(self.weight * self.order_.astype(np.float32), (len(history), 1))
+
+    monkeypatch.setitem(SOURCES, "newest", Newest)
+    events, items = shop_frames()
+    rec = Recommender(sources={"newest": {"weight": 2.0}}, ranker=False).fit(events, items)
+    newest_first = events.groupby("item_id")["timestamp"].min().sort_values(ascending=False).index
+    had = set(events.loc[events["user_id"] == "ana", "item_id"])
+    out = rec.recommend(["ana"], k=3)
+    assert rec.scorers_["newest"].weight == 2.0 and set(out["sources"]) == {"newest"}
+    assert out["item_id"].tolist() == [i for i in newest_first if i not in had][:3]
+
+
+def test_content_sources_encode_with_the_encoder_given_and_say_so_without_one(recwarn):
+    import pickle
+
+    from llmrec.config import EmbedSettings
+    from llmrec.embed import load_encoder
+    from llmrec.embed.item_text import item_texts
+
+    events, items = shop_frames()
+    with load_encoder(EmbedSettings()) as encoder:
+        rec = Recommender(sources=("content", "popular"), ranker=False, encoder=encoder)
+        rec.fit(events, items)
+        frame = rec.items_.reset_index(names="item_id").fillna({"title": "", "description": ""})
+        wanted = encoder.encode(item_texts(frame, None, rec.item_text_template, 2_000).tolist())
+    np.testing.assert_allclose(rec.vectors_, wanted, rtol=1e-6)
+    assert not [w for w in recwarn if "default encoder" in str(w.message)]
+    assert pickle.loads(pickle.dumps(rec)).encoder is None  # a runtime resource, not saved
+    with pytest.warns(UserWarning, match="encoded by the default encoder"):
+        Recommender(sources=("content", "popular"), ranker=False).fit(events, items)

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -149,20 +157,30 @@ class EmbedSettings(BaseModel):
     max_text_chars: int = Field(2_000, ge=50, description="item text is cut to this")
 
 
+# Settings of an older release, each one source option (deprecated).
+_SOURCE_OPTIONS = {"ease_l2": ("ease", "l2"), "sasrec_max_epochs": ("sasrec", "max_epochs")}
+
+
 class RecommenderSettings(BaseModel):
     """The hybrid recommender that ``llmrec train`` fits (see :class:`llmrec.Recommender`)."""
 
-    sources: list[str] = Field(
-        ["ease", "sasrec", "covisit", "itemknn", "content", "content_cf", "popular"],
-        description="candidate sources: ease, itemknn, covisit, als, bpr, sasrec, content, "
-        "content_cf, popular",
+    sources: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {
+            name: {}
+            for name in ("ease", "sasrec", "covisit", "itemknn", "content", "content_cf", "popular")
+        },
+        description="candidate sources, each a table of its options "
+        "([recommender.sources.ease] l2 = 250), or a list of names at their defaults: ease, "
+        "itemknn, covisit, als, bpr, sasrec, content, content_cf, popular",
     )
     ranker: bool = Field(True, description="LambdaRank over the candidates (else rank fusion)")
     candidates_per_source: int = Field(50, ge=1, le=10_000)
     diversity: float = Field(0.0, ge=0.0, le=1.0, description="default MMR λ")
     feedback_penalty: float = Field(0.5, ge=0.0, description="push-down of disliked look-alikes")
-    ease_l2: float = Field(500.0, gt=0)
-    sasrec_max_epochs: int = Field(200, ge=1)
+    ease_l2: float | None = Field(None, gt=0, description="deprecated: sources.ease.l2")
+    sasrec_max_epochs: int | None = Field(
+        None, ge=1, description="deprecated: sources.sasrec.max_epochs"
+    )
     ranker_holdout: int = Field(5, ge=1, description="newest items per user the ranker learns")
     cold_views: int = Field(8, ge=0, description="draws of pseudo-new items for the ranker")
     ranker_max_users: int | None = Field(5_000, ge=10, description="users the ranker learns from")
@@ -174,6 +192,30 @@ class RecommenderSettings(BaseModel):
         description="tags of consumables: items with one of them (exact) are recommended "
         "again to users who had them; applies when a model is loaded, no retrain needed",
     )
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _list_of_names(cls, sources: object) -> object:
+        if isinstance(sources, list | tuple):
+            return {name: {} for name in sources}
+        return sources
+
+    @model_validator(mode="after")
+    def _deprecated_source_options(self) -> RecommenderSettings:
+        for field, (source, option) in _SOURCE_OPTIONS.items():
+            value = getattr(self, field)
+            if value is None:
+                continue
+            warnings.warn(
+                f"recommender.{field} is deprecated: set {option} in "
+                f"[recommender.sources.{source}]",
+                FutureWarning,
+                stacklevel=2,
+            )
+            if source in self.sources:  # the source's own table wins
+                self.sources[source] = {option: value, **self.sources[source]}
+        self.ease_l2 = self.sasrec_max_epochs = None
+        return self
 
     @field_validator("repeat_tags")
     @classmethod

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import inspect
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
@@ -28,18 +28,13 @@ from llmrec.data.validate import validate_frame
 from llmrec.errors import ModelFileError, UnknownIdError
 from llmrec.model_file import read_model, write_model
 from llmrec.models import (
-    ALS,
-    BPR,
-    EASE,
-    ContentScorer,
-    ContentToCFScorer,
-    CoVisitation,
+    SOURCES,
     History,
     Interactions,
-    ItemKNN,
     MostPopular,
-    SASRec,
     Scorer,
+    SourceConfig,
+    source_configs,
 )
 from llmrec.models.memo import FitMemo
 from llmrec.rank.diversity import mmr
@@ -50,11 +45,25 @@ from llmrec.rank.ranker import LambdaRanker
 from llmrec.users import UserHistories
 
 if TYPE_CHECKING:
+    from llmrec.embed.encoders import TextEncoder
     from llmrec.explain.reasons import Explanation
 
-SOURCES = ("ease", "itemknn", "covisit", "als", "bpr", "sasrec", "content", "content_cf", "popular")
-CONTENT_SOURCES = frozenset({"content", "content_cf"})
-ORDER_SOURCES = frozenset({"sasrec", "covisit"})  # they learn from the order of events
+DEFAULT_SOURCES = ("ease", "sasrec", "covisit", "itemknn", "content", "content_cf", "popular")
+CONTENT_SOURCES = frozenset(name for name, source in SOURCES.items() if source.needs_text)
+ORDER_SOURCES = frozenset(name for name, source in SOURCES.items() if source.learns_order)
+# Constructor arguments of an older release, each one source option (deprecated).
+_SOURCE_KNOBS = {
+    "ease_l2": ("ease", "l2"),
+    "itemknn_neighbours": ("itemknn", "neighbours"),
+    "covisit_window": ("covisit", "window"),
+    "als_factors": ("als", "factors"),
+    "als_regularization": ("als", "regularization"),
+    "bpr_factors": ("bpr", "factors"),
+    "bpr_learning_rate": ("bpr", "learning_rate"),
+    "sasrec_max_len": ("sasrec", "max_len"),
+    "sasrec_dropout": ("sasrec", "dropout"),
+    "sasrec_max_epochs": ("sasrec", "max_epochs"),
+}
 # progress(stage, total or None) -> the stage's advance(n) callback
 StageProgress = Callable[[str, int | None], Callable[[int], None]]
 # 4: SASRec's own transformer blocks; 5: no user state (histories come from the events)
@@ -66,8 +75,12 @@ _SECONDS_PER_DAY = 86_400.0
 class Recommender:
     """A two-stage hybrid recommender (see the module docstring).
 
-    ``sources``: candidate sources out of :data:`SOURCES`; ``ranker=False`` fuses the
-    sources' ranks (reciprocal rank fusion) instead of learning a ranker. The ranker is
+    ``sources``: the candidate sources (:data:`llmrec.models.SOURCES`), a list of names
+    (each at its defaults) or a mapping of name → options, e.g. ``{"ease": {"l2": 250},
+    "sasrec": {}}``; ``source_configs_`` holds them validated after ``fit``. The
+    ``ease_l2``-style arguments are deprecated aliases of those options.
+    ``ranker=False`` fuses the sources' ranks (reciprocal rank fusion) instead of
+    learning a ranker. The ranker is
     trained on sources fitted without each user's ``ranker_holdout`` newest items, each
     of them a query ranked from the history before it; ``refit_sources=True`` then fits
     them on everything (SASRec: ``sasrec_refit_epochs`` more epochs, see
@@ -76,9 +89,11 @@ class Recommender:
     nobody has touched (see :meth:`_cold_view`). The ranker learns from at most
     ``ranker_max_users`` users (a seeded sample; None: all). Content sources
     need ``items`` with text in ``fit``; ``item_vectors`` (a frame indexed by item id) or
-    else the configured text encoder provides the vectors. ``fit_memo`` (a
-    :class:`~llmrec.models.memo.FitMemo`) shares fitted sources with other recommenders
-    fitted on the same events, as an evaluation's baselines and ablations are.
+    else ``encoder`` (a :class:`~llmrec.embed.encoders.TextEncoder`, not saved with the
+    model) provides the vectors; with neither, the default encoder does, with a warning.
+    ``fit_memo`` (a :class:`~llmrec.models.memo.FitMemo`) shares fitted sources with
+    other recommenders fitted on the same events, as an evaluation's baselines and
+    ablations are.
     ``list_cache_size`` users' ranked lists are kept (:mod:`llmrec.rank.lists`) so that
     asking again for a user whose history did not change skips the scoring; ``update``,
     ``forget`` and ``add_items`` drop the lists they change. The service turns it on.
@@ -88,31 +103,24 @@ class Recommender:
 
     def __init__(
         self,
-        sources: Sequence[str] = (
-            "ease",
-            "sasrec",
-            "covisit",
-            "itemknn",
-            "content",
-            "content_cf",
-            "popular",
-        ),
+        sources: Sequence[str] | Mapping[str, SourceConfig | Mapping | None] = DEFAULT_SOURCES,
         ranker: bool = True,
         candidates_per_source: int = 50,
         diversity: float = 0.0,
         feedback_penalty: float = 0.5,
         event_weights: dict[str, float] | None = None,
-        ease_l2: float = 500.0,
-        itemknn_neighbours: int = 100,
-        covisit_window: int = 5,
-        als_factors: int = 64,
-        als_regularization: float = 0.05,
-        bpr_factors: int = 64,
-        bpr_learning_rate: float = 0.05,
-        sasrec_max_len: int = 50,
-        sasrec_dropout: float = 0.5,
-        sasrec_max_epochs: int = 200,
+        ease_l2: float | None = None,
+        itemknn_neighbours: int | None = None,
+        covisit_window: int | None = None,
+        als_factors: int | None = None,
+        als_regularization: float | None = None,
+        bpr_factors: int | None = None,
+        bpr_learning_rate: float | None = None,
+        sasrec_max_len: int | None = None,
+        sasrec_dropout: float | None = None,
+        sasrec_max_epochs: int | None = None,
         item_vectors: pd.DataFrame | None = None,
+        encoder: TextEncoder | None = None,
         item_text_template: str = "{title}. {tags}. {description}",
         refit_sources: bool = False,
         sasrec_refit_epochs: int = 3,
@@ -124,7 +132,7 @@ class Recommender:
         list_cache_size: int = 0,
         repeat_tags: Sequence[str] = (),
     ) -> None:
-        self.sources = tuple(sources)
+        self.sources = sources
         self.ranker = ranker
         self.candidates_per_source = candidates_per_source
         self.diversity = diversity
@@ -141,6 +149,7 @@ class Recommender:
         self.sasrec_dropout = sasrec_dropout
         self.sasrec_max_epochs = sasrec_max_epochs
         self.item_vectors = item_vectors
+        self.encoder = encoder
         self.item_text_template = item_text_template
         self.refit_sources = refit_sources
         self.sasrec_refit_epochs = sasrec_refit_epochs
@@ -170,34 +179,28 @@ class Recommender:
     def _weights(self) -> dict[str, float]:
         return {**DEFAULT_EVENT_WEIGHTS, **(self.event_weights or {})}
 
-    def _make(self, name: str, vectors: np.ndarray | None) -> Scorer:
-        if name == "ease":
-            return EASE(self.ease_l2)
-        if name == "itemknn":
-            return ItemKNN(self.itemknn_neighbours)
-        if name == "covisit":
-            return CoVisitation(self.covisit_window)
-        if name == "als":
-            return ALS(self.als_factors, self.als_regularization, seed=self.seed)
-        if name == "bpr":
-            return BPR(self.bpr_factors, self.bpr_learning_rate, seed=self.seed)
-        if name == "sasrec":
-            return SASRec(
-                max_len=self.sasrec_max_len,
-                dropout=self.sasrec_dropout,
-                max_epochs=self.sasrec_max_epochs,
-                seed=self.seed,
+    def _source_configs(self) -> dict[str, SourceConfig]:
+        """``sources`` validated, with the deprecated ``ease_l2``-style arguments applied."""
+        configs = source_configs(self.sources)
+        knobs = {k: getattr(self, k) for k in _SOURCE_KNOBS if getattr(self, k) is not None}
+        if knobs:
+            warnings.warn(
+                f"{', '.join(knobs)}: deprecated, give the source its options instead, "
+                "e.g. Recommender(sources={'ease': {'l2': 250}, ...})",
+                DeprecationWarning,
+                stacklevel=4,
             )
-        if name == "popular":
-            return MostPopular()
-        if name == "content":
-            return ContentScorer(vectors)
-        if name == "content_cf":
-            return ContentToCFScorer(vectors)
-        raise ValueError(f"unknown source {name!r}; known: {', '.join(SOURCES)}")
+        for knob, value in knobs.items():
+            name, field = _SOURCE_KNOBS[knob]
+            if name in configs:
+                config = configs[name]
+                configs[name] = type(config).model_validate({**config.model_dump(), field: value})
+        return configs
 
     def _fit_source(self, name: str, vectors: np.ndarray | None, data: Interactions) -> Scorer:
-        scorer = self._make(name, vectors)
+        scorer = SOURCES[name].from_config(
+            self.source_configs_[name], seed=self.seed, item_vectors=vectors
+        )
         return self.fit_memo.fit(scorer, data) if self.fit_memo is not None else scorer.fit(data)
 
     def fit(
@@ -225,9 +228,7 @@ class Recommender:
     def _fit(
         self, events: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None
     ) -> Self:
-        unknown = [s for s in self.sources if s not in SOURCES]
-        if unknown or not self.sources:
-            raise ValueError(f"unknown source(s) {unknown}; known: {', '.join(SOURCES)}")
+        self.source_configs_ = self._source_configs()
         self.__dict__.pop("_ranked_lists", None)
         events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
         self.rejected_ = pd.DataFrame(
@@ -268,9 +269,13 @@ class Recommender:
             else pd.DataFrame(index=item_ids)
         )
         vectors = self._item_vectors(item_ids)
-        sources = [s for s in self.sources if s not in CONTENT_SOURCES or vectors is not None]
+        sources = [
+            s for s in self.source_configs_ if s not in CONTENT_SOURCES or vectors is not None
+        ]
         if events["timestamp"].isna().all():
             sources = _without_order(sources)
+            for s in sources:  # ALS in their place, at its defaults unless configured
+                self.source_configs_.setdefault(s, SOURCES[s].Config())
         self.active_sources_ = tuple(sources)
         self.vectors_ = vectors
         self.tags_ = self._item_tags(item_ids)
@@ -315,13 +320,24 @@ class Recommender:
             return np.ascontiguousarray(given.fillna(0.0).to_numpy(np.float32))
         if "title" not in self.items_.columns:
             return None
-        from llmrec.config import EmbedSettings
-        from llmrec.embed import load_encoder
         from llmrec.embed.item_text import item_texts
 
         frame = self.items_.reset_index(names="item_id").fillna({"title": "", "description": ""})
-        texts = item_texts(frame, None, self.item_text_template, 2_000)
-        return load_encoder(EmbedSettings()).encode(texts.tolist())
+        texts = item_texts(frame, None, self.item_text_template, 2_000).tolist()
+        if self.encoder is not None:
+            return self.encoder.encode(texts)
+        from llmrec.config import EmbedSettings
+        from llmrec.embed import load_encoder
+
+        warnings.warn(
+            "the content sources' item vectors: no item_vectors and no encoder were given, "
+            "so the item texts are encoded by the default encoder (the bundled multilingual "
+            "USE); pass encoder=load_encoder(settings.embed) to choose",
+            UserWarning,
+            stacklevel=4,
+        )
+        with load_encoder(EmbedSettings()) as encoder:
+            return encoder.encode(texts)
 
     def _item_tags(self, item_ids: pd.Index) -> sp.csr_matrix | None:
         if "tags" not in self.items_.columns:
@@ -995,8 +1011,9 @@ class Recommender:
 
     def __getstate__(self) -> dict:
         # What was learned only: not the users' histories (rebuilt from the events when
-        # loaded), a shared memo of other recommenders' fits, or the lists it ranked.
-        state = {**self.__dict__, "fit_memo": None}
+        # loaded), the runtime resources (a shared memo of other recommenders' fits, the
+        # encoder), or the lists it ranked.
+        state = {**self.__dict__, "fit_memo": None, "encoder": None}
         for runtime in ("histories_", "_ranked_lists", "_tie_ranks"):
             state.pop(runtime, None)
         return state
@@ -1007,7 +1024,7 @@ class Recommender:
         clone = type(self).__new__(type(self))
         memo[id(self)] = clone
         clone.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
-        clone.fit_memo = self.fit_memo
+        clone.fit_memo, clone.encoder = self.fit_memo, self.encoder
         if "histories_" in self.__dict__:
             clone.histories_ = copy.deepcopy(self.histories_, memo)
         return clone
@@ -1140,12 +1157,12 @@ def _undated_shuffled(events: pd.DataFrame, seed: int) -> pd.DataFrame:
     return events.iloc[np.r_[shuffled, np.flatnonzero(~undated)]]
 
 
-
 def _same_tags(before: object, after: object) -> bool:
     def tags(value: object) -> list:
         return list(value) if isinstance(value, list | tuple | np.ndarray) else []
 
     return tags(before) == tags(after)
+
 
 def _unit_rows(scores: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(scores, axis=1, keepdims=True)

@@ -19,7 +19,8 @@ import pandas as pd
 from llmrec.config import Settings
 from llmrec.embed import load_encoder
 from llmrec.embed.vectors import embed_items
-from llmrec.errors import LlmrecError
+from llmrec.errors import ConfigError, LlmrecError
+from llmrec.models import source_configs
 from llmrec.recommender import CONTENT_SOURCES, Recommender
 from llmrec.store import Store
 
@@ -51,16 +52,21 @@ def item_vector_frame(
 
 
 def build_recommender(settings: Settings, vectors: pd.DataFrame | None) -> Recommender:
+    """The recommender ``settings.recommender`` configures (unfitted). A source or source
+    option the settings got wrong raises :class:`~llmrec.errors.ConfigError` naming it,
+    before any work."""
     config = settings.recommender
+    try:
+        sources = source_configs(config.sources)
+    except ValueError as exc:
+        raise ConfigError(f"recommender.sources: {exc}") from None
     return Recommender(
-        sources=tuple(config.sources),
+        sources=sources,
         ranker=config.ranker,
         candidates_per_source=config.candidates_per_source,
         diversity=config.diversity,
         feedback_penalty=config.feedback_penalty,
         event_weights=settings.event_weights,
-        ease_l2=config.ease_l2,
-        sasrec_max_epochs=config.sasrec_max_epochs,
         ranker_holdout=config.ranker_holdout,
         cold_views=config.cold_views,
         ranker_max_users=config.ranker_max_users,
@@ -78,16 +84,14 @@ def train_from_store(
     """Fit on the whole store and save; ``progress(stage, total)`` returns an advance
     callback for that stage (total None: no count known)."""
     started = time.perf_counter()
+    model = build_recommender(settings, None)  # a wrong setting fails before any work
     events, items = store.events_frame(), store.items_frame()
     if events.empty:
         raise LlmrecError("the store has no events: ingest some before training")
-    vectors = None
     if CONTENT_SOURCES & set(settings.recommender.sources) and not items.empty:
         advance = progress("embedding items", len(items)) if progress else None
-        vectors = item_vector_frame(store, settings, progress=advance)
-    model = build_recommender(settings, vectors).fit(
-        events, items if not items.empty else None, progress=progress
-    )
+        model.set_params(item_vectors=item_vector_frame(store, settings, progress=advance))
+    model.fit(events, items if not items.empty else None, progress=progress)
     path = model.save(settings.effective_model_file)
     return TrainReport(
         path=path,

@@ -7,7 +7,7 @@ import pytest
 
 from llmrec.eval.evaluate import evaluate_system
 from llmrec.eval.splits import cold_items, leave_last_one_out
-from llmrec.eval.tuning import GRIDS, tune, validation_split
+from llmrec.eval.tuning import tune, validation_split
 from llmrec.recommender import Recommender
 
 
@@ -37,15 +37,15 @@ def test_cold_items_validation_holds_out_other_warm_items(ml100k_frames):
 def test_tune_keeps_the_setting_with_the_best_validation_score(ml100k_frames):
     events, _ = ml100k_frames
     validation = validation_split(leave_last_one_out(events))
-    grid = {"ease_l2": (1.0, 500.0)}  # almost no regularisation overfits badly
+    grid = {"l2": (1.0, 500.0)}  # almost no regularisation overfits badly
     found = tune("ease", lambda: Recommender(sources=("ease",), ranker=False), grid, validation)
-    assert found.params == {"ease_l2": 500.0}
+    assert found.params == {"l2": 500.0}
     assert len(found.trials) == 2
-    scores = found.trials.set_index("ease_l2")["ndcg@10"]
+    scores = found.trials.set_index("l2")["ndcg@10"]
     assert scores[500.0] > scores[1.0]
     # the trial's number is the plain evaluation of that setting
     again = evaluate_system(
-        "ease", lambda: Recommender(sources=("ease",), ranker=False, ease_l2=1.0), validation,
+        "ease", lambda: Recommender(sources={"ease": {"l2": 1.0}}, ranker=False), validation,
         ks=(10,),
     )  # fmt: skip
     assert again.metrics["ndcg@10"] == pytest.approx(scores[1.0])
@@ -54,14 +54,7 @@ def test_tune_keeps_the_setting_with_the_best_validation_score(ml100k_frames):
 def test_chosen_settings_keep_their_types(ml100k_frames):
     events, _ = ml100k_frames
     validation = validation_split(leave_last_one_out(events))
-    grid = {"als_factors": (8, 16), "als_regularization": (0.1,)}
+    grid = {"factors": (8, 16), "regularization": (0.1,)}
     found = tune("als", lambda: Recommender(sources=("als",), ranker=False), grid, validation)
-    assert type(found.params["als_factors"]) is int  # implicit rejects a float
-    assert found.params["als_regularization"] == 0.1
-
-
-def test_every_grid_names_real_recommender_settings():
-    for source, grid in GRIDS.items():
-        Recommender(sources=(source,)).set_params(**{k: v[0] for k, v in grid.items()})
-    with pytest.raises(ValueError, match="unknown parameter"):
-        Recommender().set_params(ease_lambda=1.0)
+    assert type(found.params["factors"]) is int  # implicit rejects a float
+    assert found.params["regularization"] == 0.1

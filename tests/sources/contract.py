@@ -44,6 +44,8 @@ Determinism: BPR's updates are lock-free across implicit's threads, so only
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import pickle
 from typing import ClassVar
 
@@ -51,6 +53,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from pydantic import ValidationError
 
 from llmrec.models import History, Interactions, Scorer
 
@@ -124,8 +127,6 @@ class ScorerContract:
     empty_history_score: ClassVar[float | None] = 0.0
     # Whether the order of a history's items changes its scores (not only which items).
     reads_order: ClassVar[bool] = False
-    # Whether it has ``add_items(vectors)``: scores items appended after the fit.
-    scores_new_items: ClassVar[bool] = False
 
     def make_scorer(self) -> Scorer:
         """An unfitted scorer at a fixed seed, small enough to fit in well under 1 s."""
@@ -209,6 +210,61 @@ class ScorerContract:
         unnamed = History(history.matrix, history.sequences, np.full(len(history), -1))
         np.testing.assert_allclose(fitted.score(unnamed), fitted.score(history), rtol=1e-6, atol=1e-7)
 
+    # -- what the class declares: config, grid, capabilities ------------------------
+
+    def test_the_config_round_trips_json_and_holds_the_constructors_defaults(self):
+        source = type(self.make_scorer())
+        config = source.Config()
+        assert type(config).model_validate_json(config.model_dump_json()) == config
+        arguments = inspect.signature(source.__init__).parameters
+        for field, value in config.model_dump().items():
+            assert arguments[field].default == value, f"{source.name}.{field}"
+        runtime = {"self", "seed", "item_vectors"}  # given by the recommender, not config
+        assert set(arguments) - runtime == set(config.model_dump())
+        with pytest.raises(ValidationError):
+            source.Config(no_such_option=1)
+        with pytest.raises(ValidationError):  # frozen: a config never changes
+            config.__setattr__(next(iter(config.model_dump())), None)
+
+    def test_from_config_builds_the_configured_scorer(self):
+        source = type(self.make_scorer())
+        config = source.Config()
+        vectors = ITEM_VECTORS if source.needs_text else None
+        built = source.from_config(config, seed=3, item_vectors=vectors)
+        assert type(built) is source
+        assert {f: getattr(built, f) for f in config.model_dump()} == config.model_dump()
+        if hasattr(built, "seed"):
+            assert built.seed == 3
+
+    def test_the_grid_is_options_of_the_config(self):
+        source = type(self.make_scorer())
+        fields = source.Config.model_fields
+        for option, values in source.grid.items():
+            assert option in fields, f"{source.name}: grid key {option!r} is no option"
+            for value in values:
+                source.Config(**{option: value})  # every value tried is valid
+
+    def test_needs_text_as_declared(self):
+        source = type(self.make_scorer())
+        if source.needs_text:
+            with pytest.raises(ValueError, match="text vectors"):
+                source.from_config(item_vectors=None)
+        else:
+            assert type(source.from_config()) is source
+
+    def test_learns_order_as_declared(self, fitted):
+        # the same interactions (each item with its time), each user's in another order
+        data = self.fit_data()
+        orders = [np.random.default_rng(r).permutation(len(s)) for r, s in enumerate(data.sequences)]
+        shuffled = dataclasses.replace(
+            data,
+            sequences=[s[o] for s, o in zip(data.sequences, orders, strict=True)],
+            item_last_times=[t[o] for t, o in zip(data.item_last_times, orders, strict=True)],
+        )
+        history = newer_history()
+        learned = self.make_scorer().fit(shuffled).score(history)
+        assert (not np.array_equal(learned, fitted.score(history))) == fitted.learns_order
+
     def test_the_order_of_a_history_as_declared(self, fitted):
         history = newer_history()
         reversed_ = History(history.matrix, [s[::-1].copy() for s in history.sequences],
@@ -217,8 +273,8 @@ class ScorerContract:
         assert same != self.reads_order
 
     def test_new_items_as_declared(self, fitted):
-        assert hasattr(fitted, "add_items") == self.scores_new_items
-        if not self.scores_new_items:
+        assert hasattr(fitted, "add_items") == fitted.scores_new_items
+        if not fitted.scores_new_items:
             return
         grown = pickle.loads(pickle.dumps(fitted))  # the class-wide fit stays as it was
         grown.add_items(NEW_ITEM_VECTORS)

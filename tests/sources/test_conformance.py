@@ -91,7 +91,6 @@ class TestSASRec(ScorerContract):
 class TestContentScorer(ScorerContract):
     cold_item_score = None  # scored from its text vector
     reads_order = True  # the newest items weigh most
-    scores_new_items = True
 
     def make_scorer(self) -> Scorer:
         return ContentScorer(ITEM_VECTORS, recent=5)
@@ -103,7 +102,6 @@ class TestContentScorer(ScorerContract):
 
 class TestContentToCFScorer(ScorerContract):
     cold_item_score = None  # scored through its mapped factors
-    scores_new_items = True
 
     def make_scorer(self) -> Scorer:
         return ContentToCFScorer(ITEM_VECTORS, dim=2)

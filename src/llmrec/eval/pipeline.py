@@ -21,7 +21,8 @@ from llmrec.eval.evaluate import (
 )
 from llmrec.eval.report import CANDIDATE_RECALL, SOURCE_NDCG, write_report
 from llmrec.eval.splits import SPLITS, make_split
-from llmrec.eval.tuning import GRIDS, tune, validation_split
+from llmrec.eval.tuning import tune, validation_split
+from llmrec.models import SOURCES
 from llmrec.models.memo import FitMemo
 from llmrec.recommender import CONTENT_SOURCES, Recommender
 from llmrec.store import Store
@@ -80,7 +81,7 @@ def run_evaluation(
     """Evaluate on the store's events (only those of ``event_types`` when given);
     ``progress(label, total)`` is told each step.
 
-    With ``tune_sources``, the source of each chosen baseline is tuned (:data:`GRIDS`) on
+    With ``tune_sources``, the source of each chosen baseline is tuned (its class's ``grid``) on
     a validation split of each split's training events and the baseline is fitted with
     the chosen settings. llmrec and its ablations run as ``settings`` configure them —
     the model ``llmrec train`` fits — so their numbers describe what a user gets."""
@@ -109,7 +110,9 @@ def run_evaluation(
     # all-zero scores on cold items scored NDCG@10 0.1974 ranked by id, 0.0981 shuffled).
     catalogue = items.sample(frac=1.0, random_state=seed) if not items.empty else None
     used = {s for name, make in chosen.items() if name in BASELINES for s in make().sources}
-    grids = {s: g for s, g in GRIDS.items() if s in used} if tune_sources else {}
+    grids = {s: SOURCES[s].grid for s in SOURCES if s in used and SOURCES[s].grid}
+    if not tune_sources:
+        grids = {}
     trials = sum(math.prod(len(v) for v in g.values()) for g in grids.values())
     # On cold items only content can score the held-out items: the collaborative
     # sources have nothing to tune there, and systems without content are left out
@@ -148,9 +151,7 @@ def run_evaluation(
                     progress=lambda label, name=split.name: step(f"{name}: tuning {label}"),
                 )
                 tuned.append((split.name, found))
-        params = {
-            k: v for name, found in tuned if name == split.name for k, v in found.params.items()
-        }
+        params = {found.source: found.params for name, found in tuned if name == split.name}
         for name, make in per_split[split.name].items():
             step(f"{split.name}: {name}")
 
@@ -158,9 +159,7 @@ def run_evaluation(
                 system = make().set_params(fit_memo=memo)
                 if name not in BASELINES:
                     return system
-                return system.set_params(
-                    **{k: v for k, v in params.items() if _source_of(k) in system.sources}
-                )
+                return system.set_params(sources={s: params.get(s, {}) for s in system.sources})
 
             # fit times as if alone: a source another system fitted counts again
             reused = memo.reused_seconds
@@ -190,7 +189,3 @@ def run_evaluation(
                 )
     return results, write_report(results, out, title, tuned)
 
-
-def _source_of(parameter: str) -> str | None:
-    """The source a tuned constructor argument belongs to (``ease_l2`` → ``ease``)."""
-    return next((s for s, grid in GRIDS.items() if parameter in grid), None)

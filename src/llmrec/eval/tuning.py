@@ -19,21 +19,11 @@ from llmrec.eval.evaluate import evaluate_system
 from llmrec.eval.splits import Split, make_split
 from llmrec.recommender import Recommender
 
-# By source; keys are Recommender constructor arguments.
-GRIDS: dict[str, dict[str, tuple]] = {
-    "itemknn": {"itemknn_neighbours": (20, 50, 100, 200, 400)},
-    "ease": {"ease_l2": (50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0)},
-    "als": {"als_factors": (32, 64, 128), "als_regularization": (0.01, 0.1, 1.0)},
-    "bpr": {"bpr_factors": (32, 64, 128), "bpr_learning_rate": (0.01, 0.05)},
-    "sasrec": {"sasrec_dropout": (0.2, 0.5)},
-    "covisit": {"covisit_window": (2, 5, 10)},
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Tuned:
     source: str
-    params: dict[str, object]  # the best setting (empty when there was nothing to tune)
+    params: dict[str, object]  # the best options (empty when there was nothing to tune)
     trials: pd.DataFrame  # one row per setting: its values and the validation metric
     metric: str = "ndcg@10"
 
@@ -52,8 +42,9 @@ def tune(
     metric: str = "ndcg@10",
     progress: Callable[[str], None] | None = None,
 ) -> Tuned:
-    """Fit ``make()`` with every combination of ``grid`` on ``validation.train`` and keep
-    the one with the best ``metric`` on ``validation.test`` (the first one on ties)."""
+    """Fit ``make()`` with every combination of ``grid`` (options of ``source``, as its
+    class's ``grid``) on ``validation.train`` and keep the one with the best ``metric`` on
+    ``validation.test`` (the first one on ties)."""
     if not grid:
         return Tuned(source, {}, pd.DataFrame(), metric)
     names = list(grid)
@@ -63,7 +54,11 @@ def tune(
         if progress is not None:
             progress(f"{source} {params}")
         result = evaluate_system(
-            source, lambda p=params: make().set_params(**p), validation, items, ks=(10,)
+            source,
+            lambda p=params: make().set_params(sources={source: p}),
+            validation,
+            items,
+            ks=(10,),
         )
         rows.append({**params, metric: result.metrics[metric], "fit_s": result.fit_seconds})
     best = max(range(len(rows)), key=lambda i: (rows[i][metric], -i))  # first of ties

@@ -9,15 +9,17 @@ to score a batch of users — possibly newer than what it was fitted on, which i
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict
 
 from llmrec.data.events import EventPolicy
 
@@ -126,14 +128,59 @@ class Interactions:
         return cls(users, items, matrix, sequences, last_time, first_time, item_times)
 
 
+class SourceConfig(BaseModel):
+    """A source's hyper-parameters: validated, immutable, JSON round-trip
+    (``Config.model_validate_json(config.model_dump_json()) == config``). Each field is
+    a constructor argument of the source, with the same default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
 class Scorer(ABC):
-    """Learns from interactions, then scores all items for a batch of histories.
+    """A candidate source: learns from interactions, then scores all items for a batch
+    of histories.
 
     Scores are comparable within a user's row only; higher is better. Items a scorer
     cannot score (e.g. items without events for a collaborative model) get 0.
+
+    What the recommender needs to know of a source is declared on its class: ``name``
+    (the registry key in :data:`llmrec.models.SOURCES`, the settings table
+    ``[recommender.sources.<name>]`` and the ranker's feature prefix), ``Config`` (its
+    hyper-parameters), ``grid`` (the values tuning tries, keys of ``Config``),
+    ``needs_text`` (it is fitted with the items' text vectors), ``learns_order`` (it
+    learns from the order of events: left out when no event has a time) and
+    ``scores_new_items`` (it has ``add_items(vectors)`` for items added after the fit).
     """
 
-    name: str = "scorer"
+    name: ClassVar[str] = "scorer"
+    Config: ClassVar[type[SourceConfig]] = SourceConfig
+    grid: ClassVar[Mapping[str, tuple]] = {}
+    needs_text: ClassVar[bool] = False
+    learns_order: ClassVar[bool] = False
+    scores_new_items: ClassVar[bool] = False
+
+    @classmethod
+    def from_config(
+        cls,
+        config: SourceConfig | None = None,
+        *,
+        seed: int = 0,
+        item_vectors: np.ndarray | None = None,
+    ) -> Self:
+        """An unfitted source with ``config`` (defaults when None), the recommender's
+        ``seed`` where it draws random numbers, and the item text vectors where it
+        ``needs_text``."""
+        config = config if config is not None else cls.Config()
+        if not isinstance(config, cls.Config):
+            raise TypeError(f"{cls.name}: a {cls.Config.__qualname__} is needed, not {config!r}")
+        options = config.model_dump()
+        if "seed" in inspect.signature(cls.__init__).parameters:
+            options["seed"] = seed
+        if cls.needs_text:
+            if item_vectors is None:
+                raise ValueError(f"the {cls.name} source needs the items' text vectors")
+            options["item_vectors"] = item_vectors
+        return cls(**options)
 
     @abstractmethod
     def fit(self, data: Interactions) -> Self: ...

@@ -16,8 +16,9 @@ from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 
-from llmrec.models.base import History, Interactions, Scorer
+from llmrec.models.base import History, Interactions, Scorer, SourceConfig
 from llmrec.retrieve.cold_start import ContentToCF, cf_factors
 
 
@@ -39,6 +40,12 @@ def _recency_weighted(history: History, recent: int, decay: float, n_items: int)
 
 class ContentScorer(Scorer):
     name = "content"
+    needs_text = True
+    scores_new_items = True
+
+    class Config(SourceConfig):
+        recent: int = Field(50, ge=1, description="the user's latest items in their vector")
+        decay: float = Field(0.97, gt=0, le=1, description="weight lost per step back")
 
     def __init__(self, item_vectors: np.ndarray, recent: int = 50, decay: float = 0.97) -> None:
         self.item_vectors = item_vectors
@@ -73,6 +80,12 @@ class ContentScorer(Scorer):
 
 class ContentToCFScorer(Scorer):
     name = "content_cf"
+    needs_text = True
+    scores_new_items = True
+
+    class Config(SourceConfig):
+        dim: int = Field(64, ge=1, description="collaborative factors the text is mapped to")
+        alpha: float = Field(1.0, gt=0, description="the ridge penalty of the mapping")
 
     def __init__(self, item_vectors: np.ndarray, dim: int = 64, alpha: float = 1.0) -> None:
         self.item_vectors = item_vectors

@@ -4,11 +4,13 @@ thousands of items; the dense ``n_items²`` matrix is what limits it."""
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Mapping
+from typing import ClassVar, Self
 
 import numpy as np
+from pydantic import Field
 
-from llmrec.models.base import History, Interactions, Scorer
+from llmrec.models.base import History, Interactions, Scorer, SourceConfig
 
 
 class EASE(Scorer):
@@ -18,6 +20,13 @@ class EASE(Scorer):
     keeps the matrix and its inversion small."""
 
     name = "ease"
+
+    class Config(SourceConfig):
+        l2: float = Field(500.0, gt=0, description="the ridge penalty λ")
+        max_items: int = Field(50_000, ge=1, description="most items the n² matrix may hold")
+        min_item_users: int = Field(2, ge=1, description="items fewer users had are left out")
+
+    grid: ClassVar[Mapping[str, tuple]] = {"l2": (50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0)}
 
     def __init__(self, l2: float = 500.0, max_items: int = 50_000, min_item_users: int = 2) -> None:
         self.l2 = l2

@@ -15,12 +15,14 @@ solves each user and item on its own and is reproducible with any number.
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Mapping
+from typing import ClassVar, Self
 
 import numpy as np
+from pydantic import Field
 from threadpoolctl import threadpool_limits
 
-from llmrec.models.base import History, Interactions, Scorer
+from llmrec.models.base import History, Interactions, Scorer, SourceConfig
 
 
 class _ImplicitFactors(Scorer):
@@ -65,6 +67,18 @@ class _ImplicitFactors(Scorer):
 class ALS(_ImplicitFactors):
     name = "als"
 
+    class Config(SourceConfig):
+        factors: int = Field(64, ge=1)
+        regularization: float = Field(0.05, ge=0)
+        alpha: float = Field(10.0, gt=0, description="confidence of an observed interaction")
+        iterations: int = Field(15, ge=1)
+        threads: int | None = Field(None, ge=1, description="implicit's threads (None: all)")
+
+    grid: ClassVar[Mapping[str, tuple]] = {
+        "factors": (32, 64, 128),
+        "regularization": (0.01, 0.1, 1.0),
+    }
+
     def __init__(
         self,
         factors: int = 64,
@@ -106,6 +120,15 @@ class ALS(_ImplicitFactors):
 
 class BPR(_ImplicitFactors):
     name = "bpr"
+
+    class Config(SourceConfig):
+        factors: int = Field(64, ge=1)
+        learning_rate: float = Field(0.05, gt=0)
+        regularization: float = Field(0.01, ge=0)
+        iterations: int = Field(100, ge=1)
+        threads: int | None = Field(None, ge=1, description="1: the same factors at one seed")
+
+    grid: ClassVar[Mapping[str, tuple]] = {"factors": (32, 64, 128), "learning_rate": (0.01, 0.05)}
 
     def __init__(
         self,

@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Mapping
+from typing import ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 
-from llmrec.models.base import History, Interactions, Scorer
+from llmrec.models.base import History, Interactions, Scorer, SourceConfig
 
 
 def top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
@@ -35,6 +37,12 @@ def top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
 
 class ItemKNN(Scorer):
     name = "itemknn"
+
+    class Config(SourceConfig):
+        neighbours: int = Field(100, ge=1, description="neighbours kept per item")
+        shrinkage: float = Field(0.0, ge=0, description="added to the cosine's denominator")
+
+    grid: ClassVar[Mapping[str, tuple]] = {"neighbours": (20, 50, 100, 200, 400)}
 
     def __init__(self, neighbours: int = 100, shrinkage: float = 0.0) -> None:
         self.neighbours = neighbours
@@ -60,6 +68,14 @@ class ItemKNN(Scorer):
 
 class CoVisitation(Scorer):
     name = "covisit"
+    learns_order = True
+
+    class Config(SourceConfig):
+        window: int = Field(5, ge=1, description="items apart that still co-occur")
+        recent: int = Field(10, ge=1, description="the user's latest items that propose")
+        recency_decay: float = Field(0.7, gt=0, le=1, description="weight lost per step back")
+
+    grid: ClassVar[Mapping[str, tuple]] = {"window": (2, 5, 10)}
 
     def __init__(self, window: int = 5, recent: int = 10, recency_decay: float = 0.7) -> None:
         self.window = window

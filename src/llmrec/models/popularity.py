@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Self
 
 import numpy as np
+from pydantic import Field
 
-from llmrec.models.base import History, Interactions, Scorer
+from llmrec.models.base import History, Interactions, Scorer, SourceConfig
 
 _SECONDS_PER_DAY = 86_400.0
 
@@ -16,7 +17,10 @@ class MostPopular(Scorer):
     """``half_life_days=None``: all-time counts; otherwise each interaction loses half
     its weight per half-life before the newest event (trending)."""
 
-    name = "most_popular"
+    name = "popular"
+
+    class Config(SourceConfig):
+        half_life_days: float | None = Field(None, gt=0, description="None: all-time counts")
 
     def __init__(self, half_life_days: float | None = None) -> None:
         self.half_life_days = half_life_days

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
-from typing import Self
+from collections.abc import Callable, Mapping
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
-from llmrec.models.base import History, Interactions, Scorer
+from llmrec.models.base import History, Interactions, Scorer, SourceConfig
 
 STOP_METRICS = ("ndcg", "ndcg@10")
 Dropout = Callable[[torch.Tensor], torch.Tensor]
@@ -166,6 +167,25 @@ def _left_padded(sequences: list[np.ndarray], length: int, shift: int = 1) -> np
 
 class SASRec(Scorer):
     name = "sasrec"
+    learns_order = True
+
+    class Config(SourceConfig):
+        dim: int = Field(64, ge=1)
+        blocks: int = Field(2, ge=1)
+        heads: int = Field(2, ge=1)
+        inner: int = Field(256, ge=1)
+        max_len: int = Field(50, ge=1, description="latest items of a history it reads")
+        dropout: float = Field(0.5, ge=0, lt=1)
+        learning_rate: float = Field(3e-3, gt=0)
+        batch_size: int = Field(128, ge=1)
+        max_epochs: int = Field(200, ge=1, description="a cap: early stopping ends it")
+        patience: int = Field(5, ge=1)
+        full_softmax_max_items: int = Field(20_000, ge=1)
+        negatives: int = Field(1_024, ge=1)
+        threads: int | None = Field(None, ge=1)
+        stop_metric: Literal["ndcg", "ndcg@10"] = "ndcg"
+
+    grid: ClassVar[Mapping[str, tuple]] = {"dropout": (0.2, 0.5)}
 
     def __init__(
         self,
