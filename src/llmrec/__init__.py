@@ -47,6 +47,8 @@ _EXPORTS: dict[str, str] = {
     "ModelFileError": "llmrec.errors",
     "OpenAICompatibleLLM": "llmrec.llm",
     "Recommender": "llmrec.recommender",
+    "Service": "llmrec.app",
+    "SOURCES": "llmrec.models",
     "RecordKind": "llmrec.data.records",
     "Settings": "llmrec.config",
     "Store": "llmrec.store",
@@ -75,6 +77,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from llmrec.app import Service
     from llmrec.config import Settings, load_settings
     from llmrec.data.datasets import DATASETS, load_dataset
     from llmrec.data.ingest import IngestReport, ingest_file
@@ -109,6 +112,7 @@ if TYPE_CHECKING:
         OpenAICompatibleLLM,
         load_llm,
     )
+    from llmrec.models import SOURCES
     from llmrec.profile.vectors import UserProfiles
     from llmrec.recommender import Recommender
     from llmrec.retrieve.index import VectorIndex
@@ -118,6 +122,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DATASETS",
     "LLM",
+    "SOURCES",
     "ChatRequest",
     "Completion",
     "ConfigError",
@@ -138,6 +143,7 @@ __all__ = [
     "OpenAICompatibleLLM",
     "Recommender",
     "RecordKind",
+    "Service",
     "Settings",
     "Store",
     "StoreError",

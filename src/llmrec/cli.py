@@ -44,6 +44,7 @@ from llmrec.presentation import Listing, OutputFormat, distinct_titles, show
 from llmrec.progress import progress_display
 
 if TYPE_CHECKING:
+    from llmrec.app import Service
     from llmrec.data.ingest import IngestReport, ProgressCallback
     from llmrec.data.readers import TableSpec
     from llmrec.enrich.batches import EnrichReport
@@ -598,11 +599,12 @@ def recommend(
     in_stock: Annotated[bool, typer.Option("--in-stock", help="only available items")] = False,
     fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Recommend items to a user: the trained hybrid model (`llmrec train`) for users it
-    knows, else matching by interest vectors and cold start; optionally only items of a
-    price range, of some brands or in stock."""
+    """Recommend items to a user, as the HTTP service would: the trained model (`llmrec
+    train`) for users with a history; for a newcomer, items close to their stated
+    interests, else to their friends' tastes, else the popular ones. Optionally only items
+    of a price range, of some brands or in stock. Before `llmrec train`, the text matcher
+    answers (interest vectors and cold start)."""
     from llmrec.rank.filters import Filters, ItemAttributes, item_filters
-    from llmrec.training import load_trained
 
     settings = _settings(ctx)
     filters = {"max_price": max_price, "min_price": min_price, "brand": brand,
@@ -610,15 +612,15 @@ def recommend(
     with _user_errors():
         checked = item_filters(filters)  # before anything is loaded
     allowed = None
-    with _user_errors(), _open_store(settings) as store:
-        model = load_trained(settings, store) if interests is None else None
-        if model is not None and model.knows_user(user):
-            found = model.recommend([user], k=k, filters=filters)
-            titles = model.items_.get("title")
-            found["title"] = (
-                titles.reindex(found["item_id"]).fillna("").to_numpy() if titles is not None else ""
-            )
-            _print_items(found.rename(columns={"sources": "source"}), f"for user {user}", fmt)
+    with _user_errors(), _open_store(settings) as store, _answering(settings, store) as service:
+        if service is not None:
+            found = service.for_user(user, k, filters=filters, interests=interests)
+            if found.strategy == "popular":
+                err_console.print(
+                    f"unknown user {escape(user)} (no history, no stated interests): "
+                    "showing popular items"
+                )
+            _print_items(_item_frame(found.items), f"for user {user}", fmt)
             return
         if checked != Filters():  # the text matcher knows no attributes: the store does
             items = store.items_frame().set_index("item_id")
@@ -691,7 +693,13 @@ def similar(
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="how many items")] = 10,
     fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Items whose text is closest to an item's."""
+    """Items most like an item: the trained model's item neighbours and text (before
+    `llmrec train`: text alone)."""
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store, _answering(settings, store) as service:
+        if service is not None:
+            _print_items(_item_frame(service.similar(item, k)), f"similar to {item}", fmt)
+            return
     with _user_errors(), _matcher(ctx) as matcher:
         _print_items(matcher.similar_items(item, k), f"similar to {item}", fmt)
 
@@ -705,9 +713,14 @@ def search(
     fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Natural-language search over the catalogue (any language the encoder knows)."""
-    with _user_errors(), _matcher(ctx) as matcher:
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store, _answering(settings, store) as service:
         try:
-            found = matcher.search(query, k, user_id=user)
+            if service is not None:
+                found = _item_frame(service.search(query, k, user_id=user))
+            else:
+                with _matcher(ctx) as matcher:
+                    found = matcher.search(query, k, user_id=user)
         except ValueError as exc:
             raise LlmrecError(str(exc)) from None
         _print_items(found, f"search: {query}", fmt)
@@ -719,15 +732,52 @@ def profile(
     user: Annotated[str, typer.Option("--user", help="user id")],
     top: Annotated[int, typer.Option(min=1, max=100, help="how many keywords")] = 10,
 ) -> None:
-    """A user's interest keywords (from their items and the LLM's extraction) and summary."""
-    with _user_errors(), _matcher(ctx) as matcher:
-        keywords, summary = matcher.interest_keywords(user, top)
+    """A user's interest keywords (the LLM's extraction when `llmrec enrich users` ran,
+    else the tags of their items) and summary."""
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store, _answering(settings, store) as service:
+        if service is not None:
+            found = service.profile(user, top)
+            keywords, summary = found.keywords, found.summary
+            if not found.events and not keywords:
+                err_console.print(f"no behaviour or interests known for user {escape(user)}")
+    if service is None:
+        with _user_errors(), _matcher(ctx) as matcher:
+            keywords, summary = matcher.interest_keywords(user, top)
     table = Table(title=f"interests of user {escape(user)}", caption=escape(summary) or None)
     table.add_column("keyword", overflow="fold")
     table.add_column("weight", justify="right", overflow="fold")
     for keyword, weight in keywords:
         table.add_row(escape(keyword), f"{weight:.3f}")
     console.print(table)
+
+
+@contextmanager
+def _answering(settings: Settings, store: Store) -> Iterator[Service | None]:
+    """The service over the trained model (the one the HTTP service answers through), or
+    None before `llmrec train`."""
+    if not settings.effective_model_file.is_file():
+        yield None
+        return
+    from llmrec.app import Service
+
+    service = Service.open(settings, store)
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+def _item_frame(items: list[dict]):
+    """The service's items as the table `_print_items` shows."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "item_id": [i["item_id"] for i in items],
+        "title": [i["title"] for i in items],
+        "score": [i["score"] for i in items],
+        "source": [",".join(i["sources"]) or "popularity" for i in items],
+    })  # fmt: skip
 
 
 @contextmanager

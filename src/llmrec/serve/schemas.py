@@ -112,9 +112,10 @@ class RecommendedItem(BaseModel):
 
 class RecommendationsOut(BaseModel):
     user_id: str
-    strategy: Literal["model", "interests", "popular"] = Field(
+    strategy: Literal["model", "interests", "friends", "popular"] = Field(
         description="model: the hybrid model on the user's history; interests: stated "
-        "interests (new user); popular: nothing known yet"
+        "interests (new user); friends: the tastes of the users they link to (new user); "
+        "popular: nothing known yet"
     )
     items: list[RecommendedItem]
 

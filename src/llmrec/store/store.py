@@ -388,6 +388,16 @@ class Store:
             return None
         return found[0] if isinstance(found[0], dict) else {}
 
+    def friends_of(self, user_id: str) -> list[str]:
+        """The users ``user_id`` links to (an indexed read: the links' key starts with
+        the user)."""
+        t = schema.user_links
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(t.c.friend_id).where(t.c.user_id == user_id).order_by(t.c.friend_id)
+            )
+            return list(found.scalars())
+
     def links_frame(self) -> pd.DataFrame:
         t = schema.user_links
         return self._frame(select(t.c.user_id, t.c.friend_id).order_by(t.c.user_id, t.c.friend_id))

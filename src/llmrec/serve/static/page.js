@@ -87,6 +87,7 @@ async function recommend() {
     const why = {
       model: "picked from what they did",
       interests: "from the interests they stated",
+      friends: "from what their friends like",
       popular: "popular items: no history yet",
     }[data.strategy] || data.strategy;
     $("status").textContent = "for user " + user + ": " + why;

@@ -1,4 +1,5 @@
-"""The served model and everything that changes it.
+"""The served model and everything that changes it (the CLI, the Python API and the HTTP
+service share it through :class:`llmrec.app.service.Service`).
 
 A read-write lock orders reads and writes of the model: recommendations run side by
 side (numpy, torch and LightGBM release the GIL, so two cores serve two at once), a
@@ -127,10 +128,12 @@ class ModelState:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def load(self) -> bool:
+    def load(self, warm: bool = True) -> bool:
         """Serve the saved model. One that cannot be used (corrupt, foreign, of an older
         llmrec) is refused with one logged line, and popular items are served from the
-        store's events until a retrain; ``/readyz`` says so."""
+        store's events until a retrain; ``/readyz`` says so. ``warm``: rank the most
+        recently active users' lists ahead, in the background (a service; not a CLI
+        command that answers one question)."""
         try:
             model = load_trained(self.settings, self.store)
         except ModelFileError as exc:
@@ -140,7 +143,7 @@ class ModelState:
             if model is not None:
                 self.fallback = f"popular items: the model file cannot be used ({exc})"
         if model is not None:
-            self._swap(model)
+            self._swap(model, warm)
         return model is not None
 
     def _popularity_fallback(self) -> Recommender | None:
@@ -153,7 +156,7 @@ class ModelState:
                             repeat_tags=tuple(self.settings.recommender.repeat_tags))  # fmt: skip
         return model.fit(events, items if not items.empty else None)
 
-    def _swap(self, model: Recommender) -> None:
+    def _swap(self, model: Recommender, warm: bool = True) -> None:
         model.set_params(list_cache_size=self.settings.serve.list_cache_users)
         with self.lock.writing():
             for change in self._pending or ():
@@ -161,7 +164,7 @@ class ModelState:
             self._pending = None
             self.model, self.loaded_at = model, time.time()
         wanted = min(self.settings.serve.warm_users, self.settings.serve.list_cache_users)
-        if wanted:
+        if wanted and warm:
             self.warming = threading.Thread(
                 target=self._warm, args=(model, wanted), name="warm-lists", daemon=True
             )

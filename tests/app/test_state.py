@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from llmrec.serve.state import ReadWriteLock
+from llmrec.app.state import ReadWriteLock
 
 
 def test_reads_overlap_and_a_write_waits_for_them():

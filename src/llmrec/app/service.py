@@ -1,0 +1,422 @@
+"""The one place that answers: the CLI, the Python API and the HTTP service ask the same
+questions of :class:`Service` and get the same answers.
+
+It holds the served model (:class:`~llmrec.app.state.ModelState`: load, swap, retrain,
+the read-write lock) and the store, and owns what used to sit in the HTTP handlers: who
+gets which list (the model for a user with a history; stated interests, then friends'
+tastes, for a newcomer; popular items otherwise), similar items, text search, profiles,
+forgetting a user, and applying writes to the model after the store has them. What it
+returns is plain data (items as dicts with titles), ready for JSON or a table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from llmrec.app.state import ModelState
+from llmrec.config import Settings
+from llmrec.data.readers import Rejection
+from llmrec.data.records import RecordKind
+from llmrec.data.validate import validate_frame, validate_frames
+from llmrec.errors import LlmrecError, UnknownIdError
+from llmrec.explain import explain
+from llmrec.presentation import distinct_titles
+from llmrec.rank.filters import item_filters
+from llmrec.recommender import Recommender
+from llmrec.store import Store
+from llmrec.store.store import WriteResult
+
+PERSONAL_WEIGHT = 0.3  # how far a search leans to the user's taste
+
+
+class NotReadyError(LlmrecError):
+    """No model to answer with yet (``llmrec train``), or it lacks what the question needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserList:
+    """A user's list: ``strategy`` says where it came from ("model", "interests",
+    "friends" or "popular"); each item a dict: item_id, title, description,
+    generated_description, score, rank, sources (and reasons when explained)."""
+
+    user_id: str
+    strategy: str
+    items: list[dict]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    user_id: str
+    events: int  # items in the user's history
+    keywords: list[tuple[str, float]]
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatAnswer:
+    """One turn of a conversation: ``fallback`` when no usable parse (raw-text search),
+    ``parse`` how the request was understood, items with the reason each was chosen."""
+
+    conversation_id: str
+    fallback: bool
+    parse: dict
+    items: list[dict]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a write did: rows received, stored, rejected (index in the batch, reason)."""
+
+    received: int
+    stored: int
+    rejected: list[tuple[int, str]]
+    replayed: bool = False
+
+
+class Service:
+    """Answers over the store and the model ``state`` serves (see the module docstring).
+
+    ``Service.open(settings, store)`` loads the trained model (a CLI command or a script);
+    the HTTP service builds its own :class:`ModelState` and loads it in its lifespan.
+    """
+
+    def __init__(self, settings: Settings, store: Store, state: ModelState | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.state = state if state is not None else ModelState(settings, store)
+        self._texts: tuple[Recommender | None, tuple] = (None, ())
+        self._generated: tuple[float | None, dict[str, str]] = (None, {})
+        self._presenting = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings, store: Store) -> Service:
+        """A service over the trained model (``llmrec train``), without the background
+        ranking of lists a long-running service does."""
+        service = cls(settings, store)
+        service.state.load(warm=False)
+        return service
+
+    def close(self) -> None:
+        self.state.close()
+
+    def model(self) -> Recommender:
+        model = self.state.model
+        if model is None:
+            raise NotReadyError("no model yet: run `llmrec train` or POST /admin/retrain")
+        return model
+
+    # -- lists ---------------------------------------------------------------------------
+
+    def kept_list(
+        self, user_id: str, k: int = 10, diversity: float | None = None
+    ) -> UserList | None:
+        """A known user's list from the kept ranked lists, or None (then :meth:`for_user`).
+        Never waits: None too while a write holds or waits for the model."""
+        rec = self.model()
+        with self.state.lock.reading_if_free() as free:
+            top = rec.kept_top(user_id, k, diversity) if free and rec.knows_user(user_id) else None
+            if top is None:
+                return None
+            items = self._titled(
+                rec, top.items.tolist(), top.scores.tolist(), rec.source_labels(top.sources)
+            )
+        return UserList(user_id, "model", items)
+
+    def for_user(
+        self,
+        user_id: str,
+        k: int = 10,
+        *,
+        diversity: float | None = None,
+        filters: dict[str, object] | None = None,
+        interests: str | None = None,
+        explain_items: bool = False,
+    ) -> UserList:
+        """Top ``k`` for a user, seen items left out (but repeat items). A user without a
+        history gets the items closest to their stated interests (``interests`` or the
+        store's user attributes), else to their friends' tastes, else the popular ones.
+        ``filters`` as :meth:`Recommender.recommend`'s (a wrong one raises
+        :class:`~llmrec.rank.filters.FilterError`); ``explain_items`` adds each item's
+        reasons."""
+        rec = self.model()
+        filters = {name: value for name, value in (filters or {}).items() if value is not None}
+        item_filters(filters)
+        with self.state.lock.reading():
+            if not rec.knows_user(user_id):
+                vector, strategy = self._newcomer_taste(rec, user_id, interests)
+                if vector is not None:
+                    found = _by_vector(rec, vector, k, filters, set())
+                    return UserList(user_id, strategy, self._framed(rec, found))
+            frame = rec.recommend([user_id], k=k, filters=filters or None, diversity=diversity)
+            items = self._framed(rec, frame)
+            known = rec.knows_user(user_id)
+            if explain_items and known:
+                for item in items:
+                    item["reasons"] = _reasons(rec, user_id, item["item_id"])
+        return UserList(user_id, "model" if known else "popular", items)
+
+    def _newcomer_taste(
+        self, rec: Recommender, user_id: str, interests: str | None
+    ) -> tuple[np.ndarray | None, str]:
+        """The text-space vector a user without history is matched by, and its name."""
+        if rec.vectors_ is None:
+            return None, "popular"
+        stated = interests or _stated_interests(self.store, user_id)
+        if stated:
+            return self.state.encode(stated), "interests"
+        tastes = [rec.taste(friend)[0] for friend in self.store.friends_of(user_id)]
+        tastes = [t for t in tastes if t is not None and np.linalg.norm(t) > 0]
+        if tastes:
+            mean = np.mean(tastes, axis=0)
+            return (mean / np.linalg.norm(mean)).astype(np.float32), "friends"
+        return None, "popular"
+
+    def similar(self, item_id: str, k: int = 10) -> list[dict]:
+        """Items most like ``item_id`` (the model's item neighbours and text)."""
+        rec = self.model()
+        with self.state.lock.reading():
+            frame = rec.similar_items([item_id], k=k)  # UnknownIdError for an unknown id
+            frame = frame.rename(columns={"item_id": "of", "similar_item_id": "item_id"})
+            return self._framed(rec, frame)
+
+    def search(self, query: str, k: int = 10, user_id: str | None = None) -> list[dict]:
+        """Items whose text is closest to ``query`` (any language the encoder reads),
+        leaning to a known user's taste and leaving out their items."""
+        if not query or not query.strip():
+            raise ValueError("the search query is empty")
+        rec = self.model()
+        if rec.vectors_ is None:
+            raise NotReadyError("the model has no item text vectors to search")
+        vector = self.state.encode(query)
+        with self.state.lock.reading():
+            seen: set[str] = set()
+            if user_id is not None:
+                taste, seen = rec.taste(user_id)
+                if taste is not None:
+                    vector = vector + PERSONAL_WEIGHT * taste
+            found = _by_vector(rec, vector, k, {}, seen)
+            return self._framed(rec, found)
+
+    def chat(
+        self,
+        message: str,
+        conversation_id: str | None = None,
+        user_id: str | None = None,
+        k: int = 10,
+    ) -> ChatAnswer:
+        """A request in a person's own words; give the answer's ``conversation_id`` back
+        to refine it ("not that one", "more recent ones")."""
+        if self.model().vectors_ is None:
+            raise NotReadyError("the model has no item text vectors to search")
+        if conversation_id is not None and conversation_id not in self.state.conversations:
+            raise UnknownIdError(f"unknown conversation id: {conversation_id}")
+        conversation_id, session = self.state.conversation(conversation_id, user_id)
+        session.k = k
+        with self.state.chat_lock:
+            turn = session.ask(message)
+        found = turn.results
+        titles = distinct_titles(list(found["title"]), list(found["item_id"]))
+        items = [
+            {"item_id": r.item_id, "title": title, "score": float(r.score), "rank": rank,
+             "reason": r.reason}
+            for rank, (r, title) in enumerate(
+                zip(found.itertuples(index=False), titles, strict=True), start=1
+            )
+        ]  # fmt: skip
+        return ChatAnswer(conversation_id, turn.fallback, turn.log(), items)
+
+    def profile(self, user_id: str, top: int = 10) -> Profile:
+        """Interest keywords: the LLM's extraction when ``llmrec enrich users`` ran, else
+        the tags of the user's items weighted by how often they occur."""
+        rec = self.model()
+        with self.state.lock.reading():
+            sequence = rec.histories_.items_of(user_id)
+            count = len(sequence)
+            mine = self.store.user_interests_of(user_id)
+            if len(mine):
+                keywords = [(str(k), float(w)) for k, w in mine["keywords"].iloc[0]][:top]
+                return Profile(user_id, count, keywords, _text(mine["summary"].iloc[0]))
+            weights: dict[str, float] = {}
+            if count and "tags" in rec.items_.columns:
+                for tags in rec.items_["tags"].iloc[sequence]:
+                    for tag in tags if isinstance(tags, list) else []:
+                        weights[tag] = weights.get(tag, 0.0) + 1.0 / count
+        ordered = sorted(weights.items(), key=lambda kv: -kv[1])[:top]
+        return Profile(user_id, count, ordered, "")
+
+    # -- writes --------------------------------------------------------------------------
+
+    def forget(self, user_id: str) -> dict[str, int]:
+        """Forget a user now: their rows in the store and their history in the model
+        (what the model learned from them goes at the next retrain). Returns the rows
+        removed per table; :class:`UnknownIdError` when nothing of theirs was held."""
+        removed = self.store.delete_user(user_id)
+        known = self.state.model is not None and self.state.model.knows_user(user_id)
+        if not any(removed.values()) and not known:
+            raise UnknownIdError(f"unknown user id: {user_id}")
+        self.state.apply(lambda m: m.forget(user_id) if user_id in m.histories_.user_ids else None)
+        return removed
+
+    def record_events(
+        self, frames: Sequence[pd.DataFrame], receipts: Sequence[str | None]
+    ) -> list[tuple[Written, int]]:
+        """Validate and store batches of events in one transaction (a receipt makes a
+        batch's retry a no-op), then apply the new ones to the model. Returns, per batch,
+        what was written and how many events were new."""
+        checked = validate_frames(list(frames), RecordKind.EVENTS, "events", self.settings.ingest)
+        results = self.store.add_event_groups([good for good, _ in checked], list(receipts))
+        new = [good for (good, _), r in zip(checked, results, strict=True) if not r.replayed]
+        good = pd.concat(new, ignore_index=True) if new else pd.DataFrame()
+        with_items = good[good["item_id"].notna()] if len(good) else good
+        if len(with_items):
+            known = self.state.model.item_ids_ if self.state.model is not None else None
+            if known is not None:
+                # get_indexer reuses the index's hash table; Series.isin rebuilt it for
+                # every request (120 ms at 100k items)
+                ids = pd.Index(with_items["item_id"].astype(str))
+                with_items = with_items[known.get_indexer(ids) >= 0]
+            if len(with_items):
+                self.state.apply(lambda m: m.update(with_items, validate=False))
+        return [
+            (_written(len(frame), result, bad), 0 if result.replayed else result.written)
+            for frame, (_, bad), result in zip(frames, checked, results, strict=True)
+        ]
+
+    def add_items(self, frame: pd.DataFrame) -> Written:
+        """Insert or update items; a new item is recommendable by content at once."""
+        good, bad = validate_frame(frame, RecordKind.ITEMS, "items", self.settings.ingest)
+        result = self.store.upsert_items(good) if len(good) else None
+        if len(good):
+            model = self.state.model
+            vectors = (
+                self.state.item_vectors(good) if model and model.vectors_ is not None else None
+            )
+            self.state.apply(lambda m: self._add_items(m, good, vectors))
+        return _written(len(frame), result, bad)
+
+    def add_users(self, frame: pd.DataFrame) -> Written:
+        """Insert or update users (stated ``interests`` in their attributes drive a new
+        user's first lists)."""
+        good, bad = validate_frame(frame, RecordKind.USERS, "users", self.settings.ingest)
+        result = self.store.upsert_users(good) if len(good) else None
+        return _written(len(frame), result, bad)
+
+    def _add_items(self, rec: Recommender, items: pd.DataFrame, vectors) -> None:
+        try:
+            rec.add_items(items, vectors)
+        finally:  # even half-done, the catalogue may have changed
+            self._texts = (None, ())
+
+    # -- presentation --------------------------------------------------------------------
+
+    def _framed(self, rec: Recommender, frame: pd.DataFrame) -> list[dict]:
+        columns = rec.item_ids_.get_indexer(frame["item_id"].astype(str)).tolist()
+        sources = frame["sources"] if "sources" in frame.columns else [""] * len(frame)
+        return self._titled(rec, columns, frame["score"].tolist(), list(sources))
+
+    def _titled(
+        self,
+        rec: Recommender,
+        columns: Sequence[int],
+        scores: Sequence[float],
+        sources: Sequence[str],
+    ) -> list[dict]:
+        """A list's items (the model's item columns) as dicts, ranked as given: plain
+        dicts, since a pydantic model per item cost more than answering from a kept list."""
+        generated = self._generated_descriptions()
+        ids, titles, descriptions = self._item_text(rec)
+        shown = distinct_titles([titles[c] for c in columns], [ids[c] for c in columns])
+        return [
+            {
+                "item_id": ids[c],
+                "title": title,
+                "description": descriptions[c],
+                "generated_description": generated.get(ids[c]),
+                "score": float(score) if np.isfinite(score) else 0.0,
+                "rank": rank,
+                "sources": [x for x in source.split(",") if x],
+            }
+            for rank, (c, title, score, source) in enumerate(
+                zip(columns, shown, scores, sources, strict=True), start=1
+            )
+        ]
+
+    def _item_text(self, rec: Recommender) -> tuple[list[str], list[str], list[str]]:
+        """The model's item ids, titles and descriptions by item column, as Python lists:
+        looking a list's ten items up in the catalogue frame (Arrow strings) cost more
+        than the rest of answering from a kept list. Made once per model and catalogue."""
+        model, text = self._texts
+        if model is not rec:
+            at = rec.items_.index.get_indexer(rec.item_ids_)
+            found = at >= 0
+            columns = [rec.item_ids_.tolist()]
+            for column in ("title", "description"):
+                if column not in rec.items_.columns:
+                    columns.append([""] * len(found))
+                    continue
+                values = rec.items_[column].take(np.where(found, at, 0)).tolist()
+                columns.append([_text(v) if f else "" for v, f in zip(values, found, strict=True)])
+            text = tuple(columns)
+            self._texts = (rec, text)
+        return text
+
+    def _generated_descriptions(self) -> dict[str, str]:
+        """The LLM's descriptions, read once per model load (they change with `enrich`)."""
+        loaded_at, texts = self._generated
+        if loaded_at != self.state.loaded_at:
+            with self._presenting:
+                frame = self.store.item_texts_frame()
+                usable = frame[frame["verdict"] != "rejected"] if len(frame) else frame
+                texts = dict(
+                    zip(usable.get("item_id", []), usable.get("description", []), strict=True)
+                )
+                self._generated = (self.state.loaded_at, texts)
+        return texts
+
+
+def _by_vector(
+    rec: Recommender, vector: np.ndarray, k: int, filters: dict, seen: set[str]
+) -> pd.DataFrame:
+    """Items by cosine to a text-space vector, the ``seen`` ones left out."""
+    scores = rec.vectors_ @ vector
+    allowed = rec.item_mask(filters=filters or None)
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    if seen:
+        scores[rec.item_ids_.get_indexer(list(seen))] = -np.inf
+    top = np.argsort(-scores, kind="stable")[:k]
+    top = top[np.isfinite(scores[top])]
+    return pd.DataFrame({"item_id": rec.item_ids_[top], "score": scores[top], "sources": "text"})
+
+
+def _reasons(rec: Recommender, user_id: str, item_id: str) -> dict:
+    why = explain(rec, user_id, item_id)
+    return {
+        "sources": why.sources,
+        "history": [asdict(h) for h in why.history],
+        "keywords": why.keywords,
+        "features": [asdict(f) for f in why.features],
+    }
+
+
+def _stated_interests(store: Store, user_id: str) -> str | None:
+    stated = (store.user_attributes(user_id) or {}).get("interests")
+    return stated if isinstance(stated, str) and stated.strip() else None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _written(received: int, result: WriteResult | None, bad: list[Rejection]) -> Written:
+    return Written(
+        received=received,
+        stored=result.written if result is not None else 0,
+        rejected=[(r.line - 1, r.reason) for r in bad],
+        replayed=result.replayed if result is not None else False,
+    )

@@ -1,0 +1,149 @@
+"""What the routers depend on: the service, the limits, and the API key check with its
+rate limits (FastAPI dependencies, as in its "bigger applications" layout)."""
+
+# No ``from __future__ import annotations``: FastAPI reads the dependencies' annotations.
+
+import threading
+import time
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.convertors import PathConvertor, register_url_convertor
+
+from llmrec.app import Service
+from llmrec.config import ServeSettings
+from llmrec.serve.keys import KeyVerifier
+from llmrec.store import Store
+
+
+class _IdConvertor(PathConvertor):
+    """Starlette's path converter, newlines included: an id with a newline matched no route
+    (an undocumented 404) instead of failing ``PathId``'s check (a 422 that names it)."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("id", _IdConvertor())  # before any router names a path with {…:id}
+
+# Ids in the path: any stored id, "/" included (the path converter), so every id the
+# store accepts can be read and deleted; control characters are never stored.
+PathId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+_MAX_BUCKETS = 100_000
+
+
+class RateLimiter:
+    """A token bucket per API key."""
+
+    def __init__(self, per_second: float, burst: int) -> None:
+        self.per_second, self.burst = per_second, burst
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def exhausted(self, key: str) -> bool:
+        """Whether ``key`` has no request left now (nothing is spent)."""
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(key, (float(self.burst), now))
+        return min(self.burst, tokens + (now - last) * self.per_second) < 1
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(key, (float(self.burst), now))
+            tokens = min(self.burst, tokens + (now - last) * self.per_second)
+            allowed = tokens >= 1
+            self.buckets[key] = (tokens - 1 if allowed else tokens, now)
+            if len(self.buckets) > _MAX_BUCKETS:  # a refilled bucket is the same as none
+                refill = self.per_second
+                self.buckets = {k: (t, at) for k, (t, at) in self.buckets.items()
+                                if t + (now - at) * refill < self.burst}  # fmt: skip
+        return allowed
+
+
+class KeyGuard:
+    """API keys and their scopes, a rate limit per key, and one per client address for
+    requests without a valid key: a flood of bad keys is refused before the store is
+    asked about them."""
+
+    def __init__(self, store: Store, limits: ServeSettings) -> None:
+        self.verify = KeyVerifier(store, limits.key_check_s)
+        self.per_key = RateLimiter(limits.rate_limit_per_s, limits.rate_limit_burst)
+        self.refused = RateLimiter(limits.refused_per_s, limits.refused_burst)
+
+    def check(self, request: Request, token: str | None, needed: str) -> str:
+        """The key's id, or the HTTPException that refuses the request."""
+        address = request.client.host if request.client else "unknown"
+        trusted = token is not None and self.verify.remembers(token)
+        if not trusted and self.refused.exhausted(address):
+            raise HTTPException(429, "too many requests without a valid API key from "
+                                "this address", {"Retry-After": "1"})  # fmt: skip
+        found = self.verify(token) if token is not None else None
+        if found is None:
+            self.refused.allow(address)
+            problem = "missing API key" if token is None else "invalid API key"
+            raise HTTPException(401, problem, {"WWW-Authenticate": "Bearer"})
+        key_id, scopes = found
+        if needed not in scopes:
+            raise HTTPException(403, f"this key lacks the {needed!r} scope")
+        if not self.per_key.allow(key_id):
+            raise HTTPException(429, "rate limit exceeded", {"Retry-After": "1"})
+        return key_id
+
+
+bearer = HTTPBearer(auto_error=False, description="an API key from `llmrec keys create`")
+
+
+def _scope(needed: str):
+    # async: a sync dependency costs a thread-pool round trip per request
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> str:
+        token = credentials.credentials if credentials is not None else None
+        return request.app.state.guard.check(request, token, needed)
+
+    return Depends(check)
+
+
+read, write, admin = _scope("read"), _scope("write"), _scope("admin")
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def get_limits(request: Request) -> ServeSettings:
+    return request.app.state.service.settings.serve
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+LimitsDep = Annotated[ServeSettings, Depends(get_limits)]
+
+
+def check_batch(rows: list, what: str, limits: ServeSettings) -> None:
+    if len(rows) > limits.max_batch:
+        raise HTTPException(
+            422, [{"loc": ["body", what], "msg": f"at most {limits.max_batch} per request"}]
+        )
+
+
+def list_length(
+    request: Request,
+    k: Annotated[
+        int, Query(ge=1, description="how many items (at most `serve.max_k`, 200 by default)")
+    ] = 10,
+) -> int:
+    """The ``k`` query parameter, at most ``serve.max_k`` (a setting, so checked here)."""
+    max_k = request.app.state.service.settings.serve.max_k
+    if k > max_k:
+        raise RequestValidationError([{
+            "type": "less_than_equal", "loc": ("query", "k"), "input": k, "ctx": {"le": max_k},
+            "msg": f"Input should be less than or equal to {max_k}",
+        }])  # fmt: skip
+    return k
+
+
+ListLength = Annotated[int, Depends(list_length)]

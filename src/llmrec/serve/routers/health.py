@@ -1,0 +1,33 @@
+"""Liveness and readiness (no key)."""
+
+import time
+
+from fastapi import APIRouter, Response
+
+from llmrec.serve import schemas as s
+from llmrec.serve.dependencies import ServiceDep
+from llmrec.serve.json_bodies import StrictJSONRoute
+
+router = APIRouter(route_class=StrictJSONRoute, tags=["health"])
+
+
+@router.get("/healthz", response_model=s.HealthOut)
+def healthz() -> s.HealthOut:
+    return s.HealthOut(status="ok")
+
+
+@router.get("/readyz", response_model=s.ReadyOut, responses={503: {"model": s.ReadyOut}})
+def readyz(service: ServiceDep, response: Response) -> s.ReadyOut:
+    state = service.state
+    ready = state.model is not None
+    if not ready:
+        response.status_code = 503
+    return s.ReadyOut(
+        ready=ready,
+        model_age_s=time.time() - state.loaded_at if state.loaded_at else None,
+        training=state.training is not None and state.training.is_alive(),
+        last_error=state.last_error,
+        warming=state.warming is not None and state.warming.is_alive(),
+        lists_kept=state.lists_kept,
+        fallback=state.fallback,
+    )
