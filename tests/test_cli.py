@@ -299,7 +299,7 @@ def test_ctrl_c_stops_enrichment_within_seconds(tmp_path: Path):
 
 
 def test_each_quickstart_revokes_the_key_of_the_one_before(store):
-    from llmrec.cli import _quickstart_key
+    from llmrec.cli.quickstart import _quickstart_key
     from llmrec.serve.keys import verify_key
 
     first, second = _quickstart_key(store), _quickstart_key(store)
