@@ -59,6 +59,14 @@ def test_the_same_question_gets_the_same_answer_through_python_cli_and_http(serv
         assert http("/search", query="animated film for children", k=5, user_id="1") == mine \
             == cli("search", "animated film for children", "-k", "5", "--user", "1")
 
+        asked = "a funny animated film for kids"  # the LLM's parse is cached in the store
+        said = python.chat(asked, k=5)
+        answer = client.post("/chat", json={"message": asked, "k": 5}, headers=read).json()
+        assert [i["item_id"] for i in answer["items"]] == ids(said.items) and len(said.items) == 5
+        shown = CliRunner().invoke(cli_app, ["--home", str(trained_settings.home), "chat", "-m", asked, "-k", "5"])
+        assert shown.exit_code == 0, shown.output
+        assert all(item["title"][:20] in shown.stdout for item in said.items)
+
         profile = python.profile("1", 5)
         answer = client.get("/users/1/profile?top=5", headers=read).json()
         assert [(k["keyword"], k["weight"]) for k in answer["keywords"]] == profile.keywords

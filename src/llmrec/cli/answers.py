@@ -227,7 +227,19 @@ def chat(
     from llmrec.training import item_vector_frame, load_trained
 
     settings = _settings(ctx)
-    with _user_errors(), _open_store(settings) as store:
+    turns = message if message else (line for line in sys.stdin if line.strip())
+    with _user_errors(), _open_store(settings) as store, _answering(settings, store) as service:
+        if service is not None and not raw:  # the conversation POST /chat would have
+            conversation = None
+            for text in turns:
+                try:
+                    answer = service.chat(text, conversation, user, k)
+                except ValueError as exc:
+                    raise LlmrecError(str(exc)) from None
+                conversation = answer.conversation_id
+                rows = [(i["item_id"], i["title"], i["reason"]) for i in answer.items]
+                _print_turn(text, answer.fallback, rows, answer.parse if show_parse else None)
+            return
         items = store.items_frame()
         if items.empty:
             raise LlmrecError("the store has no items: ingest a catalogue first")
@@ -240,7 +252,6 @@ def chat(
             taste, seen = model.taste(user)
             if taste is not None and len(taste) != catalogue.vectors.shape[1]:
                 taste = None  # the model was trained on another encoder's vectors
-        turns = message if message else (line for line in sys.stdin if line.strip())
         with contextlib.ExitStack() as stack:
             encoder = stack.enter_context(load_encoder(settings.embed))
             llm = None if raw else CachedLLM(stack.enter_context(load_llm(settings.llm)), store)
@@ -251,14 +262,22 @@ def chat(
                     turn = session.ask(text)
                 except ValueError as exc:
                     raise LlmrecError(str(exc)) from None
-                note = " (the parse was not usable: raw-text search)" if turn.fallback else ""
-                table = Table(title=escape(f"> {turn.request}{note}"))
-                for column in ("item", "title", "reason"):
-                    table.add_column(column, overflow="fold")
                 found = turn.results
                 titles = distinct_titles(list(found["title"]), list(found["item_id"]))
-                for row, title in zip(found.itertuples(index=False), titles, strict=True):
-                    table.add_row(escape(row.item_id), escape(title), escape(row.reason))
-                console.print(table)
-                if show_parse:
-                    console.print_json(orjson.dumps(turn.log()).decode())
+                rows = [(r.item_id, title, r.reason) for r, title in
+                        zip(found.itertuples(index=False), titles, strict=True)]  # fmt: skip
+                _print_turn(turn.request, turn.fallback, rows, turn.log() if show_parse else None)
+
+
+def _print_turn(request: str, fallback: bool, rows: list[tuple[str, str, str]], parse) -> None:
+    """One turn of a conversation: the items with the reason each was chosen (and how the
+    request was understood, when asked)."""
+    note = " (the parse was not usable: raw-text search)" if fallback else ""
+    table = Table(title=escape(f"> {request}{note}"))
+    for column in ("item", "title", "reason"):
+        table.add_column(column, overflow="fold")
+    for item_id, title, reason in rows:
+        table.add_row(escape(item_id), escape(title), escape(reason))
+    console.print(table)
+    if parse is not None:
+        console.print_json(orjson.dumps(parse).decode())
