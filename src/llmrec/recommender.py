@@ -784,10 +784,10 @@ class Recommender:
     def _tie_rank(self) -> np.ndarray:
         """Each item's place by trending popularity (0 = first), which breaks a source's
         score ties when candidates are chosen: a user with few co-visits gets what is
-        popular now, not whatever comes first in the catalogue (ML-100K leave-last-one-out
-        NDCG@10: catalogue order shuffled 0.1127, all-time popularity 0.1165, trending
-        0.1184). Derived from ``stats_`` and kept with the stats it came from (``fit``
-        replaces them while training the ranker, ``add_items`` when the catalogue grows)."""
+        popular now, not whatever comes first in the catalogue (measured in
+        docs/decisions/recommender.md). Derived from ``stats_`` and kept with the stats
+        it came from (``fit`` replaces them while training the ranker, ``add_items`` when
+        the catalogue grows)."""
         stats, rank = self.__dict__.get("_tie_ranks", (None, None))
         if stats is not self.stats_:
             order = np.argsort(-self.stats_.trending, kind="stable")
@@ -1135,7 +1135,7 @@ def _top_k_mask(scores: np.ndarray, k: int, tie_order: np.ndarray) -> np.ndarray
 def _without_order(sources: list[str]) -> list[str]:
     """Sources for events without any timestamp (play counts, undated ratings): the
     order-based ones would learn an arbitrary order, so ALS takes the first one's place
-    (Last.fm: 0.2220 → 0.2387 NDCG@10, with ALS instead of SASRec and co-visitation)."""
+    (docs/decisions/recommender.md)."""
     if not ORDER_SOURCES & set(sources):
         return sources
     first = next(i for i, s in enumerate(sources) if s in ORDER_SOURCES)

@@ -106,8 +106,8 @@ def run_evaluation(
         chosen = {k: v for k, v in chosen.items() if k in system_names}
     splits = [make_split(n, events, settings.event_weights, seed=seed) for n in split_names]
     # Score ties a system leaves fall to catalogue order; shuffled, so that no system is
-    # credited with the item-id order (on ML-100K it tracks popularity: MostPop's
-    # all-zero scores on cold items scored NDCG@10 0.1974 ranked by id, 0.0981 shuffled).
+    # credited with the item-id order (on ML-100K it tracks popularity:
+    # docs/decisions/recommender.md).
     catalogue = items.sample(frac=1.0, random_state=seed) if not items.empty else None
     used = {s for name, make in chosen.items() if name in BASELINES for s in make().sources}
     grids = {s: SOURCES[s].grid for s in SOURCES if s in used and SOURCES[s].grid}
