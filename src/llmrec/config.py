@@ -282,6 +282,13 @@ class ServeSettings(BaseModel):
     blas_threads: int = Field(
         1, ge=0, description="BLAS threads in the service (0: the library's default)"
     )
+    ann_threshold: int = Field(
+        100_000,
+        ge=1,
+        description="catalogue size from which text search and newcomers' lists use an HNSW "
+        "index of the model's item vectors (built in the background when first needed; "
+        "exact search until it is ready)",
+    )
     warm_users: int = Field(
         20_000,
         ge=0,

@@ -88,3 +88,26 @@ def test_a_newcomer_with_friends_gets_their_tastes(service, trained_settings):
     answer = service.client.get("/users/friendly-new/recommendations?k=5", headers=service.headers("read")).json()
     assert answer["strategy"] == "friends" and [i["item_id"] for i in answer["items"]] == [i["item_id"] for i in found.items]
     python.close()
+
+
+def test_a_large_catalogue_is_searched_through_the_hnsw_index(service, trained_settings):
+    """From ``serve.ann_threshold`` items, search and newcomers go through an HNSW index
+    built in the background (exact search until it is ready), and items added later are
+    added to it."""
+    import pandas as pd
+
+    serve = trained_settings.serve.model_copy(update={"ann_threshold": 1_000})  # ML-100K: 1,682
+    settings = trained_settings.model_copy(update={"serve": serve})
+    python = Service.open(settings, service.store)
+    query = "a science fiction film about space travel"
+    exact = [i["item_id"] for i in python.search(query, 10)]  # while the index is built
+    assert python.wait_for_index()
+    model, index = python._index
+    assert model is python.model() and index.graph_ is not None and index.size == 1_682
+    approximate = [i["item_id"] for i in python.search(query, 10)]
+    assert len(set(approximate) & set(exact)) >= 9  # HNSW at efSearch 128: (near) exact
+    python.add_items(pd.DataFrame({"item_id": ["space-odyssey-new"], "title": ["Voyage to the Stars"],
+                                   "description": ["a science fiction film about space travel"]}))  # fmt: skip
+    assert index.size == 1_683
+    assert "space-odyssey-new" in [i["item_id"] for i in python.search(query, 10)]
+    python.close()

@@ -28,6 +28,7 @@ from llmrec.explain import explain
 from llmrec.presentation import distinct_titles
 from llmrec.rank.filters import item_filters
 from llmrec.recommender import Recommender
+from llmrec.retrieve.index import VectorIndex
 from llmrec.store import Store
 from llmrec.store.store import WriteResult
 
@@ -92,6 +93,10 @@ class Service:
         self._texts: tuple[Recommender | None, tuple] = (None, ())
         self._generated: tuple[float | None, dict[str, str]] = (None, {})
         self._presenting = threading.Lock()
+        # the model's approximate item index (large catalogues): (model, index or None
+        # while it is built)
+        self._index: tuple[Recommender | None, VectorIndex | None] = (None, None)
+        self._indexing = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, store: Store) -> Service:
@@ -150,7 +155,7 @@ class Service:
             if not rec.knows_user(user_id):
                 vector, strategy = self._newcomer_taste(rec, user_id, interests)
                 if vector is not None:
-                    found = _by_vector(rec, vector, k, filters, set())
+                    found = _by_vector(rec, vector, k, filters, set(), self._item_index(rec))
                     return UserList(user_id, strategy, self._framed(rec, found))
             frame = rec.recommend([user_id], k=k, filters=filters or None, diversity=diversity)
             items = self._framed(rec, frame)
@@ -199,7 +204,7 @@ class Service:
                 taste, seen = rec.taste(user_id)
                 if taste is not None:
                     vector = vector + PERSONAL_WEIGHT * taste
-            found = _by_vector(rec, vector, k, {}, seen)
+            found = _by_vector(rec, vector, k, {}, seen, self._item_index(rec))
             return self._framed(rec, found)
 
     def chat(
@@ -307,10 +312,53 @@ class Service:
         return _written(len(frame), result, bad)
 
     def _add_items(self, rec: Recommender, items: pd.DataFrame, vectors) -> None:
+        before = len(rec.item_ids_)
         try:
             rec.add_items(items, vectors)
         finally:  # even half-done, the catalogue may have changed
             self._texts = (None, ())
+            with self._indexing:
+                model, index = self._index
+                if model is rec and index is not None and rec.vectors_ is not None:
+                    index.add(rec.item_ids_[before:].tolist(), rec.vectors_[before:])
+                elif model is rec:  # still being built from the old catalogue: again
+                    self._index = (None, None)
+
+    # -- the approximate index -------------------------------------------------------------
+
+    def _item_index(self, rec: Recommender) -> VectorIndex | None:
+        """The HNSW index of the model's item vectors once the catalogue has
+        ``serve.ann_threshold`` items and the index is built (in the background, started
+        by the first call); None means exact search."""
+        threshold = self.settings.serve.ann_threshold
+        if rec.vectors_ is None or len(rec.item_ids_) < threshold:
+            return None
+        with self._indexing:
+            model, index = self._index
+            if model is rec:
+                return index
+            self._index = (rec, None)
+        threading.Thread(
+            target=self._build_index, args=(rec, threshold), name="ann-index", daemon=True
+        ).start()
+        return None
+
+    def _build_index(self, rec: Recommender, threshold: int) -> None:
+        with self.state.lock.reading():  # the catalogue as one write left it
+            ids, vectors = rec.item_ids_.tolist(), rec.vectors_
+        index = VectorIndex(ann_threshold=threshold).fit(ids, vectors)
+        with self._indexing:
+            if self._index[0] is rec and len(index.ids_) == len(rec.item_ids_):
+                self._index = (rec, index)
+            elif self._index[0] is rec:  # items were added meanwhile: build again
+                self._index = (None, None)
+
+    def wait_for_index(self, timeout: float = 600.0) -> bool:
+        """Block until no index is being built (for tools and tests); whether one is ready."""
+        for thread in threading.enumerate():
+            if thread.name == "ann-index":
+                thread.join(timeout)
+        return self._index[1] is not None
 
     # -- presentation --------------------------------------------------------------------
 
@@ -380,11 +428,21 @@ class Service:
 
 
 def _by_vector(
-    rec: Recommender, vector: np.ndarray, k: int, filters: dict, seen: set[str]
+    rec: Recommender,
+    vector: np.ndarray,
+    k: int,
+    filters: dict,
+    seen: set[str],
+    index: VectorIndex | None = None,
 ) -> pd.DataFrame:
-    """Items by cosine to a text-space vector, the ``seen`` ones left out."""
-    scores = rec.vectors_ @ vector
+    """Items by cosine to a text-space vector, the ``seen`` ones left out: through the
+    approximate ``index`` when given, else exactly."""
     allowed = rec.item_mask(filters=filters or None)
+    if index is not None:
+        only = rec.item_ids_[np.flatnonzero(allowed)].tolist() if allowed is not None else None
+        found = index.search(vector, k, exclude=[seen], allowed=only)
+        return pd.DataFrame({"item_id": found.ids[0], "score": found.scores[0], "sources": "text"})
+    scores = rec.vectors_ @ vector
     if allowed is not None:
         scores = np.where(allowed, scores, -np.inf)
     if seen:
