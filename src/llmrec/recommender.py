@@ -230,17 +230,10 @@ class Recommender:
     ) -> Self:
         self.source_configs_ = self._source_configs()
         self.__dict__.pop("_ranked_lists", None)
-        events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
+        events, rejected = self._readable_events(events, True, "; see rejected_")
         self.rejected_ = pd.DataFrame(
             [(r.line, r.reason) for r in rejected], columns=["row", "reason"]
         )
-        if rejected:
-            warnings.warn(
-                f"{len(rejected)} event row(s) rejected, e.g. row {rejected[0].line}: "
-                f"{rejected[0].reason}; see rejected_",
-                stacklevel=2,
-            )
-        events = _undated_shuffled(events[events["item_id"].notna()], self.seed)
         if events.empty:
             raise ValueError("no valid events with an item_id to fit on")
         catalogue = None
@@ -262,7 +255,6 @@ class Recommender:
                 ).astype(str)
             )
         )
-        events = events.assign(timestamp=events["timestamp"].astype("float64"))
         self.items_ = (
             catalogue.set_index("item_id").reindex(item_ids)
             if catalogue is not None
@@ -297,6 +289,24 @@ class Recommender:
         self._set_state(full, events, weights)
         self.n_fitted_items_ = len(item_ids)
         return self
+
+    def _readable_events(
+        self, events: pd.DataFrame, validate: bool, see: str
+    ) -> tuple[pd.DataFrame, list]:
+        """The events as fit and :meth:`set_histories` read them: valid rows (the others
+        warned about, ``see`` telling where they are), with an item, undated ones first in
+        a seeded order, float timestamps; and the rejected rows."""
+        rejected = []
+        if validate:
+            events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
+            if rejected:
+                warnings.warn(
+                    f"{len(rejected)} event row(s) rejected, e.g. row {rejected[0].line}: "
+                    f"{rejected[0].reason}{see}",
+                    stacklevel=4,
+                )
+        events = _undated_shuffled(events[events["item_id"].notna()], self.seed)
+        return events.assign(timestamp=events["timestamp"].astype("float64")), rejected
 
     def _refit_sources(self, full: Interactions, vectors: np.ndarray | None) -> None:
         """The sources again on every event, the ranker's held-out newest items too:
@@ -974,19 +984,9 @@ class Recommender:
         with a warning, as in ``fit``; ``validate=False`` trusts rows that already passed
         :func:`~llmrec.data.validate.validate_frame` (the store's)."""
         self._check_fitted()
-        if validate:
-            events, rejected = validate_frame(events, RecordKind.EVENTS, "events")
-            if rejected:
-                warnings.warn(
-                    f"{len(rejected)} event row(s) rejected, e.g. row {rejected[0].line}: "
-                    f"{rejected[0].reason}",
-                    stacklevel=2,
-                )
-        events = _undated_shuffled(events[events["item_id"].notna()], self.seed)
+        events, _ = self._readable_events(events, validate, "")
         events = events.assign(
-            item_id=events["item_id"].astype(str),
-            user_id=events["user_id"].astype(str),
-            timestamp=events["timestamp"].astype("float64"),
+            item_id=events["item_id"].astype(str), user_id=events["user_id"].astype(str)
         )
         policy = EventPolicy(self._weights())
         self.histories_ = UserHistories.from_events(events, self.item_ids_, policy)

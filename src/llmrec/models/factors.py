@@ -108,11 +108,10 @@ class ALS(_ImplicitFactors):
         elsewhere, x = (YᵀY + λI + (α−1)·Y_hᵀY_h)⁻¹ · α·Σ y_h (Hu et al. 2008, eq. 4)."""
         n_factors = self.item_factors_.shape[1]
         base = self.gram_ + self.regularization * np.eye(n_factors)
-        factors = self.item_factors_.astype(np.float64)
         systems = np.repeat(base[None], len(history), axis=0)
         targets = np.zeros((len(history), n_factors))
         for r, items in enumerate(history.sequences):
-            chosen = factors[items]
+            chosen = self.item_factors_[items].astype(np.float64)  # not all items: per call
             systems[r] += (self.alpha - 1.0) * chosen.T @ chosen
             targets[r] = self.alpha * chosen.sum(axis=0)
         return np.linalg.solve(systems, targets[..., None])[..., 0]

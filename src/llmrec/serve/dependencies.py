@@ -128,20 +128,20 @@ def check_batch(rows: list, what: str, limits: ServeSettings) -> None:
         )
 
 
-async def list_length(
-    request: Request,
-    k: Annotated[
-        int, Query(ge=1, description="how many items (at most `serve.max_k`, 200 by default)")
-    ] = 10,
-) -> int:
-    """The ``k`` query parameter, at most ``serve.max_k`` (a setting, so checked here)."""
-    max_k = request.app.state.service.settings.serve.max_k
-    if k > max_k:
+# The ``k`` query parameter: its upper bound is the setting ``serve.max_k``, so the
+# handlers check it (``bounded``) and ``create_app`` writes it into the schema. A
+# dependency would cost each request more than answering from a kept list does.
+ListLength = Annotated[
+    int, Query(ge=1, description="how many items (at most `serve.max_k`, 200 by default)")
+]
+
+
+def bounded(k: int, limits: ServeSettings) -> int:
+    """``k``, or the 422 FastAPI gives a value above a bound: ``serve.max_k``."""
+    top = limits.max_k
+    if k > top:
         raise RequestValidationError([{
-            "type": "less_than_equal", "loc": ("query", "k"), "input": k, "ctx": {"le": max_k},
-            "msg": f"Input should be less than or equal to {max_k}",
+            "type": "less_than_equal", "loc": ("query", "k"), "input": k, "ctx": {"le": top},
+            "msg": f"Input should be less than or equal to {top}",
         }])  # fmt: skip
     return k
-
-
-ListLength = Annotated[int, Depends(list_length)]

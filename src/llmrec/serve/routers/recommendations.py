@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from llmrec.app import UserList
+from llmrec.app import Service, UserList
 from llmrec.rank.filters import FilterError
 from llmrec.serve import schemas as s
-from llmrec.serve.dependencies import ListLength, PathId, ServiceDep, read
+from llmrec.serve.dependencies import ListLength, PathId, ServiceDep, bounded, read
 from llmrec.serve.json_bodies import StrictJSONRoute
 from llmrec.serve.responses import ERRORS, NOT_FOUND, NOT_READY, json_response
 
@@ -31,9 +31,8 @@ def _answer(found: UserList) -> Response:
 )
 async def recommendations(
     request: Request,
-    service: ServiceDep,
     user_id: PathId,
-    k: ListLength,
+    k: ListLength = 10,
     diversity: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
     include_tag: Annotated[list[str] | None, Query(max_length=50)] = None,
     exclude_tag: Annotated[list[str] | None, Query(max_length=50)] = None,
@@ -49,6 +48,8 @@ async def recommendations(
     ``POST /users``), else their friends' tastes, else the popular ones: never an
     error. ``brand`` matches case-insensitively; a price bound leaves out items without
     a price."""
+    service: Service = request.app.state.service  # (no dependency: this is the hot path)
+    k = bounded(k, service.settings.serve)
     filters = {
         "include_tags": include_tag,
         "exclude_tags": exclude_tag,
@@ -89,7 +90,8 @@ async def recommendations(
     response_model=s.SimilarOut,
     responses={**ERRORS, **NOT_READY, **NOT_FOUND},
 )
-def similar(service: ServiceDep, item_id: PathId, k: ListLength) -> Response:
+def similar(service: ServiceDep, item_id: PathId, k: ListLength = 10) -> Response:
+    k = bounded(k, service.settings.serve)
     return json_response({"item_id": item_id, "items": service.similar(item_id, k)})
 
 
