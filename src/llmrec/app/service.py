@@ -97,6 +97,7 @@ class Service:
         # while it is built)
         self._index: tuple[Recommender | None, VectorIndex | None] = (None, None)
         self._indexing = threading.Lock()
+        self._index_builder: threading.Thread | None = None
 
     @classmethod
     def open(cls, settings: Settings, store: Store) -> Service:
@@ -338,9 +339,10 @@ class Service:
             if model is rec:
                 return index
             self._index = (rec, None)
-        threading.Thread(
-            target=self._build_index, args=(rec, threshold), name="ann-index", daemon=True
-        ).start()
+            self._index_builder = threading.Thread(
+                target=self._build_index, args=(rec, threshold), name="ann-index", daemon=True
+            )
+            self._index_builder.start()
         return None
 
     def _build_index(self, rec: Recommender, threshold: int) -> None:
@@ -354,10 +356,10 @@ class Service:
                 self._index = (None, None)
 
     def wait_for_index(self, timeout: float = 600.0) -> bool:
-        """Block until no index is being built (for tools and tests); whether one is ready."""
-        for thread in threading.enumerate():
-            if thread.name == "ann-index":
-                thread.join(timeout)
+        """Block until this service's index is built, if one is being built (for tools
+        and tests); whether one is ready."""
+        if self._index_builder is not None:
+            self._index_builder.join(timeout)
         return self._index[1] is not None
 
     # -- presentation --------------------------------------------------------------------

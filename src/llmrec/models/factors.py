@@ -45,6 +45,9 @@ class _ImplicitFactors(Scorer):
             model.fit(data.matrix.astype(np.float32), show_progress=False)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
         self.gram_ = self.item_factors_.T.astype(np.float64) @ self.item_factors_
+        ridge = self.gram_.copy()
+        ridge[np.diag_indices_from(ridge)] += max(self.regularization, 1e-3) * data.n_items
+        self.fold_in_ = np.linalg.inv(ridge)  # once here, not on every score call
         self.n_items_ = data.n_items
         return self
 
@@ -55,10 +58,8 @@ class _ImplicitFactors(Scorer):
 
     def _fold_in(self, history: History) -> np.ndarray:
         """Ridge regression of the binary history onto the item factors."""
-        gram = self.gram_.copy()
-        gram[np.diag_indices_from(gram)] += max(self.regularization, 1e-3) * self.n_items_
         projected = np.asarray(history.matrix @ self.item_factors_, dtype=np.float64)
-        return projected @ np.linalg.inv(gram)
+        return projected @ self.fold_in_
 
     def score(self, history: History) -> np.ndarray:
         return self.user_vectors(history) @ self.item_factors_.T
