@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Self
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from llmrec.data.events import DEFAULT_EVENT_WEIGHTS, EventPolicy
 from llmrec.data.records import RecordKind
@@ -31,17 +30,19 @@ from llmrec.models import (
     SOURCES,
     History,
     Interactions,
-    MostPopular,
     Scorer,
     SourceConfig,
     source_configs,
 )
 from llmrec.models.memo import FitMemo
-from llmrec.rank.diversity import mmr
-from llmrec.rank.features import ItemStats, best_first, pair_features
+from llmrec.pipeline.candidates import source_scores, source_top_k, tie_rank
+from llmrec.pipeline.features import candidate_features, item_stats, tag_matrix
+from llmrec.pipeline.rerank import pick, popular_fallback, push_down_disliked, ranked_list
+from llmrec.pipeline.scoring import Scoring, candidate_pool, final_scores
+from llmrec.pipeline.train_ranker import RankerTraining, StageProgress, fit_ranker
+from llmrec.rank.features import ItemStats
 from llmrec.rank.filters import ItemAttributes, item_filters
 from llmrec.rank.lists import RankedList, RankedListCache
-from llmrec.rank.ranker import LambdaRanker
 from llmrec.users import UserHistories
 
 if TYPE_CHECKING:
@@ -64,12 +65,10 @@ _SOURCE_KNOBS = {
     "sasrec_dropout": ("sasrec", "dropout"),
     "sasrec_max_epochs": ("sasrec", "max_epochs"),
 }
-# progress(stage, total or None) -> the stage's advance(n) callback
-StageProgress = Callable[[str, int | None], Callable[[int], None]]
-# 4: SASRec's own transformer blocks; 5: no user state (histories come from the events)
-_FORMAT_VERSION = 5
+# 4: SASRec's own transformer blocks; 5: no user state (histories come from the events);
+# 6: sources say "cannot score" by NaN (unscored_items_)
+_FORMAT_VERSION = 6
 LIST_DEPTH = 150  # a kept ranked list serves k ≤ 50 (MMR picks from the best 3k)
-_SECONDS_PER_DAY = 86_400.0
 
 
 class Recommender:
@@ -260,6 +259,7 @@ class Recommender:
             if catalogue is not None
             else pd.DataFrame(index=item_ids)
         )
+        self.n_fitted_items_ = len(item_ids)
         vectors = self._item_vectors(item_ids)
         sources = [
             s for s in self.source_configs_ if s not in CONTENT_SOURCES or vectors is not None
@@ -270,24 +270,35 @@ class Recommender:
                 self.source_configs_.setdefault(s, SOURCES[s].Config())
         self.active_sources_ = tuple(sources)
         self.vectors_ = vectors
-        self.tags_ = self._item_tags(item_ids)
+        self.tags_ = tag_matrix(self.items_)
         self.attributes_ = ItemAttributes.from_items(self.items_)
         weights = self._weights()
         full = Interactions.from_events(events, item_ids=item_ids, event_weights=weights)
         self.ranker_ = None
         if self.ranker:
-            self._fit_ranker(events, full, weights, vectors)
-        if not self.ranker:
+            training = RankerTraining(
+                self.ranker_holdout, self.ranker_max_users, self.cold_views, self.seed
+            )
+            self.ranker_, self.scorers_ = fit_ranker(
+                events,
+                full,
+                weights,
+                sources,
+                lambda s, data: self._fit_source(s, vectors, data),
+                self._scoring_of,
+                training,
+                self._stage,
+            )
+            if self.refit_sources and self.ranker_ is not None:
+                self._refit_sources(full, vectors)
+        else:
             self.scorers_ = {}
             for s in sources:
                 self._stage(f"fitting {s} on every event")
                 self.scorers_[s] = self._fit_source(s, vectors, full)
-        elif self.refit_sources and self.ranker_ is not None:
-            self._refit_sources(full, vectors)
         # Without a refit the sources keep what they learned before each user's newest
         # events and score from the full history, as the ranker was trained.
         self._set_state(full, events, weights)
-        self.n_fitted_items_ = len(item_ids)
         return self
 
     def _readable_events(
@@ -349,141 +360,10 @@ class Recommender:
         with load_encoder(EmbedSettings()) as encoder:
             return encoder.encode(texts)
 
-    def _item_tags(self, item_ids: pd.Index) -> sp.csr_matrix | None:
-        if "tags" not in self.items_.columns:
-            return None
-        lists = [t if isinstance(t, list) else [] for t in self.items_["tags"]]
-        vocabulary = pd.Index(sorted({tag for tags in lists for tag in tags}))
-        if vocabulary.empty:
-            return None
-        rows = np.repeat(np.arange(len(lists)), [len(t) for t in lists])
-        cols = vocabulary.get_indexer([tag for tags in lists for tag in tags])
-        return sp.csr_matrix(
-            (np.ones(len(cols), np.float32), (rows, cols)), shape=(len(item_ids), len(vocabulary))
-        )
-
-    def _fit_ranker(self, events, full: Interactions, weights, vectors) -> None:
-        """Hold out each user's newest ``ranker_holdout`` positive items, fit the sources
-        on the rest, and learn to rank each held-out item among the candidates the
-        sources propose from the history just before it (the user's other items, before
-        and after it, are no candidates)."""
-        m = self.ranker_holdout
-        tested = [r for r, seq in enumerate(full.sequences) if len(seq) > m + 2]
-        tested = self._sample_users(tested)
-        held = pd.MultiIndex.from_arrays([
-            np.repeat(full.user_ids[tested].astype(str), m),
-            np.concatenate([full.item_ids[full.sequences[r][-m:]] for r in tested]),
-        ]) if tested else pd.MultiIndex.from_arrays([[], []])  # fmt: skip
-        pairs = pd.MultiIndex.from_frame(events[["user_id", "item_id"]].astype(str))
-        kept = events[~pairs.isin(held)]
-        part = Interactions.from_events(kept, item_ids=full.item_ids, user_ids=full.user_ids,
-                                        event_weights=weights)  # fmt: skip
-        self.scorers_ = {}
-        for s in self.active_sources_:
-            self._stage(f"fitting {s} (without each user's newest items)")
-            self.scorers_[s] = self._fit_source(s, vectors, part)
-        self._set_state(part, kept, weights)
-        queries = [(r, j) for r in tested for j in range(1, m + 1)]
-        feats, labels, groups = [], [], []
-        advance = self._stage("the ranker's training lists", len(queries))
-        for start in range(0, len(queries), 256):
-            batch = queries[start : start + 256]
-            rows = np.array([r for r, _ in batch])
-            prefixes = [full.sequences[r][: len(full.sequences[r]) - j] for r, j in batch]
-            target = np.array([full.sequences[r][-j] for r, j in batch])
-            # The user's later held-out items are not candidates: labelled 0 they would
-            # teach that what the user went on to have is wrong
-            # (docs/results/ranker-study/).
-            others = [np.delete(full.sequences[r], len(full.sequences[r]) - j) for r, j in batch]
-            exclude = self._history(rows, others).matrix.toarray() > 0
-            x, found, names, _ = self._candidate_features(
-                self._history(rows, prefixes), None, exclude
-            )
-            feats.append(x)
-            labels.append((found[:, 1] == target[found[:, 0]]).astype(np.float32))
-            groups.append(start + found[:, 0])
-            advance(len(batch))
-        if CONTENT_SOURCES & set(self.scorers_):
-            offset = len(queries)
-            advance = self._stage("cold-item views", self.cold_views)
-            for draw in range(self.cold_views):
-                x, label, group = self._cold_view(full, kept, weights, vectors, draw)
-                feats.append(x)
-                labels.append(label)
-                groups.append(offset + group)
-                offset += group.max() + 1 if len(group) else 0
-                advance(1)
-        if not feats:
-            # No user has more than ranker_holdout + 2 items (a small shop): nothing to
-            # learn the ranking from, so the sources' scores are fused instead.
-            warnings.warn(
-                f"no user has more than {m + 2} items: the ranker is not trained and the "
-                "sources' ranks are fused (reciprocal rank fusion)",
-                stacklevel=3,
-            )
-            return
-        self._stage("training the ranker (LambdaRank)")
-        self.ranker_ = LambdaRanker(seed=self.seed).fit(
-            np.vstack(feats), np.concatenate(labels), np.concatenate(groups), names
-        )
-
-    def _cold_view(self, full: Interactions, kept: pd.DataFrame, weights, vectors, draw: int):
-        """Ranking examples for new items, made as evaluation and production meet them:
-        a random tenth of the items (one draw per ``draw``) is treated as new — the
-        content sources are refitted without their events, so their text→CF mapping has
-        never seen them — and they are ranked for each user from the user's other items,
-        every one of them the user had being a positive."""
-        rng = np.random.default_rng([self.seed, draw])
-        new = rng.random(len(full.item_ids)) < 0.1
-        known = kept[~kept["item_id"].astype(str).isin(full.item_ids[new])]
-        data = Interactions.from_events(known, item_ids=full.item_ids, user_ids=full.user_ids,
-                                        event_weights=weights)  # fmt: skip
-        warm_scorers = self.scorers_
-        self.scorers_ = {
-            s: self._fit_source(s, vectors, data) if s in CONTENT_SOURCES else scorer
-            for s, scorer in warm_scorers.items()
-        }
-        rows, prefixes, targets = [], [], []
-        for r, seq in enumerate(full.sequences):
-            is_new = new[seq]
-            if is_new.any() and (~is_new).sum() >= 3:
-                rows.append(r)
-                prefixes.append(seq[~is_new])
-                targets.append(seq[is_new])
-        chosen = set(self._sample_users(rows))
-        keep = [i for i, r in enumerate(rows) if r in chosen]
-        rows = [rows[i] for i in keep]
-        prefixes, targets = [prefixes[i] for i in keep], [targets[i] for i in keep]
-        feats, labels, groups = [], [], []
-        try:
-            for start in range(0, len(rows), 256):
-                batch = slice(start, start + 256)
-                history = self._history(np.array(rows[batch]), prefixes[batch])
-                x, found, _, _ = self._candidate_features(history, new, None, cold_view=True)
-                wanted = self._history(np.array(rows[batch]), targets[batch]).matrix
-                feats.append(x)
-                labels.append(np.asarray(wanted[found[:, 0], found[:, 1]]).ravel())
-                groups.append(start + found[:, 0])
-        finally:
-            self.scorers_ = warm_scorers
-        if not feats:
-            return np.zeros((0, 0), np.float32), np.zeros(0, np.float32), np.zeros(0, int)
-        return np.vstack(feats), np.concatenate(labels), np.concatenate(groups)
-
-    def _sample_users(self, rows: list[int]) -> list[int]:
-        """At most ``ranker_max_users`` of them, drawn with the seed (in order)."""
-        if self.ranker_max_users is None or len(rows) <= self.ranker_max_users:
-            return rows
-        rng = np.random.default_rng(self.seed)
-        return sorted(rng.choice(rows, size=self.ranker_max_users, replace=False).tolist())
-
     def _set_state(self, data: Interactions, events: pd.DataFrame, weights) -> None:
         self.item_ids_ = data.item_ids
         self.now_ = data.now
-        counts = np.asarray(data.matrix.sum(axis=0)).ravel()
-        trending = MostPopular(half_life_days=30).fit(data).item_scores_
-        age = (self.now_ - data.item_first_time) / _SECONDS_PER_DAY
-        self.stats_ = ItemStats(np.log1p(counts), trending, age, counts == 0)
+        self.stats_ = item_stats(data)
         negative = events[EventPolicy(weights).negative_mask(events["event_type"])]
         self.histories_ = UserHistories(data, negative)
 
@@ -492,88 +372,37 @@ class Recommender:
     def _history(self, rows: np.ndarray, extra: list[np.ndarray] | None = None) -> History:
         return self.histories_.history(rows, len(self.item_ids_), extra)
 
-    def _candidate_features(
-        self, history: History, allowed: np.ndarray | None, exclude, cold_view: bool = False
-    ):
-        """Candidates (union of each source's top-N), their features, and which sources
-        proposed each (a bool column per source) for a batch.
-
-        ``cold_view`` treats every item as cold (no events): the view the ranker learns
-        from so that it can rank cold items, which only content sources score."""
-        stats = self.stats_
-        if cold_view:
-            none = np.zeros(len(self.item_ids_))
-            stats = ItemStats(none, none, none + np.nan, np.ones(len(none), dtype=bool))
-        scores = self._source_scores(history)
-        blocked = history.matrix.toarray() > 0 if exclude is None else exclude
-        if allowed is not None:
-            blocked = blocked | ~allowed[None, :]
-        proposed, best = {}, {}
-        for name, value in scores.items():
-            # the best scores serve twice: the rank features and finding the candidates
-            best[name] = best_first(value)
-            unusable = _unusable(name, blocked, stats.cold)
-            proposed[name] = _top_k_usable(
-                value, unusable, best[name], self.candidates_per_source, self._tie_rank
-            )
-        pool = np.logical_or.reduce(list(proposed.values()))
-        pairs = np.argwhere(pool)
-        by_source = np.column_stack([p[pairs[:, 0], pairs[:, 1]] for p in proposed.values()])
-        x, names = self._features(history, pairs, scores, stats, best)
-        return x, pairs, names, by_source
-
-    def _source_scores(self, history: History) -> dict[str, np.ndarray]:
-        """Every source's scores of every item. Items added after ``fit`` are unknown to
-        the collaborative sources: they see the histories without them and score them
-        −inf; the content sources score them from their text vectors."""
-        fitted = getattr(self, "n_fitted_items_", len(self.item_ids_))
-        added = len(self.item_ids_) - fitted
-        if added == 0:
-            return {s: scorer.score(history) for s, scorer in self.scorers_.items()}
-        known = History(
-            history.matrix[:, :fitted].tocsr(),
-            [seq[seq < fitted] for seq in history.sequences],
-            history.user_rows,
-        )
-        scores = {}
-        for name, scorer in self.scorers_.items():
-            if name in CONTENT_SOURCES:
-                scores[name] = scorer.score(history)
-            else:
-                value = scorer.score(known)
-                pad = np.full((len(history), added), -np.inf, dtype=value.dtype)
-                scores[name] = np.hstack([value, pad])
-        return scores
-
-    def _features(self, history: History, pairs: np.ndarray, scores, stats: ItemStats, best=None):
-        """Ranker features of (batch row, item) ``pairs`` given the sources' scores."""
-        lengths = np.array([len(s) for s in history.sequences], dtype=np.float64)
-        last = self.histories_.last_times(history.user_rows)
-        recent = None
-        if self.vectors_ is not None:
-            recent = np.zeros((len(history), 5, self.vectors_.shape[1]), np.float32)
-            for r, seq in enumerate(history.sequences):
-                tail = seq[-5:]
-                recent[r, : len(tail)] = self.vectors_[tail]
-        history_tags = None
-        if self.tags_ is not None:
-            counts = history.matrix @ self.tags_
-            total = np.asarray(counts.sum(axis=1)).ravel()
-            history_tags = (sp.diags(1 / np.maximum(total, 1)) @ counts).tocsr()
-        return pair_features(
-            pairs[:, 0],
-            pairs[:, 1],
-            scores,
-            stats,
-            history_tags,
-            self.tags_,
-            recent,
+    def _scoring(self) -> Scoring:
+        """The learned state the candidates and features stages read."""
+        return Scoring(
+            self.scorers_,
+            self.stats_,
             self.vectors_,
-            np.log1p(lengths),
-            (self.now_ - last) / _SECONDS_PER_DAY,
-            set(self.scorers_) - CONTENT_SOURCES,
-            best,
+            self.tags_,
+            self.now_,
+            self.n_fitted_items_,
+            self._tie_rank,
+            self.candidates_per_source,
         )
+
+    def _scoring_of(self, scorers: dict[str, Scorer], data: Interactions) -> Scoring:
+        """The same for sources fitted on ``data`` (the ranker's training)."""
+        stats = item_stats(data)
+        return Scoring(
+            scorers,
+            stats,
+            self.vectors_,
+            self.tags_,
+            data.now,
+            data.n_items,
+            tie_rank(stats.trending),
+            self.candidates_per_source,
+        )
+
+    def _pool(self, history: History, blocked: np.ndarray):
+        """The batch's candidates, their features and the features' names."""
+        last_times = self.histories_.last_times(history.user_rows)
+        return candidate_pool(self._scoring(), history, last_times, blocked)
 
     def score_item(
         self, col: int, sequences: Sequence[np.ndarray], user_id: str | None = None
@@ -586,11 +415,19 @@ class Recommender:
         self._check_fitted()
         row = self.histories_.rows([str(user_id)])[0] if user_id is not None else -1
         history = self._history(np.full(len(sequences), row), list(sequences))
-        scores = self._source_scores(history)
+        scores = source_scores(self.scorers_, history, self.n_fitted_items_)
         pairs = np.column_stack([np.arange(len(history)), np.full(len(history), col)])
-        x, names = self._features(history, pairs, scores, self.stats_)
-        value = self.ranker_.predict(x) if self.ranker_ is not None else self._fused(x, names)
-        return value, x, names
+        x, names = candidate_features(
+            history,
+            pairs,
+            scores,
+            self.stats_,
+            vectors=self.vectors_,
+            tags=self.tags_,
+            last_times=self.histories_.last_times(history.user_rows),
+            now=self.now_,
+        )
+        return final_scores(self.ranker_, x, names, list(self.scorers_)), x, names
 
     def proposing_sources(
         self, col: int, sequence: np.ndarray, user_id: str | None = None
@@ -600,19 +437,12 @@ class Recommender:
         self._check_fitted()
         row = self.histories_.rows([str(user_id)])[0] if user_id is not None else -1
         history = self._history(np.array([row]), [np.asarray(sequence, np.int64)])
-        _, pairs, _, by_source = self._candidate_features(history, None, None)
-        hit = np.flatnonzero(pairs[:, 1] == col)
+        _, _, found = self._pool(history, history.matrix.toarray() > 0)
+        hit = np.flatnonzero(found.pairs[:, 1] == col)
         if len(hit) == 0:
             return []
-        return [s for s, proposed in zip(self.scorers_, by_source[hit[0]], strict=True) if proposed]
-
-    def _fused(self, x: np.ndarray, names: list[str]) -> np.ndarray:
-        """Reciprocal rank fusion of the sources (the no-ranker ablation)."""
-        fused = np.zeros(len(x))
-        for s in self.scorers_:
-            log_rank = x[:, names.index(f"{s}_log_rank")]
-            fused += np.nan_to_num(1.0 / (60.0 + np.expm1(log_rank)), nan=0.0)
-        return fused
+        proposed = found.by_source[hit[0]]
+        return [s for s, mine in zip(self.scorers_, proposed, strict=True) if mine]
 
     def recommend(
         self,
@@ -657,7 +487,7 @@ class Recommender:
                     cache.put(users[i], found)
         out = []
         for i, user in enumerate(users):
-            top = self._pick(ranked[i], k, diversity)
+            top = pick(ranked[i], k, diversity, self.vectors_)
             out.append(
                 pd.DataFrame(
                     {
@@ -683,14 +513,12 @@ class Recommender:
         out = [pd.DataFrame({"user_id": [], "item_id": [], "sources": []})]
         for start in range(0, len(users), 256):
             batch = np.arange(start, min(start + 256, len(users)))
-            _, pairs, _, by_source = self._candidate_features(
-                self._history(rows[batch]), None, None
-            )
-            bits = 1 << np.arange(by_source.shape[1], dtype=np.uint16)
+            history = self._history(rows[batch])
+            _, _, found = self._pool(history, history.matrix.toarray() > 0)
             out.append(pd.DataFrame({
-                "user_id": users[batch][pairs[:, 0]],
-                "item_id": self.item_ids_[pairs[:, 1]],
-                "sources": self.source_labels(by_source.astype(np.uint16) @ bits),
+                "user_id": users[batch][found.pairs[:, 0]],
+                "item_id": self.item_ids_[found.pairs[:, 1]],
+                "sources": self.source_labels(found.source_masks()),
             }))  # fmt: skip
         return pd.concat(out, ignore_index=True)
 
@@ -702,22 +530,18 @@ class Recommender:
         self._check_fitted()
         users = pd.Index([str(u) for u in user_ids])
         rows = self.histories_.rows(users)
-        tie_order = np.argsort(self._tie_rank, kind="stable")
         out = [pd.DataFrame({"user_id": [], "source": [], "item_id": [], "rank": []})]
         for start in range(0, len(users), 256):
             batch = np.arange(start, min(start + 256, len(users)))
             history = self._history(rows[batch])
             blocked = history.matrix.toarray() > 0
-            for name, value in self._source_scores(history).items():
-                unusable = _unusable(name, blocked, self.stats_.cold)
-                masked = np.where(unusable, -np.inf, value)[:, tie_order]
-                top = tie_order[np.argsort(-masked, axis=1, kind="stable")[:, :k]]
-                usable = np.take_along_axis(~unusable, top, axis=1)
-                r, place = np.nonzero(usable)
+            scores = source_scores(self.scorers_, history, self.n_fitted_items_)
+            for name, value in scores.items():
+                r, place, cols = source_top_k(value, blocked, k, self._tie_rank)
                 out.append(pd.DataFrame({
                     "user_id": users[batch][r],
                     "source": name,
-                    "item_id": self.item_ids_[top[r, place]],
+                    "item_id": self.item_ids_[cols],
                     "rank": place + 1,
                 }))  # fmt: skip
         return pd.concat(out, ignore_index=True)
@@ -730,16 +554,7 @@ class Recommender:
         if self.list_cache_size <= 0 or max(k * 3, k) > LIST_DEPTH:
             return None
         found = self.list_cache_.get(str(user_id))
-        return None if found is None else self._pick(found, k, diversity)
-
-    def _pick(self, ranked: RankedList, k: int, diversity: float) -> RankedList:
-        """The ``k`` items shown from a ranked list: its best, or MMR's choice among the
-        best 3k."""
-        top = ranked.head(max(k * 3, k))
-        if not diversity or self.vectors_ is None:
-            return top.head(k)
-        chosen = mmr(top.scores, self.vectors_[top.items], k, diversity)
-        return RankedList(top.items[chosen], top.scores[chosen], top.sources[chosen])
+        return None if found is None else pick(found, k, diversity, self.vectors_)
 
     def source_labels(self, masks: np.ndarray) -> list[str]:
         """Bit masks of proposing sources (as in :class:`RankedList`) → "ease,covisit";
@@ -769,25 +584,23 @@ class Recommender:
             exclude[:, self.attributes_.repeat_items(self.repeat_tags)] = False
         for r, user in enumerate(users):
             exclude[r, list(self.histories_.negatives_of(user))] = True
-        x, pairs, names, by_source = self._candidate_features(history, allowed, exclude)
-        score = self.ranker_.predict(x) if self.ranker_ is not None else self._fused(x, names)
-        masks = by_source.astype(np.uint16) @ (1 << np.arange(by_source.shape[1], dtype=np.uint16))
+        blocked = exclude if allowed is None else exclude | ~allowed[None, :]
+        x, names, found = self._pool(history, blocked)
+        score = final_scores(self.ranker_, x, names, list(self.scorers_))
+        masks = found.source_masks()
         lists = []
         for r, user in enumerate(users):
-            mine = pairs[:, 0] == r
-            items, value, proposers = pairs[mine, 1], score[mine], masks[mine]
-            value = self._apply_feedback(user, items, value)
+            mine = found.pairs[:, 0] == r
+            items, value, proposers = found.pairs[mine, 1], score[mine], masks[mine]
+            disliked = list(self.histories_.negatives_of(user))
+            value = push_down_disliked(items, value, disliked, self.vectors_,
+                                       self.feedback_penalty)  # fmt: skip
             # Nothing proposed (e.g. all filtered), or no history: the ranker learnt from
             # users with one, and for an empty one its scores tie (a small shop's new user
             # got items in catalogue order, none of them the most popular): popularity.
             if len(items) == 0 or len(history.sequences[r]) == 0:
-                items = np.flatnonzero(~exclude[r] & (allowed if allowed is not None else True))
-                value = self.stats_.popularity[items]
-                proposers = np.zeros(len(items), np.uint16)
-            # Ties go to what is popular now, not to the catalogue's order.
-            order = np.lexsort((self._tie_rank[items], -value))[:depth]
-            lists.append(RankedList(items[order].astype(np.int32),
-                                    value[order].astype(np.float32), proposers[order]))  # fmt: skip
+                items, value, proposers = popular_fallback(~blocked[r], self.stats_.popularity)
+            lists.append(ranked_list(items, value, proposers, self._tie_rank, depth))
         return lists
 
     @property
@@ -800,9 +613,7 @@ class Recommender:
         the catalogue grows)."""
         stats, rank = self.__dict__.get("_tie_ranks", (None, None))
         if stats is not self.stats_:
-            order = np.argsort(-self.stats_.trending, kind="stable")
-            rank = np.empty(len(order), np.int64)
-            rank[order] = np.arange(len(order))
+            rank = tie_rank(self.stats_.trending)
             self.__dict__["_tie_ranks"] = (self.stats_, rank)
         return rank
 
@@ -846,15 +657,6 @@ class Recommender:
         self._check_fitted()
         return self.histories_.knows(str(user_id))
 
-    def _apply_feedback(self, user: str, items: np.ndarray, value: np.ndarray) -> np.ndarray:
-        """Push down items similar to what the user disliked, skipped or hid."""
-        disliked = list(self.histories_.negatives_of(user))
-        if not disliked or self.vectors_ is None or len(items) == 0:
-            return value
-        closest = (self.vectors_[items] @ self.vectors_[disliked].T).max(axis=1)
-        spread = value.max() - value.min() if len(value) > 1 else 1.0
-        return value - self.feedback_penalty * spread * np.clip(closest, 0, 1)
-
     def item_mask(self, candidates=None, filters=None) -> np.ndarray | None:
         """Which items ``candidates`` and ``filters`` (as in ``recommend``) allow, as a
         boolean array over ``item_ids_``; None when neither restricts anything. A filter
@@ -882,7 +684,11 @@ class Recommender:
         name = next((s for s in ("ease", "itemknn", "als", "covisit") if s in self.scorers_), None)
         scores = np.zeros((len(cols), len(self.item_ids_)), np.float32)
         if name is not None:
-            scores += _unit_rows(np.nan_to_num(self._source_scores(history)[name], neginf=0.0))
+            scores += _unit_rows(
+                np.nan_to_num(
+                    source_scores(self.scorers_, history, self.n_fitted_items_)[name], nan=0.0
+                )
+            )
         if self.vectors_ is not None:
             scores += self.vectors_[cols] @ self.vectors_.T
         scores[np.arange(len(cols)), cols] = -np.inf
@@ -927,7 +733,7 @@ class Recommender:
         if len(new):
             self._append_items(frame.loc[new], given if self.vectors_ is not None else None)
         if len(new) or tags_changed:
-            self.tags_ = self._item_tags(self.item_ids_)
+            self.tags_ = tag_matrix(self.items_)
         self.attributes_ = ItemAttributes.from_items(self.items_)
         # A kept list stays true unless what ranks changed: a new item a content source may
         # propose, a tag (an item feature and its users' taste), or which items may repeat.
@@ -949,8 +755,9 @@ class Recommender:
         if vectors is not None:
             added = np.ascontiguousarray(vectors.to_numpy(np.float32))
             self.vectors_ = np.vstack([self.vectors_, added])
-            for name in CONTENT_SOURCES & set(self.scorers_):
-                self.scorers_[name].add_items(added)
+            for scorer in self.scorers_.values():
+                if scorer.scores_new_items:
+                    scorer.add_items(added)
         zeros = np.zeros(len(items))
         self.stats_ = ItemStats(
             np.r_[self.stats_.popularity, zeros],
@@ -1048,8 +855,8 @@ class Recommender:
         if version < _FORMAT_VERSION:
             raise ModelFileError(
                 path,
-                f"it is a model of an older llmrec (format {version}, which kept user "
-                "histories inside the model); fit it again (llmrec train)",
+                f"it is a model of an older llmrec (format {version}, this one reads "
+                f"{_FORMAT_VERSION}); fit it again (llmrec train)",
             )
         empty = pd.DataFrame(
             {"user_id": [], "item_id": [], "timestamp": [], "event_type": []}
@@ -1059,77 +866,6 @@ class Recommender:
     def _check_fitted(self) -> None:
         if not hasattr(self, "scorers_"):
             raise RuntimeError("this Recommender is not fitted; call fit() first")
-
-
-def _unusable(source: str, blocked: np.ndarray, cold: np.ndarray) -> np.ndarray:
-    """What ``source`` may not propose: the ``blocked`` items and, unless it reads text,
-    the items without events (it cannot know them)."""
-    return blocked if source in CONTENT_SOURCES else blocked | cold[None, :]
-
-
-def _top_k_usable(
-    scores: np.ndarray, unusable: np.ndarray, best: np.ndarray, k: int, tie_rank: np.ndarray
-) -> np.ndarray:
-    """True at each row's ``k`` best usable scores, ties broken by ``tie_rank`` (each
-    column's place, 0 first).
-
-    Looked for among the items scoring above a floor, then among those tied with it, and
-    only where that is not enough, in the whole row. The floor is the row's
-    (k + its unusable items)-th best score (from :func:`best_first`): at least ``k``
-    usable items reach it, and only a few dozen more than ``k`` are sorted instead of the
-    ``best_first`` depth (1,000), which took a third of building the ranker's lists."""
-    n, m = scores.shape
-    depth = np.minimum(k + unusable.sum(axis=1), best.shape[1]) - 1
-    floor = -best[np.arange(n), depth][:, None]
-    rows, cols = np.nonzero((scores > floor) & ~unusable)
-    order = np.lexsort((tie_rank[cols], -scores[rows, cols], rows))
-    chosen = _first_per_row(rows[order], cols[order], np.full(n, k), (n, m))
-    room = k - chosen.sum(axis=1)
-    short = np.flatnonzero(room > 0)
-    if len(short):
-        tied_rows, tied_cols = np.nonzero((scores[short] == floor[short]) & ~unusable[short])
-        order = np.lexsort((tie_rank[tied_cols], tied_rows))
-        chosen[short] |= _first_per_row(
-            tied_rows[order], tied_cols[order], room[short], (len(short), m)
-        )
-        room[short] = k - chosen[short].sum(axis=1)
-        full = short[room[short] > 0]
-        full = full[(~unusable[full]).sum(axis=1) > chosen[full].sum(axis=1)]
-        if len(full):  # usable items below the floor are needed
-            masked = np.where(unusable[full], -np.inf, scores[full])
-            chosen[full] = _top_k_mask(masked, k, np.argsort(tie_rank)) & ~unusable[full]
-    return chosen
-
-
-def _first_per_row(
-    rows: np.ndarray, cols: np.ndarray, limit: np.ndarray, shape: tuple[int, int]
-) -> np.ndarray:
-    """A mask of the first ``limit[r]`` (row, col) pairs of each row, pairs grouped by row."""
-    counts = np.bincount(rows, minlength=shape[0])
-    position = np.arange(len(rows)) - np.r_[0, np.cumsum(counts)[:-1]][rows]
-    keep = position < limit[rows]
-    chosen = np.zeros(shape, dtype=bool)
-    chosen[rows[keep], cols[keep]] = True
-    return chosen
-
-
-def _top_k_mask(scores: np.ndarray, k: int, tie_order: np.ndarray) -> np.ndarray:
-    """True at each row's ``k`` best scores, ties at the k-th taken in ``tie_order``
-    (column positions, first preferred). Selecting by the k-th value (``np.partition``)
-    is 4× faster than ``argpartition``, which dominated candidate generation on a
-    100k-item catalogue."""
-    if k >= scores.shape[1]:
-        return np.ones(scores.shape, dtype=bool)
-    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
-    chosen = scores >= kth
-    excess = np.flatnonzero(chosen.sum(axis=1) > k)  # rows with ties at the k-th score
-    if len(excess):
-        tied = (scores[excess] == kth[excess])[:, tie_order]
-        room = k - (scores[excess] > kth[excess]).sum(axis=1, keepdims=True)
-        drop = np.empty_like(tied)
-        drop[:, tie_order] = tied & (np.cumsum(tied, axis=1, dtype=np.int32) > room)
-        chosen[excess] &= ~drop
-    return chosen
 
 
 def _without_order(sources: list[str]) -> list[str]:

@@ -85,7 +85,9 @@ def test_ease_leaves_out_items_too_few_users_had(loo):
     model = EASE(500, min_item_users=3).fit(data)
     scores = model.score(data.history(rows))
     assert set(model.modelled_items_) == set(np.flatnonzero(users_per_item >= 3))
-    assert not scores[:, users_per_item < 3].any()
+    left_out = scores[:, (users_per_item > 0) & (users_per_item < 3)]
+    assert (left_out == 0).all()  # scored 0: no evidence
+    assert np.isnan(scores[:, users_per_item == 0]).all()  # no events: cannot score
     whole = EASE(500, min_item_users=1).fit(data)
     assert len(whole.modelled_items_) == (users_per_item >= 1).sum()
     # the rare items carry almost nothing: accuracy within 0.005

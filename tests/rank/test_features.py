@@ -23,8 +23,9 @@ def test_source_ranks_stop_counting_at_the_cap():
     np.testing.assert_array_equal(source_ranks(scores, rows, cols, cap=100), np.minimum(full, 100))
 
 
-def test_pair_features_hide_collaborative_scores_of_cold_items():
-    scores = {"ease": np.array([[0.2, 0.8, 0.0]]), "content": np.array([[0.5, 0.1, 0.9]])}
+def test_pair_features_leave_what_a_source_cannot_score_missing():
+    # EASE cannot score the cold item 2 (NaN); content scores it from its text
+    scores = {"ease": np.array([[0.2, 0.8, np.nan]]), "content": np.array([[0.5, 0.1, 0.9]])}
     stats = ItemStats(
         popularity=np.log1p(np.array([3.0, 1.0, 0.0])),
         trending=np.array([1.0, 0.2, 0.0]),
@@ -36,11 +37,12 @@ def test_pair_features_hide_collaborative_scores_of_cold_items():
     item_tags = sp.csr_matrix(np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32))
     x, names = pair_features(
         np.zeros(3, int), np.arange(3), scores, stats, history_tags, item_tags,
-        None, None, np.array([np.log1p(3)]), np.array([1.5]), {"ease"},
+        None, None, np.array([np.log1p(3)]), np.array([1.5]),
     )  # fmt: skip
     column = dict(zip(names, x.T, strict=True))
     assert np.isnan(column["ease_score"][2]) and np.isnan(column["ease_log_rank"][2])
     assert column["ease_score"][1] == np.float32(0.8)
+    np.testing.assert_allclose(column["ease_log_rank"][:2], np.log1p([1, 0]))
     assert column["content_score"][2] == np.float32(0.9)  # content scores cold items
     np.testing.assert_allclose(column["content_log_rank"], np.log1p([1, 2, 0]))
     np.testing.assert_allclose(column["tag_affinity"], [2 / 3, 1 / 3, 1.0], rtol=1e-6)

@@ -13,30 +13,24 @@ fraction of a second; ``fit_data`` (default: :func:`tiny_interactions`) may be
 overridden. The class attributes declare what the scorer does where the contract leaves
 a choice, and the suite holds it to them.
 
-"Cannot score", as found in today's code (pinned here, not yet unified):
+"Cannot score" is NaN, and only that (:class:`~llmrec.models.Scorer`): a source that
+does not read text gives NaN for every item without events in its fit, in every row,
+and a finite score everywhere else. What each gives for an empty history (a new user,
+nothing yet), where the contract leaves a choice:
 
-======================  ===================  ============================================
-scorer                  item without events  empty history (a new user, nothing yet)
-======================  ===================  ============================================
-MostPopular             0                    every item its popularity
-EASE                    0 (also items fewer  0
-                        than min_item_users
-                        users had)
-ItemKNN, CoVisitation   0                    0
-ALS, BPR                0 (implicit zeroes   0 (the fold-in of nothing)
-                        their factors)
-SASRec                  finite, meaningless  finite: the network's output for padding
-                        (a never-seen
-                        embedding)
-ContentScorer,          scored from its      0 (no interest vector)
-ContentToCFScorer       text vector
-======================  ===================  ============================================
-
-No scorer returns NaN or ±inf. Above the scorers the recommender says "cannot score"
-two other ways: ``Recommender._source_scores`` gives items added after ``fit`` −inf
-from the collaborative sources, and the ranker's features
-(``rank.features.pair_features``) are NaN for a collaborative source's score of a cold
-item; ``similar_items`` turns −inf back into 0.
+======================  ============================================
+scorer                  empty history
+======================  ============================================
+MostPopular             every item its popularity
+EASE                    0 (and 0 in every row for items fewer than
+                        ``min_item_users`` users had: left out of
+                        the model, not unknown to it)
+ItemKNN, CoVisitation   0
+ALS, BPR                0 (the fold-in of nothing)
+SASRec                  finite: the network's output for padding
+ContentScorer,          0 (no interest vector)
+ContentToCFScorer
+======================  ============================================
 
 Determinism: BPR's updates are lock-free across implicit's threads, so only
 ``threads=1`` (as here) fits the same model twice at one seed.
@@ -120,9 +114,6 @@ def history_of(sequences: list[list[int]], rows: list[int] | None = None) -> His
 class ScorerContract:
     """Mixin of the contract's tests; see the module docstring."""
 
-    # What an item without events scores in every row; None: a finite value of the
-    # scorer's own (it scores it from text, or its value means nothing).
-    cold_item_score: ClassVar[float | None] = 0.0
     # What every item scores for an empty history; None: finite values of its own.
     empty_history_score: ClassVar[float | None] = 0.0
     # Whether the order of a history's items changes its scores (not only which items).
@@ -154,37 +145,50 @@ class ScorerContract:
         scorer = self.make_scorer()
         assert scorer.fit(self.fit_data()) is scorer
 
-    def test_every_item_of_every_row_scored_as_finite_float32(self, fitted):
+    def _assert_scored(self, scores: np.ndarray) -> None:
+        """float32; finite, but NaN in the column of the item without events where the
+        source does not read text (it cannot score that one, and says so)."""
+        assert scores.dtype == np.float32
+        known = np.ones(scores.shape[1], dtype=bool)
+        if not type(self.make_scorer()).needs_text:
+            known[COLD_ITEM] = False
+            assert np.isnan(scores[:, COLD_ITEM]).all()
+        assert np.isfinite(scores[:, known]).all()
+
+    def test_every_item_of_every_row_scored_as_float32(self, fitted):
         history = self._every_user()
         scores = fitted.score(history)
         assert scores.shape == (len(history), self.fit_data().n_items)
-        assert scores.dtype == np.float32
-        assert np.isfinite(scores).all()  # "cannot score" is never NaN or inf here
+        self._assert_scored(scores)
 
-    def test_an_item_without_events(self, fitted):
+    def test_an_item_without_events_is_nan_unless_scored_from_text(self, fitted):
         cold = fitted.score(self._every_user())[:, COLD_ITEM]
-        if self.cold_item_score is None:
+        if type(fitted).needs_text:
             assert np.isfinite(cold).all()
         else:
-            assert (cold == self.cold_item_score).all()
+            assert np.isnan(cold).all()
+            assert fitted.unscored_items_.tolist() == [COLD_ITEM]
 
     def test_a_new_user_row_is_scored_from_its_history(self, fitted):
         scores = fitted.score(history_of([[0, 2, 4], [3]]))
-        assert scores.shape == (2, len(ITEMS)) and np.isfinite(scores).all()
+        assert scores.shape == (2, len(ITEMS))
+        self._assert_scored(scores)
 
     def test_an_empty_history(self, fitted):
         empty = np.zeros(0, np.int64)
         scores = fitted.score(History(sp.csr_matrix((1, len(ITEMS)), dtype=np.float32),
                                       [empty], np.array([-1])))  # fmt: skip
-        assert scores.shape == (1, len(ITEMS)) and np.isfinite(scores).all()
+        assert scores.shape == (1, len(ITEMS))
+        self._assert_scored(scores)
         if self.empty_history_score is not None:
-            assert (scores == self.empty_history_score).all()
+            known = np.isfinite(scores)
+            assert (scores[known] == self.empty_history_score).all()
 
     def test_a_history_newer_than_the_fit(self, fitted):
         history = newer_history()
         scores = fitted.score(history)
         assert scores.shape == (len(history), len(ITEMS))
-        assert scores.dtype == np.float32 and np.isfinite(scores).all()
+        self._assert_scored(scores)
 
     def test_rows_are_scored_independently(self, fitted):
         history = newer_history()
@@ -263,13 +267,14 @@ class ScorerContract:
         )
         history = newer_history()
         learned = self.make_scorer().fit(shuffled).score(history)
-        assert (not np.array_equal(learned, fitted.score(history))) == fitted.learns_order
+        equal = np.array_equal(learned, fitted.score(history), equal_nan=True)
+        assert (not equal) == fitted.learns_order
 
     def test_the_order_of_a_history_as_declared(self, fitted):
         history = newer_history()
         reversed_ = History(history.matrix, [s[::-1].copy() for s in history.sequences],
                             history.user_rows)  # fmt: skip
-        same = np.array_equal(fitted.score(reversed_), fitted.score(history))
+        same = np.array_equal(fitted.score(reversed_), fitted.score(history), equal_nan=True)
         assert same != self.reads_order
 
     def test_new_items_as_declared(self, fitted):

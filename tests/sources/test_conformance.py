@@ -16,6 +16,7 @@ from llmrec.models import (
     MostPopular,
     SASRec,
     Scorer,
+    TextPriorEASE,
 )  # fmt: skip
 from tests.sources.contract import (
     COLD_ITEM,
@@ -35,7 +36,7 @@ class TestMostPopular(ScorerContract):
 
     def test_known_answer(self, fitted):
         # users per item i0..i7 = 4, 3, 4, 3, 4, 4, 1, 0; the most popular scores 1
-        expected = np.array([4, 3, 4, 3, 4, 4, 1, 0], np.float32) / 4
+        expected = np.array([4, 3, 4, 3, 4, 4, 1, np.nan], np.float32) / 4  # i7: no events
         np.testing.assert_array_equal(fitted.score(history_of([[], [3]])), [expected] * 2)
 
 
@@ -79,7 +80,6 @@ class TestBPR(ScorerContract):
 
 
 class TestSASRec(ScorerContract):
-    cold_item_score = None  # an embedding only ever trained as a wrong answer
     empty_history_score = None
     reads_order = True
 
@@ -89,7 +89,6 @@ class TestSASRec(ScorerContract):
 
 
 class TestContentScorer(ScorerContract):
-    cold_item_score = None  # scored from its text vector
     reads_order = True  # the newest items weigh most
 
     def make_scorer(self) -> Scorer:
@@ -101,7 +100,6 @@ class TestContentScorer(ScorerContract):
 
 
 class TestContentToCFScorer(ScorerContract):
-    cold_item_score = None  # scored through its mapped factors
 
     def make_scorer(self) -> Scorer:
         return ContentToCFScorer(ITEM_VECTORS, dim=2)
@@ -109,3 +107,21 @@ class TestContentToCFScorer(ScorerContract):
     def test_an_item_without_events_is_scored_like_the_others(self, fitted):
         scores = fitted.score(history_of([[0, 1], [3, 4, 5]]))
         assert (scores[:, COLD_ITEM] != 0).all() and (np.ptp(scores, axis=1) > 0).all()
+
+
+class TestTextPriorEASE(ScorerContract):
+    def make_scorer(self) -> Scorer:
+        return TextPriorEASE(ITEM_VECTORS, l2=10.0, prior=5.0)
+
+    def test_without_the_prior_it_is_ease(self):
+        data = tiny_interactions()
+        history = data.history(np.arange(data.n_users))
+        plain = EASE(l2=10.0, min_item_users=1).fit(data).score(history)
+        text = TextPriorEASE(ITEM_VECTORS, l2=10.0, prior=0.0).fit(data).score(history)
+        known = ~np.isnan(plain)
+        np.testing.assert_allclose(text[known], plain[known], rtol=1e-4, atol=1e-5)
+        assert (text[:, COLD_ITEM] == 0).all()  # no events and no prior: nothing
+
+    def test_an_item_without_events_is_scored_from_its_text(self, fitted):
+        scores = fitted.score(history_of([[0, 1], [3, 4, 5]]))
+        assert np.isfinite(scores[:, COLD_ITEM]).all() and (scores[:, COLD_ITEM] != 0).all()

@@ -24,15 +24,16 @@ from llmrec.eval.splits import SPLITS, make_split
 from llmrec.eval.tuning import tune, validation_split
 from llmrec.models import SOURCES
 from llmrec.models.memo import FitMemo
-from llmrec.recommender import CONTENT_SOURCES, Recommender
+from llmrec.recommender import CONTENT_SOURCES, DEFAULT_SOURCES, Recommender
 from llmrec.store import Store
 from llmrec.training import build_recommender, item_vector_frame
 
 ORIGINAL_TEXT = "{title}. {tags}. {description}"
 NO_CONTENT = ("ease", "sasrec", "covisit", "itemknn", "popular")
 BASELINES = frozenset(
-    {"MostPop", "ItemKNN", "EASE", "ALS", "BPR", "SASRec", "CoVisit", "Content", "Content→CF"}
-)
+    {"MostPop", "ItemKNN", "EASE", "EASE+text", "ALS", "BPR", "SASRec", "CoVisit", "Content",
+     "Content→CF"}
+)  # fmt: skip
 
 
 def systems(
@@ -50,6 +51,7 @@ def systems(
         "MostPop": rec(sources=("popular",), ranker=False),
         "ItemKNN": rec(sources=("itemknn",), ranker=False),
         "EASE": rec(sources=("ease",), ranker=False),
+        "EASE+text": rec(sources=("ease_text",), ranker=False),
         "ALS": rec(sources=("als",), ranker=False),
         "BPR": rec(sources=("bpr",), ranker=False),
         "SASRec": rec(sources=("sasrec",), ranker=False),
@@ -59,6 +61,7 @@ def systems(
         "llmrec": (lambda: build_recommender(settings, vectors)) if settings else rec(),
         "llmrec −ranker (RRF)": rec(ranker=False),
         "llmrec −content": rec(sources=NO_CONTENT),
+        "llmrec +text prior": rec(sources=(*DEFAULT_SOURCES, "ease_text")),
     }
     if enriched is not None:
         chosen["llmrec +LLM text"] = rec(enriched)

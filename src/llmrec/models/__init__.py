@@ -18,6 +18,7 @@ from llmrec.models.factors import ALS, BPR
 from llmrec.models.neighbours import CoVisitation, ItemKNN
 from llmrec.models.popularity import MostPopular
 from llmrec.models.sasrec import SASRec
+from llmrec.models.text_ease import TextPriorEASE
 
 SOURCES: dict[str, type[Scorer]] = {
     source.name: source
@@ -30,6 +31,7 @@ SOURCES: dict[str, type[Scorer]] = {
         SASRec,
         ContentScorer,
         ContentToCFScorer,
+        TextPriorEASE,
         MostPopular,
     )
 }
@@ -49,6 +51,7 @@ __all__ = [
     "SASRec",
     "Scorer",
     "SourceConfig",
+    "TextPriorEASE",
     "source_configs",
 ]
 

@@ -36,6 +36,26 @@ class History:
     def __len__(self) -> int:
         return self.matrix.shape[0]
 
+    @classmethod
+    def of_sequences(
+        cls, sequences: Sequence[np.ndarray], n_items: int, user_rows: np.ndarray | None = None
+    ) -> History:
+        """The history of each item sequence (columns, oldest first) over ``n_items``
+        columns; ``user_rows`` default to -1 (no fitted user)."""
+        lengths = [len(s) for s in sequences]
+        matrix = sp.csr_matrix(
+            (
+                np.ones(sum(lengths), np.float32),
+                (
+                    np.repeat(np.arange(len(sequences)), lengths),
+                    np.concatenate(sequences) if len(sequences) else np.zeros(0, np.int64),
+                ),
+            ),
+            shape=(len(sequences), n_items),
+        )
+        rows = np.full(len(sequences), -1) if user_rows is None else np.asarray(user_rows)
+        return cls(matrix, list(sequences), rows)
+
 
 @dataclass(frozen=True, slots=True)
 class Interactions:
@@ -61,6 +81,11 @@ class Interactions:
     def now(self) -> float:
         """The newest event time in the data (0 when there are no times)."""
         return float(np.nanmax(self.last_time, initial=0.0)) if len(self.last_time) else 0.0
+
+    @property
+    def items_without_events(self) -> np.ndarray:
+        """True for each item nobody had (no positive event): cold."""
+        return np.diff(self.matrix.tocsc().indptr) == 0
 
     def history(self, rows: Sequence[int] | np.ndarray) -> History:
         rows = np.asarray(rows, dtype=np.int64)
@@ -140,8 +165,12 @@ class Scorer(ABC):
     """A candidate source: learns from interactions, then scores all items for a batch
     of histories.
 
-    Scores are comparable within a user's row only; higher is better. Items a scorer
-    cannot score (e.g. items without events for a collaborative model) get 0.
+    Scores are comparable within a user's row only; higher is better. "Cannot score" is
+    NaN, and only that: a source that does not read text learned nothing of an item
+    without events in its fit (:attr:`Interactions.items_without_events`), so that
+    column is NaN in every row; the recommender reads NaN as "not proposed, no rank"
+    (:mod:`llmrec.rank.features`). Subclasses implement ``_fit`` and ``_score``; ``fit``
+    and ``score`` around them keep that rule for all.
 
     What the recommender needs to know of a source is declared on its class: ``name``
     (the registry key in :data:`llmrec.models.SOURCES`, the settings table
@@ -182,12 +211,32 @@ class Scorer(ABC):
             options["item_vectors"] = item_vectors
         return cls(**options)
 
-    @abstractmethod
-    def fit(self, data: Interactions) -> Self: ...
+    def fit(self, data: Interactions) -> Self:
+        self._fit(data)
+        self._learned_items(data)
+        return self
+
+    def score(self, history: History) -> np.ndarray:
+        """``(len(history), n_items)`` float32 scores, NaN where the source cannot score."""
+        self._check_fitted()
+        scores = self._score(history)
+        if len(self.unscored_items_):
+            scores[:, self.unscored_items_] = np.nan
+        return scores
+
+    def _learned_items(self, data: Interactions) -> None:
+        """Record which items the source learned nothing of (see the class docstring)."""
+        unknown = np.zeros(0, np.int64)
+        if not self.needs_text:
+            unknown = np.flatnonzero(data.items_without_events)
+        self.unscored_items_ = unknown
 
     @abstractmethod
-    def score(self, history: History) -> np.ndarray:
-        """``(len(history), n_items)`` float32 scores."""
+    def _fit(self, data: Interactions) -> None: ...
+
+    @abstractmethod
+    def _score(self, history: History) -> np.ndarray:
+        """``(len(history), n_items)`` float32 scores of every item."""
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_items_"):

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-from typing import Self
-
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
@@ -52,14 +50,13 @@ class ContentScorer(Scorer):
         self.recent = recent
         self.decay = decay
 
-    def fit(self, data: Interactions) -> Self:
+    def _fit(self, data: Interactions) -> None:
         # C order: a sparse history times a column-major matrix copies it on every call
         vectors = np.ascontiguousarray(self.item_vectors, dtype=np.float32)
         if vectors.shape[0] != data.n_items:
             raise ValueError(f"{vectors.shape[0]} item vectors for {data.n_items} items")
         self.vectors_ = vectors
         self.n_items_ = data.n_items
-        return self
 
     def user_vectors(self, history: History) -> np.ndarray:
         self._check_fitted()
@@ -68,7 +65,7 @@ class ContentScorer(Scorer):
         norms = np.linalg.norm(users, axis=1, keepdims=True)
         return users / np.where(norms > 0, norms, 1.0)
 
-    def score(self, history: History) -> np.ndarray:
+    def _score(self, history: History) -> np.ndarray:
         return (self.user_vectors(history) @ self.vectors_.T).astype(np.float32)
 
     def add_items(self, vectors: np.ndarray) -> None:
@@ -92,7 +89,7 @@ class ContentToCFScorer(Scorer):
         self.dim = dim
         self.alpha = alpha
 
-    def fit(self, data: Interactions) -> Self:
+    def _fit(self, data: Interactions) -> None:
         # C order: a sparse history times a column-major matrix copies it on every call
         vectors = np.ascontiguousarray(self.item_vectors, dtype=np.float32)
         if vectors.shape[0] != data.n_items:
@@ -108,7 +105,6 @@ class ContentToCFScorer(Scorer):
         self.mapping_ = mapping
         self.mapped_ = mapping.transform(vectors)
         self.n_items_ = data.n_items
-        return self
 
     def add_items(self, vectors: np.ndarray) -> None:
         """Score new items (appended after the fitted ones) through their mapped factors;
@@ -120,7 +116,6 @@ class ContentToCFScorer(Scorer):
         self.fold_in_ = np.vstack([self.fold_in_, pad])
         self.n_items_ = len(self.mapped_)
 
-    def score(self, history: History) -> np.ndarray:
-        self._check_fitted()
+    def _score(self, history: History) -> np.ndarray:
         users = np.asarray(history.matrix @ self.fold_in_)
         return (users @ self.mapped_.T).astype(np.float32)

@@ -5,7 +5,7 @@ thousands of items; the dense ``n_items²`` matrix is what limits it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -33,7 +33,7 @@ class EASE(Scorer):
         self.max_items = max_items
         self.min_item_users = min_item_users
 
-    def fit(self, data: Interactions) -> Self:
+    def _fit(self, data: Interactions) -> None:
         users_per_item = np.diff(data.matrix.tocsc().indptr)
         modelled = np.flatnonzero(users_per_item >= self.min_item_users)
         if len(modelled) > self.max_items:
@@ -51,10 +51,8 @@ class EASE(Scorer):
         self.weights_ = weights.astype(np.float32)
         self.modelled_items_ = modelled
         self.n_items_ = data.n_items
-        return self
 
-    def score(self, history: History) -> np.ndarray:
-        self._check_fitted()
+    def _score(self, history: History) -> np.ndarray:
         scores = np.zeros((history.matrix.shape[0], self.n_items_), np.float32)
         scores[:, self.modelled_items_] = history.matrix[:, self.modelled_items_] @ self.weights_
         return scores

@@ -16,7 +16,7 @@ solves each user and item on its own and is reproducible with any number.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -38,7 +38,7 @@ class _ImplicitFactors(Scorer):
     def _model(self):
         raise NotImplementedError
 
-    def fit(self, data: Interactions) -> Self:
+    def _fit(self, data: Interactions) -> None:
         # implicit runs its own threads; a multi-threaded BLAS underneath only fights them.
         with threadpool_limits(1, "blas"):
             model = self._model()
@@ -49,7 +49,6 @@ class _ImplicitFactors(Scorer):
         ridge[np.diag_indices_from(ridge)] += max(self.regularization, 1e-3) * data.n_items
         self.fold_in_ = np.linalg.inv(ridge)  # once here, not on every score call
         self.n_items_ = data.n_items
-        return self
 
     def user_vectors(self, history: History) -> np.ndarray:
         """Each history's user factors, folded in from its items."""
@@ -61,7 +60,7 @@ class _ImplicitFactors(Scorer):
         projected = np.asarray(history.matrix @ self.item_factors_, dtype=np.float64)
         return projected @ self.fold_in_
 
-    def score(self, history: History) -> np.ndarray:
+    def _score(self, history: History) -> np.ndarray:
         return self.user_vectors(history) @ self.item_factors_.T
 
 

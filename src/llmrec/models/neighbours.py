@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,7 +48,7 @@ class ItemKNN(Scorer):
         self.neighbours = neighbours
         self.shrinkage = shrinkage
 
-    def fit(self, data: Interactions) -> Self:
+    def _fit(self, data: Interactions) -> None:
         x = data.matrix.tocsc().astype(np.float32)
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
         co = (x.T @ x).tocsr()
@@ -59,10 +59,8 @@ class ItemKNN(Scorer):
         # Neighbours of item j are the items whose row keeps j: score = history @ sim.
         self.similarity_ = top_k_per_row(co, self.neighbours).T.tocsr().astype(np.float32)
         self.n_items_ = data.n_items
-        return self
 
-    def score(self, history: History) -> np.ndarray:
-        self._check_fitted()
+    def _score(self, history: History) -> np.ndarray:
         return np.asarray((history.matrix @ self.similarity_).todense(), dtype=np.float32)
 
 
@@ -82,7 +80,7 @@ class CoVisitation(Scorer):
         self.recent = recent
         self.recency_decay = recency_decay
 
-    def fit(self, data: Interactions) -> Self:
+    def _fit(self, data: Interactions) -> None:
         n = data.n_items
         rows, cols, vals = [], [], []
         for seq in data.sequences:
@@ -106,10 +104,8 @@ class CoVisitation(Scorer):
             counts = sp.csr_matrix((n, n), dtype=np.float32)
         self.covisits_ = counts.tocsr().astype(np.float32)
         self.n_items_ = n
-        return self
 
-    def score(self, history: History) -> np.ndarray:
-        self._check_fitted()
+    def _score(self, history: History) -> np.ndarray:
         rows, cols, vals = [], [], []
         for r, seq in enumerate(history.sequences):
             last = seq[-self.recent :][::-1]

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Self
-
 import numpy as np
 from pydantic import Field
 
@@ -25,7 +23,7 @@ class MostPopular(Scorer):
     def __init__(self, half_life_days: float | None = None) -> None:
         self.half_life_days = half_life_days
 
-    def fit(self, data: Interactions) -> Self:
+    def _fit(self, data: Interactions) -> None:
         if self.half_life_days is None:
             counts = np.asarray(data.matrix.sum(axis=0)).ravel()
         else:
@@ -36,8 +34,6 @@ class MostPopular(Scorer):
                 np.add.at(counts, items, 0.5 ** (age / self.half_life_days))
         self.n_items_ = data.n_items
         self.item_scores_ = (counts / max(counts.max(), 1e-12)).astype(np.float32)
-        return self
 
-    def score(self, history: History) -> np.ndarray:
-        self._check_fitted()
+    def _score(self, history: History) -> np.ndarray:
         return np.broadcast_to(self.item_scores_, (len(history), self.n_items_)).copy()

@@ -221,7 +221,7 @@ class SASRec(Scorer):
         self.seed = seed
         self.stop_metric = stop_metric
 
-    def fit(self, data: Interactions) -> Self:
+    def _fit(self, data: Interactions) -> None:
         if self.stop_metric not in STOP_METRICS:
             raise ValueError(
                 f"stop_metric must be one of {', '.join(STOP_METRICS)}, got {self.stop_metric!r}"
@@ -257,7 +257,6 @@ class SASRec(Scorer):
         network.eval()
         self.network_ = network
         self.validation_ndcg_ = best
-        return self
 
     def fit_more(self, data: Interactions, epochs: int) -> Self:
         """Train the fitted network ``epochs`` more epochs on ``data`` (the same items),
@@ -274,6 +273,7 @@ class SASRec(Scorer):
             self._train_epoch(self.network_, optimiser, train, rng)
         self.network_.eval()
         self.epochs_ += epochs
+        self._learned_items(data)
         return self
 
     def _train_epoch(
@@ -315,7 +315,7 @@ class SASRec(Scorer):
     def _validate(self, network: _Network, sequences: list[np.ndarray]) -> float:
         network.eval()
         prefixes = [s[:-1] for s in sequences]
-        scores = self._scores(network, prefixes)
+        scores = self._network_scores(network, prefixes)
         for r, prefix in enumerate(prefixes):
             scores[r, prefix] = -np.inf
         wanted = np.array([s[-1] for s in sequences])
@@ -325,7 +325,7 @@ class SASRec(Scorer):
         return float((1.0 / np.log2(rank + 2)).mean())
 
     @torch.no_grad()
-    def _scores(self, network: _Network, sequences: list[np.ndarray]) -> np.ndarray:
+    def _network_scores(self, network: _Network, sequences: list[np.ndarray]) -> np.ndarray:
         out = np.empty((len(sequences), self.n_items_), dtype=np.float32)
         for start in range(0, len(sequences), 256):
             part = torch.from_numpy(_left_padded(sequences[start : start + 256], self.max_len))
@@ -333,6 +333,5 @@ class SASRec(Scorer):
             out[start : start + 256] = (last @ network.items.weight[1:].T).numpy()
         return out
 
-    def score(self, history: History) -> np.ndarray:
-        self._check_fitted()
-        return self._scores(self.network_, history.sequences)
+    def _score(self, history: History) -> np.ndarray:
+        return self._network_scores(self.network_, history.sequences)

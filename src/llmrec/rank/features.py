@@ -1,11 +1,11 @@
 """Features of (user, candidate item) pairs for the ranker.
 
-Per source: its score and the item's rank in the user's list (NaN where the source cannot
-score the item, e.g. collaborative sources on a cold item, so the ranker learns a
-separate path for those). Per item: popularity, trending, age, cold flag. Per user:
-activity and time since the last event. Per pair: tag affinity (overlap of the item's
-tags with the tags of the user's history) and the closest of the user's last items in
-text space.
+Per source: its score and the item's rank in the user's list (NaN where the source
+cannot score the item, as it says by a NaN score, e.g. a collaborative source and a
+cold item: the ranker learns a separate path for those). Per item: popularity, trending,
+age, cold flag. Per user: activity and time since the last event. Per pair: tag affinity
+(overlap of the item's tags with the tags of the user's history) and the closest of the
+user's last items in text space.
 """
 
 from __future__ import annotations
@@ -72,20 +72,16 @@ def pair_features(
     item_vectors: np.ndarray | None,
     activity: np.ndarray,
     idle_days: np.ndarray,
-    collaborative: set[str],
     best: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """``users[r]`` indexes the batch rows of the score matrices, ``items[r]`` the item;
     ``best`` holds :func:`best_first` of each source's scores when already computed."""
     columns, names = [], []
-    cold = stats.cold[items]
     for name, scores in source_scores.items():
         score = scores[users, items].astype(np.float64)
         known = (best or {}).get(name)
         rank = source_ranks(scores, users, items, best=known).astype(np.float64)
-        if name in collaborative:
-            score[cold] = np.nan
-            rank[cold] = np.nan
+        rank[np.isnan(score)] = np.nan
         columns += [score, np.log1p(rank)]
         names += [f"{name}_score", f"{name}_log_rank"]
     columns += [stats.popularity[items], stats.trending[items], stats.age_days[items]]

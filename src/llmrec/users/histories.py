@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from llmrec.data.events import EventPolicy
 from llmrec.ids import GrowingIndex
@@ -87,18 +86,7 @@ class UserHistories:
         lists, explanations)."""
         if sequences is None:
             sequences = [self.sequences[r] if r >= 0 else _EMPTY for r in rows]
-        lengths = [len(s) for s in sequences]
-        matrix = sp.csr_matrix(
-            (
-                np.ones(sum(lengths), np.float32),
-                (
-                    np.repeat(np.arange(len(rows)), lengths),
-                    np.concatenate(sequences) if sequences else _EMPTY,
-                ),
-            ),
-            shape=(len(rows), n_items),
-        )
-        return History(matrix, sequences, np.asarray(rows))
+        return History.of_sequences(sequences, n_items, rows)
 
     def update(self, events: pd.DataFrame, item_ids: pd.Index, policy: EventPolicy) -> None:
         """Apply validated events: negative feedback is remembered, positive items are
