@@ -34,22 +34,22 @@ class TextPriorEASE(Scorer):
     needs_text = True
 
     class Config(SourceConfig):
-        l2: float = Field(500.0, gt=0, description="the ridge penalty of the weights")
-        prior: float = Field(100.0, ge=0, description="the pull toward the text's matrix")
-        text_l2: float = Field(1.0, gt=0, description="the ridge penalty of the text's matrix")
+        l2: float = Field(100.0, gt=0, description="the ridge penalty of the weights")
+        prior: float = Field(30.0, ge=0, description="the pull toward the text's matrix")
+        text_l2: float = Field(10.0, gt=0, description="the ridge penalty of the text's matrix")
         max_items: int = Field(50_000, ge=1, description="most items the n² matrices may hold")
 
     grid: ClassVar[Mapping[str, tuple]] = {
-        "l2": (100.0, 250.0, 500.0, 1000.0),
-        "prior": (10.0, 50.0, 200.0, 1000.0),
+        "l2": (50.0, 100.0, 250.0, 500.0),
+        "prior": (10.0, 30.0, 100.0, 1000.0),
     }
 
     def __init__(
         self,
         item_vectors: np.ndarray,
-        l2: float = 500.0,
-        prior: float = 100.0,
-        text_l2: float = 1.0,
+        l2: float = 100.0,
+        prior: float = 30.0,
+        text_l2: float = 10.0,
         max_items: int = 50_000,
     ) -> None:
         self.item_vectors = item_vectors

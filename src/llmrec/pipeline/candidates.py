@@ -109,11 +109,13 @@ def top_k_usable(
 
     Looked for among the items scoring above a floor, then among those tied with it, and
     only where that is not enough, in the whole row. The floor is the row's
-    (k + its unusable items)-th best score (from :func:`best_first`): at least ``k``
-    usable items reach it, and only a few dozen more than ``k`` are sorted instead of the
-    ``best_first`` depth (1,000), which took a third of building the ranker's lists."""
+    (k + its scored unusable items)-th best score (from :func:`best_first`, where NaN
+    sorts last): at least ``k`` usable items reach it, and only a few dozen more than
+    ``k`` are sorted instead of the ``best_first`` depth (1,000), which took a third of
+    building the ranker's lists."""
     n, m = scores.shape
-    depth = np.minimum(k + unusable.sum(axis=1), best.shape[1]) - 1
+    scored_unusable = (unusable & ~np.isnan(scores)).sum(axis=1)
+    depth = np.minimum(k + scored_unusable, best.shape[1]) - 1
     floor = -best[np.arange(n), depth][:, None]
     rows, cols = np.nonzero((scores > floor) & ~unusable)
     order = np.lexsort((tie_rank[cols], -scores[rows, cols], rows))
