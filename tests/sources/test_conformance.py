@@ -4,6 +4,7 @@ of the tiny fixture each one is known to give."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from llmrec.models import (
     ALS,
@@ -125,3 +126,23 @@ class TestTextPriorEASE(ScorerContract):
     def test_an_item_without_events_is_scored_from_its_text(self, fitted):
         scores = fitted.score(history_of([[0, 1], [3, 4, 5]]))
         assert np.isfinite(scores[:, COLD_ITEM]).all() and (scores[:, COLD_ITEM] != 0).all()
+
+
+def test_a_source_written_for_the_older_interface_still_works_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="overrides fit and score: deprecated"):
+
+        class Legacy(Scorer):  # as sources were written before _fit and _score
+            name = "legacy"
+
+            def fit(self, data):
+                self.n_items_ = data.n_items
+                return self
+
+            def score(self, history):
+                self._check_fitted()
+                return np.ones((len(history), self.n_items_), np.float32)
+
+    scorer = Legacy()
+    assert scorer.fit(tiny_interactions()) is scorer
+    scores = scorer.score(history_of([[0, 1]]))
+    assert np.isnan(scores[0, COLD_ITEM]) and (np.delete(scores[0], COLD_ITEM) == 1).all()

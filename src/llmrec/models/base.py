@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -210,6 +211,24 @@ class Scorer(ABC):
                 raise ValueError(f"the {cls.name} source needs the items' text vectors")
             options["item_vectors"] = item_vectors
         return cls(**options)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        # A source written for the older interface overrides fit and score: they become
+        # its _fit and _score (deprecated for one release), so that it still works and
+        # its unknown items still score NaN.
+        super().__init_subclass__(**kwargs)
+        legacy = [name for name in ("fit", "score") if name in cls.__dict__]
+        if not legacy:
+            return
+        warnings.warn(
+            f"{cls.__qualname__} overrides {' and '.join(legacy)}: deprecated, implement "
+            "_fit(data) and _score(history) instead (Scorer's fit and score call them)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        for name in legacy:
+            setattr(cls, f"_{name}", cls.__dict__[name])
+            delattr(cls, name)
 
     def fit(self, data: Interactions) -> Self:
         self._fit(data)
