@@ -35,7 +35,7 @@ from llmrec.models import (
     source_configs,
 )
 from llmrec.models.memo import FitMemo
-from llmrec.pipeline.candidates import source_scores, source_top_k, tie_rank
+from llmrec.pipeline.candidates import Candidates, source_scores, source_top_k, tie_rank
 from llmrec.pipeline.features import candidate_features, item_stats, tag_matrix
 from llmrec.pipeline.rerank import pick, popular_fallback, push_down_disliked, ranked_list
 from llmrec.pipeline.scoring import Scoring, candidate_pool, final_scores
@@ -399,8 +399,10 @@ class Recommender:
             self.candidates_per_source,
         )
 
-    def _pool(self, history: History, blocked: np.ndarray):
-        """The batch's candidates, their features and the features' names."""
+    def _pool(
+        self, history: History, blocked: np.ndarray
+    ) -> tuple[np.ndarray, list[str], Candidates]:
+        """The batch's candidates' features, the features' names and the candidates."""
         last_times = self.histories_.last_times(history.user_rows)
         return candidate_pool(self._scoring(), history, last_times, blocked)
 
