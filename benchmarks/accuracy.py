@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from llmrec.config import load_settings
+from llmrec.config import Settings, load_settings
 from llmrec.data.datasets import load_dataset
 from llmrec.eval.evaluate import results_table
 from llmrec.eval.pipeline import run_evaluation
@@ -38,6 +38,18 @@ FOLDERS = {
 console = Console(width=160)
 
 
+def bench_store(dataset: str, data: Path, home: Path | None = None) -> tuple[Settings, Store]:
+    """The settings and store of ``dataset`` in ``home`` (default
+    ``.llmrec-bench/<dataset>``), the dataset loaded from ``data`` on first use."""
+    home = home or REPO / ".llmrec-bench" / dataset
+    home.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(home=home)
+    store = Store.open(settings.effective_database_url)
+    if store.counts().get("events", 0) == 0:
+        load_dataset(dataset, store, settings, data / FOLDERS[dataset])
+    return settings, store
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -50,12 +62,7 @@ def main() -> None:
     parser.add_argument("--event-types", default=None, help="comma-separated; default all")
     args = parser.parse_args()
 
-    home = args.home or REPO / ".llmrec-bench" / args.dataset
-    home.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(home=home)
-    store = Store.open(settings.effective_database_url)
-    if store.counts().get("events", 0) == 0:
-        load_dataset(args.dataset, store, settings, args.data / FOLDERS[args.dataset])
+    settings, store = bench_store(args.dataset, args.data, args.home)
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:  # fmt: skip

@@ -22,8 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from llmrec.config import load_settings
-from llmrec.data.datasets import load_dataset
+from accuracy import FOLDERS, REPO, bench_store  # benchmarks/, the script's folder
 from llmrec.eval.evaluate import evaluate_system
 from llmrec.eval.pipeline import ORIGINAL_TEXT
 from llmrec.eval.splits import SPLITS, make_split
@@ -31,15 +30,7 @@ from llmrec.eval.tuning import validation_split
 from llmrec.models import SOURCES
 from llmrec.progress import progress_display
 from llmrec.recommender import Recommender
-from llmrec.store import Store
 from llmrec.training import item_vector_frame
-
-REPO = Path(__file__).resolve().parents[1]
-FOLDERS = {
-    "movielens-100k": "ml-100k",
-    "movielens-latest-small": "ml-latest-small",
-    "lastfm-2k": "hetrec2011-lastfm-2k",
-}
 
 
 def main() -> None:
@@ -57,12 +48,7 @@ def main() -> None:
     if unknown:
         parser.error(f"{args.source} has no option(s) {sorted(unknown)}")
 
-    home = REPO / ".llmrec-bench" / args.dataset
-    home.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(home=home)
-    store = Store.open(settings.effective_database_url)
-    if store.counts().get("events", 0) == 0:
-        load_dataset(args.dataset, store, settings, args.data / FOLDERS[args.dataset])
+    settings, store = bench_store(args.dataset, args.data)
     items, events = store.items_frame(), store.events_frame()
     vectors = item_vector_frame(store, settings, ORIGINAL_TEXT) if not items.empty else None
     catalogue = items.sample(frac=1.0, random_state=args.seed) if not items.empty else None

@@ -44,11 +44,7 @@ class EASE(Scorer):
             )
         x = data.matrix[:, modelled]
         gram = (x.T @ x).toarray().astype(np.float64)
-        gram[np.diag_indices_from(gram)] += self.l2
-        precision = np.linalg.inv(gram)
-        weights = -precision / np.diag(precision)
-        weights[np.diag_indices_from(weights)] = 0.0
-        self.weights_ = weights.astype(np.float32)
+        self.weights_ = ease_weights(gram, self.l2).astype(np.float32)
         self.modelled_items_ = modelled
         self.n_items_ = data.n_items
 
@@ -56,3 +52,13 @@ class EASE(Scorer):
         scores = np.zeros((history.matrix.shape[0], self.n_items_), np.float32)
         scores[:, self.modelled_items_] = history.matrix[:, self.modelled_items_] @ self.weights_
         return scores
+
+
+def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
+    """EASE's closed form on a Gram matrix (changed in place): ``I − P·diag(1/diag(P))``
+    with ``P = (G + l2·I)⁻¹``, the diagonal exactly 0."""
+    gram[np.diag_indices_from(gram)] += l2
+    precision = np.linalg.inv(gram)
+    weights = -precision / np.diag(precision)
+    weights[np.diag_indices_from(weights)] = 0.0
+    return weights

@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import Field
 
 from llmrec.models.base import History, Interactions, Scorer, SourceConfig
+from llmrec.models.ease import ease_weights
 
 
 class TextPriorEASE(Scorer):
@@ -67,7 +68,7 @@ class TextPriorEASE(Scorer):
                 f"the text-prior EASE holds n_items² matrices: {data.n_items} items is above "
                 f"max_items={self.max_items}; use ALS or content_cf for this catalogue"
             )
-        text = _zero_diagonal_ridge(vectors @ vectors.T, self.text_l2)
+        text = ease_weights(vectors @ vectors.T, self.text_l2)
         gram = (data.matrix.T @ data.matrix).toarray().astype(np.float64)
         penalty = self.l2 + self.prior
         gram[np.diag_indices_from(gram)] += penalty
@@ -83,12 +84,3 @@ class TextPriorEASE(Scorer):
     def _score(self, history: History) -> np.ndarray:
         return np.asarray(history.matrix @ self.weights_, dtype=np.float32)
 
-
-def _zero_diagonal_ridge(gram: np.ndarray, l2: float) -> np.ndarray:
-    """EASE's closed form on a Gram matrix: ``I − P·diag(1/diag(P))``, ``P = (G + l2·I)⁻¹``."""
-    gram = gram.copy()
-    gram[np.diag_indices_from(gram)] += l2
-    precision = np.linalg.inv(gram)
-    weights = -precision / np.diag(precision)[None, :]
-    weights[np.diag_indices_from(weights)] = 0.0
-    return weights
