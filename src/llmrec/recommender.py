@@ -686,11 +686,9 @@ class Recommender:
         name = next((s for s in ("ease", "itemknn", "als", "covisit") if s in self.scorers_), None)
         scores = np.zeros((len(cols), len(self.item_ids_)), np.float32)
         if name is not None:
-            scores += _unit_rows(
-                np.nan_to_num(
-                    source_scores(self.scorers_, history, self.n_fitted_items_)[name], nan=0.0
-                )
-            )
+            best = {name: self.scorers_[name]}  # only the one source is needed
+            found = source_scores(best, history, self.n_fitted_items_)[name]
+            scores += _unit_rows(np.nan_to_num(found, nan=0.0))
         if self.vectors_ is not None:
             scores += self.vectors_[cols] @ self.vectors_.T
         scores[np.arange(len(cols)), cols] = -np.inf

@@ -11,17 +11,16 @@ def test_candidates_are_each_rows_best_usable_items_ties_by_tie_rank():
     scores = rng.integers(0, 4, size=(40, 300)).astype(np.float32)  # ties everywhere
     scores[:10, :] = 0.0  # whole rows tied
     scores[10:20] = rng.normal(size=(10, 300))
-    unusable = rng.random((40, 300)) < 0.3
-    unusable[20, :295] = True  # fewer usable items than k
+    blocked = rng.random((40, 300)) < 0.3
+    blocked[20, :295] = True  # fewer usable items than k
     cannot = rng.random((40, 300)) < 0.4  # "cannot score": NaN, and never usable
     cannot[30:] = np.arange(300) < 290  # rows that cannot score all but 10 items
     scores[cannot] = np.nan
-    unusable |= cannot
     tie_rank = rng.permutation(300)  # e.g. each item's place by popularity
     for cap in (5, 50, 1000):
-        chosen = top_k_usable(scores, unusable, best_first(scores, cap), 12, tie_rank)
+        chosen = top_k_usable(scores, blocked, best_first(scores, cap), 12, tie_rank)
         for r in range(40):
-            usable = np.flatnonzero(~unusable[r])
+            usable = np.flatnonzero(~blocked[r] & ~cannot[r])
             # best first, then the better tie rank first
             expected = usable[np.lexsort((tie_rank[usable], -scores[r, usable]))][:12]
             assert set(np.flatnonzero(chosen[r])) == set(expected), (cap, r)

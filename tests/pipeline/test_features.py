@@ -25,7 +25,7 @@ def test_features_per_pair_from_the_history_and_the_item_side():
     data = tiny_interactions()
     history = History.of_sequences([np.array([0, 1]), np.array([2])], data.n_items, [0, -1])
     scores = {"ease": np.array([[0.1, 0.2, 0.3, np.nan] * 2] * 2, np.float32)}
-    pairs = np.array([[0, 2], [1, 3], [1, 0]])
+    pairs = np.array([[0, 2], [1, 3], [1, 2]])
     vectors = np.eye(data.n_items, dtype=np.float32)
     x, names = candidate_features(
         history, pairs, scores, item_stats(data), vectors=vectors, tags=None,
@@ -34,6 +34,7 @@ def test_features_per_pair_from_the_history_and_the_item_side():
     column = dict(zip(names, x.T, strict=True))
     assert x.shape == (3, len(names)) and "tag_affinity" not in names
     assert np.isnan(column["ease_score"][1]) and column["ease_score"][0] == np.float32(0.3)
-    assert column["closest_recent_item"].tolist() == [0, 0, 0]  # one-hot: no item repeats
+    # one-hot text vectors: 1 for an item among the row's last ones, else 0
+    assert column["closest_recent_item"].tolist() == [0, 0, 1]
     assert column["user_idle_days"][0] == 0 and np.isnan(column["user_idle_days"][1])
     np.testing.assert_allclose(column["user_log_activity"], np.log1p([2, 1, 1]))

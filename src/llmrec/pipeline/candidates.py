@@ -70,7 +70,7 @@ def propose(
     for name, value in scores.items():
         # the best scores serve twice: the rank features and finding the candidates
         best[name] = best_first(value)
-        proposed[name] = top_k_usable(value, blocked | np.isnan(value), best[name], k, tie_rank)
+        proposed[name] = top_k_usable(value, blocked, best[name], k, tie_rank)
     pool = np.logical_or.reduce(list(proposed.values()))
     pairs = np.argwhere(pool)
     by_source = np.column_stack([p[pairs[:, 0], pairs[:, 1]] for p in proposed.values()])
@@ -102,20 +102,21 @@ def tie_rank(trending: np.ndarray) -> np.ndarray:
 
 
 def top_k_usable(
-    scores: np.ndarray, unusable: np.ndarray, best: np.ndarray, k: int, tie_rank: np.ndarray
+    scores: np.ndarray, blocked: np.ndarray, best: np.ndarray, k: int, tie_rank: np.ndarray
 ) -> np.ndarray:
-    """True at each row's ``k`` best usable scores, ties broken by ``tie_rank`` (each
-    column's place, 0 first).
+    """True at each row's ``k`` best usable scores — neither ``blocked`` nor NaN ("cannot
+    score") — ties broken by ``tie_rank`` (each column's place, 0 first).
 
     Looked for among the items scoring above a floor, then among those tied with it, and
     only where that is not enough, in the whole row. The floor is the row's
-    (k + its scored unusable items)-th best score (from :func:`best_first`, where NaN
+    (k + its scored blocked items)-th best score (from :func:`best_first`, where NaN
     sorts last): at least ``k`` usable items reach it, and only a few dozen more than
     ``k`` are sorted instead of the ``best_first`` depth (1,000), which took a third of
     building the ranker's lists."""
     n, m = scores.shape
-    scored_unusable = (unusable & ~np.isnan(scores)).sum(axis=1)
-    depth = np.minimum(k + scored_unusable, best.shape[1]) - 1
+    cannot = np.isnan(scores)
+    unusable = blocked | cannot
+    depth = np.minimum(k + (blocked & ~cannot).sum(axis=1), best.shape[1]) - 1
     floor = -best[np.arange(n), depth][:, None]
     rows, cols = np.nonzero((scores > floor) & ~unusable)
     order = np.lexsort((tie_rank[cols], -scores[rows, cols], rows))
