@@ -4,8 +4,8 @@
         [--splits leave_last_one_out,...] [--systems llmrec,EASE,...] [--out reports/accuracy]
         [--no-tune] [--event-types play,...]
 
-MovieLens-100K by default (also movielens-latest-small, and lastfm-2k, whose plays are
-undated: ``--splits random_user --event-types play``), all ratings or plays as implicit
+MovieLens-100K by default (also movielens-latest-small, amazon-2018-magazine-subscriptions,
+and lastfm-2k, whose plays are undated: ``--splits random_user --event-types play``), all ratings or plays as implicit
 interactions (loaded once into ``--home``; item text vectors are cached there). Each system
 is fitted on the split's training events only and ranks every item the user has not had in
 training (cold-items split: the held-out items only). Prints a table; writes report.md,
@@ -34,6 +34,7 @@ FOLDERS = {
     "movielens-100k": "ml-100k",
     "movielens-latest-small": "ml-latest-small",
     "lastfm-2k": "hetrec2011-lastfm-2k",
+    "amazon-2018-magazine-subscriptions": "amazon-2018-magazine-subscriptions",
 }
 console = Console(width=160)
 

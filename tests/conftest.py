@@ -3,6 +3,7 @@ and a real PostgreSQL server on 127.0.0.1 for the tests that need one."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -88,44 +89,62 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PostgresServer:
+    """A throw-away PostgreSQL server on 127.0.0.1 (``url``), which a test may stop and
+    start again on the same port and data (a database that goes away and comes back)."""
+
+    def __init__(self) -> None:
+        bindir = _postgres_bin()
+        if bindir is None:
+            pytest.skip("PostgreSQL server binaries not found (Debian package: postgresql)")
+        # The server refuses to run as root: run it as the 'postgres' system user then.
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            if shutil.which("runuser") is None:
+                pytest.skip("running as root without runuser: cannot start PostgreSQL")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="llmrec-pg-"))
+        self.root.chmod(0o755)
+        self.data = self.root / "data"
+        if self.as_user:
+            shutil.chown(self.root, "postgres")
+        self.port = _free_port()
+        self.url = f"postgresql+psycopg://llmrec@127.0.0.1:{self.port}/postgres"
+        try:
+            self._run("initdb", "-D", self.data, "-U", "llmrec", "--auth=trust", "-E", "UTF8")
+            self.start()
+        except subprocess.CalledProcessError as exc:
+            shutil.rmtree(self.root, ignore_errors=True)
+            pytest.fail(f"could not start PostgreSQL: {exc.stderr}")
+
+    def _run(self, program: str, *args) -> None:
+        subprocess.run([*self.as_user, str(self.bindir / program), *map(str, args)],
+                       check=True, capture_output=True, text=True)  # fmt: skip
+
+    def start(self) -> None:
+        self._run(
+            "pg_ctl", "-D", self.data, "-l", self.root / "server.log", "-w", "-t", "60",
+            "-o", f"-p {self.port} -h 127.0.0.1 -k {self.root} -F", "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL server on 127.0.0.1, stopped after the session."""
-    bindir = _postgres_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries not found (Debian package: postgresql)")
-    # The server refuses to run as root: run it as the 'postgres' system user then.
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    root = Path(tempfile.mkdtemp(prefix="llmrec-pg-"))
-    root.chmod(0o755)
-    data = root / "data"
-    if as_user:
-        shutil.chown(root, "postgres")
-    port = _free_port()
-    run = lambda *args: subprocess.run(  # noqa: E731
-        [*as_user, *map(str, args)], check=True, capture_output=True, text=True
-    )
+    server = PostgresServer()
     try:
-        run(bindir / "initdb", "-D", data, "-U", "llmrec", "--auth=trust", "-E", "UTF8")
-        run(
-            bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-w", "-t", "60",
-            "-o", f"-p {port} -h 127.0.0.1 -k {root} -F", "start",
-        )  # fmt: skip
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL: {exc.stderr}")
-    try:
-        yield f"postgresql+psycopg://llmrec@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture(scope="session")

@@ -276,6 +276,11 @@ class ServeSettings(BaseModel):
         description="seconds a verified API key is trusted before the store is asked again "
         "(a revoked key works at most this long; 0: every request)",
     )
+    share_changes: bool = Field(
+        True,
+        description="on a PostgreSQL store, follow the changes other replicas and the CLI "
+        "write (events, items, forgotten users, revoked keys) through LISTEN/NOTIFY",
+    )
     list_cache_users: int = Field(
         200_000, ge=0, description="users whose ranked lists are kept between requests (0: none)"
     )

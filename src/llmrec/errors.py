@@ -39,6 +39,11 @@ class StoreError(LlmrecError):
     """The store cannot be opened or its schema is newer than this code."""
 
 
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached now (down, restarting, the network): a write was
+    not stored; try again later."""
+
+
 class LLMError(LlmrecError):
     """A language model cannot be loaded or reached, or it refused a request."""
 

@@ -265,8 +265,13 @@ class Service:
         known = self.state.model is not None and self.state.model.knows_user(user_id)
         if not any(removed.values()) and not known:
             raise UnknownIdError(f"unknown user id: {user_id}")
-        self.state.apply(lambda m: m.forget(user_id) if user_id in m.histories_.user_ids else None)
+        self.apply_forget(user_id)
         return removed
+
+    def apply_forget(self, user_id: str) -> None:
+        """Forget a user the store has forgotten in the served model (their kept list
+        included)."""
+        self.state.apply(lambda m: m.forget(user_id) if user_id in m.histories_.user_ids else None)
 
     def record_events(
         self, frames: Sequence[pd.DataFrame], receipts: Sequence[str | None]
@@ -277,17 +282,8 @@ class Service:
         checked = validate_frames(list(frames), RecordKind.EVENTS, "events", self.settings.ingest)
         results = self.store.add_event_groups([good for good, _ in checked], list(receipts))
         new = [good for (good, _), r in zip(checked, results, strict=True) if not r.replayed]
-        good = pd.concat(new, ignore_index=True) if new else pd.DataFrame()
-        with_items = good[good["item_id"].notna()] if len(good) else good
-        if len(with_items):
-            known = self.state.model.item_ids_ if self.state.model is not None else None
-            if known is not None:
-                # get_indexer reuses the index's hash table; Series.isin rebuilt it for
-                # every request (120 ms at 100k items)
-                ids = pd.Index(with_items["item_id"].astype(str))
-                with_items = with_items[known.get_indexer(ids) >= 0]
-            if len(with_items):
-                self.state.apply(lambda m: m.update(with_items, validate=False))
+        if new:
+            self.apply_events(pd.concat(new, ignore_index=True))
         return [
             (_written(len(frame), result, bad), 0 if result.replayed else result.written)
             for frame, (_, bad), result in zip(frames, checked, results, strict=True)
@@ -298,12 +294,42 @@ class Service:
         good, bad = validate_frame(frame, RecordKind.ITEMS, "items", self.settings.ingest)
         result = self.store.upsert_items(good) if len(good) else None
         if len(good):
-            model = self.state.model
-            vectors = (
-                self.state.item_vectors(good) if model and model.vectors_ is not None else None
-            )
-            self.state.apply(lambda m: self._add_items(m, good, vectors))
+            self.apply_items(good)
         return _written(len(frame), result, bad)
+
+    def apply_events(self, events: pd.DataFrame) -> None:
+        """Apply stored events to the served model (users' histories and kept lists);
+        events without an item, or of an item the model does not hold, are left out.
+        Applying an event twice changes nothing."""
+        with_items = events[events["item_id"].notna()]
+        known = self.state.model.item_ids_ if self.state.model is not None else None
+        if known is not None and len(with_items):
+            # get_indexer reuses the index's hash table; Series.isin rebuilt it for
+            # every request (120 ms at 100k items)
+            ids = pd.Index(with_items["item_id"].astype(str))
+            with_items = with_items[known.get_indexer(ids) >= 0]
+        if len(with_items):
+            self.state.apply(lambda m: m.update(with_items, validate=False))
+
+    def apply_items(self, items: pd.DataFrame) -> None:
+        """Apply stored items (new ones, changed ones) to the served model: a new item is
+        recommendable by content at once (its text vector from the embedding cache)."""
+        model = self.state.model
+        vectors = self.state.item_vectors(items) if model and model.vectors_ is not None else None
+        self.state.apply(lambda m: self._add_items(m, items, vectors))
+
+    def resync(self) -> None:
+        """Rebuild what the served model keeps of the store — every user's history (kept
+        lists dropped) and items it lacks — after changes it may not have been told of."""
+        if self.state.model is None:
+            return
+        items = self.store.items_frame()
+        if len(items):
+            new = items[self.model().item_ids_.get_indexer(items["item_id"].astype(str)) < 0]
+            if len(new):
+                self.apply_items(new)
+        events = self.store.events_frame()
+        self.state.apply(lambda m: m.set_histories(events, validate=False))
 
     def add_users(self, frame: pd.DataFrame) -> Written:
         """Insert or update users (stated ``interests`` in their attributes drive a new

@@ -133,7 +133,12 @@ class ModelState:
         llmrec) is refused with one logged line, and popular items are served from the
         store's events until a retrain; ``/readyz`` says so. ``warm``: rank the most
         recently active users' lists ahead, in the background (a service; not a CLI
-        command that answers one question)."""
+        command that answers one question).
+
+        Changes applied while the store is read (another replica's events) are replayed
+        on the loaded model, as during a retrain."""
+        with self.lock.writing():
+            self._pending = []
         try:
             model = load_trained(self.settings, self.store)
         except ModelFileError as exc:
@@ -142,8 +147,15 @@ class ModelState:
             model = self._popularity_fallback()
             if model is not None:
                 self.fallback = f"popular items: the model file cannot be used ({exc})"
+        except BaseException:
+            with self.lock.writing():
+                self._pending = None
+            raise
         if model is not None:
             self._swap(model, warm)
+        else:
+            with self.lock.writing():
+                self._pending = None
         return model is not None
 
     def _popularity_fallback(self) -> Recommender | None:

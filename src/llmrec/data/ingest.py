@@ -84,9 +84,7 @@ def ingest_file(
         require = settings.ingest.require_known_items
     known_items = store.item_ids() if require and kind is RecordKind.EVENTS else None
     validator = Validator(kind, settings.ingest, known_items, default_event_type)
-    quarantine = _QuarantineFile(
-        spec.path, settings.home, settings.ingest.quarantine_beside_input
-    )
+    quarantine = _QuarantineFile(spec.path, settings.home, settings.ingest.quarantine_beside_input)
     total_bytes = spec.path.stat().st_size if spec.path.exists() else 0
 
     def store_chunk(validated: Validated, rows_read: int, bytes_done: int) -> None:

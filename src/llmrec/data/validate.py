@@ -74,7 +74,6 @@ class _Reasons:
             self.text[rows] = [message.format(value=_shorten(v)) for v in shown]
         self.bad |= new
 
-
     def flag_each(self, mask: np.ndarray, messages: Sequence[str | None]) -> None:
         """Flag rows, each with its own message."""
         new = mask & ~self.bad
@@ -156,9 +155,7 @@ class Validator:
         out = out[good].reset_index(drop=True)
         lines = chunk.lines[good]
         if self.kind is RecordKind.EVENTS:
-            out["event_key"] = self._repeats.number(
-                out, None if batches is None else batches[good]
-            )
+            out["event_key"] = self._repeats.number(out, None if batches is None else batches[good])
         # Later rows win: an updated item later in the file replaces the earlier one.
         dup = out.duplicated(key, keep="last").to_numpy()
         if dup.any():

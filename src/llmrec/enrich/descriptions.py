@@ -132,8 +132,10 @@ def parse_answer(text: str) -> tuple[str, list[str]]:
 def _most_popular_first(items: pd.DataFrame, popular: pd.Series) -> pd.DataFrame:
     rank = pd.Series(np.arange(len(popular)), index=popular.to_numpy())
     order = items["item_id"].map(rank).fillna(len(popular))
-    return items.assign(_order=order.to_numpy()).sort_values("_order", kind="stable").drop(
-        columns="_order"
+    return (
+        items.assign(_order=order.to_numpy())
+        .sort_values("_order", kind="stable")
+        .drop(columns="_order")
     )
 
 

@@ -191,4 +191,3 @@ def run_evaluation(
                     )
                 )
     return results, write_report(results, out, title, tuned)
-

@@ -79,8 +79,7 @@ def explain(
         raise UnknownIdError(f"unknown item id: {item}")
     if not known:
         raise UnknownIdError(
-            f"unknown user id: {user} (no history): nothing to explain, their list is popular "
-            "items"
+            f"unknown user id: {user} (no history): nothing to explain, their list is popular items"
         )
     sequence = model.histories_.items_of(user)
     recent = sequence[-max_history:]

@@ -83,4 +83,3 @@ class TextPriorEASE(Scorer):
 
     def _score(self, history: History) -> np.ndarray:
         return np.asarray(history.matrix @ self.weights_, dtype=np.float32)
-

@@ -32,8 +32,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from threadpoolctl import threadpool_limits
 
 from llmrec.app import NotReadyError, Service
+from llmrec.app.replication import Replication
 from llmrec.config import Settings
-from llmrec.errors import UnknownIdError
+from llmrec.errors import StoreUnavailableError, UnknownIdError
 from llmrec.serve import schemas as s
 from llmrec.serve.batching import GroupCommit
 from llmrec.serve.dependencies import KeyGuard
@@ -88,14 +89,22 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     store = store or Store.open(settings.effective_database_url, limits.sqlite_cache_mib)
     service = Service(settings, store)
     metrics = Metrics.of(service)
+    guard = KeyGuard(store, limits)
+    replication = None
+    if limits.share_changes and store.shares_changes:
+        replication = Replication(service, guard.verify.forget_keys)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         # Requests already run in parallel: a BLAS pool per request fights them for the
         # cores (one user's scores took 8 ms with 2 BLAS threads under load, 1.5 with 1).
         blas = threadpool_limits(limits.blas_threads or None, user_api="blas")
+        if replication is not None:
+            replication.start()  # before the load: no change between the two is missed
         service.state.load()
         yield
+        if replication is not None:
+            replication.stop()
         service.close()
         blas.restore_original_limits()
         if own_store:
@@ -111,7 +120,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.service = service
     app.state.model = service.state  # the served model's state (tests and tools read it)
-    app.state.guard = KeyGuard(store, limits)
+    app.state.guard = guard
+    app.state.replication = replication
     app.state.metrics = metrics
     app.state.explaining = asyncio.Semaphore(limits.max_explaining)
 
@@ -126,6 +136,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(NotReadyError, _status(503))
     app.add_exception_handler(UnknownIdError, _status(404))
+    app.add_exception_handler(StoreUnavailableError, _status(503))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         GuardAndMeasure,

@@ -46,8 +46,16 @@ class StrictJSONRoute(APIRoute):
 
 async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     """FastAPI's 422 body, with values JSON cannot hold written out as text."""
-    return JSONResponse(status_code=422, content={"detail": _json_safe(jsonable_encoder(
-        exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")}))})
+    return JSONResponse(
+        status_code=422,
+        content={
+            "detail": _json_safe(
+                jsonable_encoder(
+                    exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")}
+                )
+            )
+        },
+    )
 
 
 def _json_safe(value: Any) -> Any:

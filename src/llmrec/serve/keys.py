@@ -78,3 +78,10 @@ class KeyVerifier:
                 self._verified.clear()  # rare: as many live keys as the bound
             self._verified[token] = (now, found)
         return found
+
+    def forget_keys(self, key_ids: Sequence[str]) -> None:
+        """Stop trusting the keys ``key_ids`` at once (revoked by another process)."""
+        revoked = set(key_ids)
+        with self._lock:
+            for token in [t for t, (_, found) in self._verified.items() if found[0] in revoked]:
+                del self._verified[token]

@@ -206,6 +206,11 @@ class ReadyOut(BaseModel):
     fallback: str | None = Field(
         None, description="what is served instead of the trained model, and why (None: the model)"
     )
+    store: bool = Field(True, description="the database answers (if not: not ready, writes 503)")
+    following_changes: bool | None = Field(
+        None,
+        description="listening for other replicas' writes (PostgreSQL; None: not shared)",
+    )
 
 
 class ErrorOut(BaseModel):

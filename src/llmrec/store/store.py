@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
@@ -19,14 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from llmrec.data.records import COLUMNS, RecordKind
-from llmrec.errors import StoreError
-from llmrec.store import schema
+from llmrec.errors import StoreError, StoreUnavailableError
+from llmrec.store import changes, schema
 from llmrec.store.schema import MIGRATIONS, SCHEMA_VERSION
 from llmrec.store.summary import FORMAT, NAME, State, StoreSummary, assemble, read_state
 
@@ -91,10 +92,16 @@ class Store:
     """A connection to the llmrec database.
 
     >>> store = Store.open("sqlite:///example.db")  # creates and migrates the schema
+
+    On PostgreSQL, writes that change what a served model keeps (events, items, forgotten
+    users, revoked keys) also notify the other processes serving from the database
+    (:mod:`llmrec.store.changes`; :meth:`listen`). ``origin`` tells this store's own
+    notifications apart.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.origin = secrets.token_hex(8)
 
     @classmethod
     def open(cls, url: str, sqlite_cache_mib: int = 128) -> Store:
@@ -118,16 +125,67 @@ class Store:
             json_serializer=lambda obj: orjson.dumps(obj, default=str).decode(),
             json_deserializer=orjson.loads,
             pool_pre_ping=backend == "postgresql",
+            # an unreachable server fails a request in seconds instead of hanging it
+            connect_args={"connect_timeout": 5} if backend == "postgresql" else {},
         )
         if backend == "sqlite":
             event.listen(engine, "connect", partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
+        event.listen(engine, "handle_error", partial(_unavailable, where=repr(parsed)))
         store = cls(engine)
         try:
             store.migrate()
+        except StoreUnavailableError as exc:
+            engine.dispose()
+            raise StoreError(f"cannot open the store at {parsed!r}: {exc.__cause__}") from None
         except OperationalError as exc:
             engine.dispose()
             raise StoreError(f"cannot open the store at {parsed!r}: {exc.orig}") from None
         return store
+
+    def ping(self) -> bool:
+        """Whether the database answers now."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+        except StoreUnavailableError:
+            return False
+        return True
+
+    @property
+    def shares_changes(self) -> bool:
+        """Whether writes notify other processes (PostgreSQL) — see :meth:`listen`."""
+        return self.backend == "postgresql"
+
+    def listen(
+        self,
+        on_change: Callable[[changes.Change], None],
+        on_reconnect: Callable[[], None],
+        retry_s: float = 1.0,
+    ) -> changes.ChangeListener:
+        """A started listener calling ``on_change`` with the changes other processes write
+        (PostgreSQL only; ``on_reconnect`` after a lost connection is back)."""
+        if not self.shares_changes:
+            raise StoreError(f"changes are shared through PostgreSQL, not {self.backend}")
+        url = self.engine.url
+        cargs, cparams = self.engine.dialect.create_connect_args(url)
+
+        def connect():
+            conn = self.engine.dialect.loaded_dbapi.connect(*cargs, **cparams)
+            conn.autocommit = True
+            return conn
+
+        listener = changes.ChangeListener(
+            connect, self.origin, on_change, on_reconnect, retry_s=retry_s
+        )
+        listener.start()
+        return listener
+
+    def _publish(self, conn: Connection, kind: str, data: Sequence) -> None:
+        """Tell the other processes of a change, when ``conn``'s transaction commits."""
+        if not self.shares_changes:
+            return
+        for payload in changes.payloads(self.origin, kind, data):
+            conn.execute(select(func.pg_notify(changes.CHANNEL, payload)))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -183,7 +241,9 @@ class Store:
 
     def upsert_items(self, items: pd.DataFrame) -> WriteResult:
         """Insert new items and update changed ones; identical items are left alone."""
-        return self._upsert(schema.items, "item_id", items, list(COLUMNS[RecordKind.ITEMS]))
+        return self._upsert(
+            schema.items, "item_id", items, list(COLUMNS[RecordKind.ITEMS]), changed="items"
+        )
 
     def upsert_users(self, users: pd.DataFrame) -> WriteResult:
         return self._upsert(schema.users, "user_id", users, list(COLUMNS[RecordKind.USERS]))
@@ -209,17 +269,20 @@ class Store:
         """
         columns = ["event_key", *EVENT_COLUMNS]
         stmt = _INSERTS[self.backend](schema.events).on_conflict_do_nothing()
-        receipt_stmt = _INSERTS[self.backend](schema.event_receipts).on_conflict_do_nothing()
         table = schema.event_receipts
-        results = []
+        # RETURNING says whether the row went in: rowcount is -1 on PostgreSQL (psycopg)
+        receipt_stmt = (
+            _INSERTS[self.backend](table).on_conflict_do_nothing().returning(table.c.receipt)
+        )
+        results, published = [], []
         now = int(time.time())
         with self.engine.begin() as conn:
             for events, receipt in zip(groups, receipts or [None] * len(groups), strict=True):
                 if receipt is not None:
                     claimed = conn.execute(
                         receipt_stmt.values(receipt=receipt, stored=0, created_at=now)
-                    ).rowcount
-                    if not claimed:  # an earlier attempt of this request was committed
+                    ).first()
+                    if claimed is None:  # an earlier attempt of this request was committed
                         first = conn.execute(
                             select(table.c.stored).where(table.c.receipt == receipt)
                         ).scalar_one()
@@ -234,7 +297,22 @@ class Store:
                         table.update().where(table.c.receipt == receipt).values(stored=written)
                     )
                 results.append(WriteResult(written, len(events) - written))
+                published.append(ordered)
+            self._publish_events(conn, published)
         return results
+
+    def _publish_events(self, conn: Connection, frames: list[pd.DataFrame]) -> None:
+        if not self.shares_changes or not frames:
+            return
+        import pandas as pd
+
+        events = pd.concat(frames, ignore_index=True)
+        events = events[events["item_id"].notna()]
+        if len(events) > changes.BULK_EVENTS:
+            self._publish(conn, "resync", [])
+        elif len(events):
+            rows = _records(events, ["user_id", "item_id", "event_type", "value", "timestamp"])
+            self._publish(conn, "events", rows)
 
     def add_quarantine(self, source: str, kind: str, rejections: Sequence[Rejection]) -> int:
         """Record rejected rows; the same rejection recorded twice is kept once."""
@@ -284,7 +362,11 @@ class Store:
         with self.engine.begin() as conn:
             return _executemany(conn, stmt, rows, columns)
 
-    def _upsert(self, table, key: str, frame: pd.DataFrame, columns: list[str]) -> WriteResult:
+    def _upsert(
+        self, table, key: str, frame: pd.DataFrame, columns: list[str], changed: str = ""
+    ) -> WriteResult:
+        """Insert or update rows by ``key``; with ``changed``, other processes are told
+        the keys of the rows (a change of that kind) when any was written."""
         now = int(time.time())
         # JSON arrives serialised, so the hash sees exactly what is stored.
         rows = [(*row, _content_hash(row), now) for row in _records(frame, columns)]
@@ -301,6 +383,8 @@ class Store:
         )
         with self.engine.begin() as conn:
             written = _executemany(conn, stmt, rows)
+            if changed and written:
+                self._publish(conn, changed, frame[key].astype(str).tolist())
         return WriteResult(written, len(rows) - written)
 
     def add_api_key(self, key_id: str, secret_hash: str, scopes: Sequence[str], name: str) -> None:
@@ -328,6 +412,8 @@ class Store:
         t = schema.api_keys
         with self.engine.begin() as conn:
             done = conn.execute(t.update().where(t.c.key_id == key_id).values(revoked=True))
+            if done.rowcount:
+                self._publish(conn, "keys", [key_id])
         return done.rowcount > 0
 
     def delete_user(self, user_id: str) -> dict[str, int]:
@@ -355,6 +441,7 @@ class Store:
             table, user_hash = schema.forgotten_users, forgotten_user_hash(user_id)
             conn.execute(table.delete().where(table.c.user_hash == user_hash))
             conn.execute(table.insert().values(user_hash=user_hash, forgotten_at=time.time()))
+            self._publish(conn, "forget", [user_id])
         return removed
 
     def forgotten_user_hashes(self, since: float = 0.0) -> set[str]:
@@ -370,9 +457,20 @@ class Store:
         with self.engine.connect() as conn:
             return set(conn.execute(select(schema.items.c.item_id)).scalars())
 
-    def items_frame(self) -> pd.DataFrame:
+    def items_frame(self, item_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every item, or those of ``item_ids`` (unknown ids are left out)."""
+        import pandas as pd
+
         cols = [c for c in schema.items.c if c.name not in ("content_hash", "updated_at")]
-        return self._frame(select(*cols).order_by(schema.items.c.item_id))
+        stmt = select(*cols).order_by(schema.items.c.item_id)
+        if item_ids is None:
+            return self._frame(stmt)
+        ids = list(dict.fromkeys(str(i) for i in item_ids))
+        parts = [
+            self._frame(stmt.where(schema.items.c.item_id.in_(ids[i : i + _KEYS_PER_QUERY])))
+            for i in range(0, len(ids), _KEYS_PER_QUERY)
+        ]
+        return pd.concat(parts, ignore_index=True) if parts else self._frame(stmt.where(false()))
 
     def users_frame(self) -> pd.DataFrame:
         t = schema.users
@@ -671,6 +769,19 @@ def _delete_quarantine_naming(conn, user_id: str) -> int:
         batch = keys[start : start + 500]
         conn.execute(table.delete().where(table.c.quarantine_key.in_(batch)))
     return len(keys)
+
+
+def _unavailable(context, where: str) -> None:
+    """SQLAlchemy's error hook: a database that cannot be reached (refused, gone in the
+    middle of a statement) raises :class:`StoreUnavailableError`, which the service
+    answers with 503; other errors pass as they are. The pool's own liveness check
+    (pre-ping) is left to reconnect by itself."""
+    if context.is_pre_ping:
+        return
+    if context.connection is None or context.is_disconnect:
+        raise StoreUnavailableError(
+            f"the store at {where} cannot be reached: {context.original_exception}"
+        ) from context.original_exception
 
 
 def _sqlite_pragmas(dbapi_connection, _record, cache_mib: int) -> None:

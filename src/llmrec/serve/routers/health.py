@@ -2,7 +2,7 @@
 
 import time
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from llmrec.serve import schemas as s
 from llmrec.serve.dependencies import ServiceDep
@@ -17,9 +17,11 @@ def healthz() -> s.HealthOut:
 
 
 @router.get("/readyz", response_model=s.ReadyOut, responses={503: {"model": s.ReadyOut}})
-def readyz(service: ServiceDep, response: Response) -> s.ReadyOut:
+def readyz(service: ServiceDep, request: Request, response: Response) -> s.ReadyOut:
     state = service.state
-    ready = state.model is not None
+    store = service.store.ping()
+    ready = state.model is not None and store
+    replication = request.app.state.replication
     if not ready:
         response.status_code = 503
     return s.ReadyOut(
@@ -30,4 +32,6 @@ def readyz(service: ServiceDep, response: Response) -> s.ReadyOut:
         warming=state.warming is not None and state.warming.is_alive(),
         lists_kept=state.lists_kept,
         fallback=state.fallback,
+        store=store,
+        following_changes=replication.listening if replication is not None else None,
     )

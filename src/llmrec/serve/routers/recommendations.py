@@ -100,4 +100,3 @@ def search(service: ServiceDep, body: s.SearchIn) -> Response:
     """Natural-language search over item text, optionally leaning to a user."""
     items = service.search(body.query, body.k, body.user_id)
     return json_response({"query": body.query, "items": items})
-
