@@ -3,14 +3,9 @@ and a real PostgreSQL server on 127.0.0.1 for the tests that need one."""
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +16,10 @@ import pandas as pd
 import pytest
 
 from llmrec.config import Settings, load_settings
+from llmrec.errors import StoreError
 from llmrec.llm import EmbeddedLLM
 from llmrec.store import Store
+from llmrec.store.local_postgres import LocalPostgres, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LLMREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -75,72 +72,18 @@ def store(settings: Settings) -> Iterator[Store]:
         yield opened
 
 
-def _postgres_bin() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).resolve().parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(candidates[-1]).parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class PostgresServer:
-    """A throw-away PostgreSQL server on 127.0.0.1 (``url``), which a test may stop and
-    start again on the same port and data (a database that goes away and comes back)."""
-
-    def __init__(self) -> None:
-        bindir = _postgres_bin()
-        if bindir is None:
-            pytest.skip("PostgreSQL server binaries not found (Debian package: postgresql)")
-        # The server refuses to run as root: run it as the 'postgres' system user then.
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:
-            if shutil.which("runuser") is None:
-                pytest.skip("running as root without runuser: cannot start PostgreSQL")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="llmrec-pg-"))
-        self.root.chmod(0o755)
-        self.data = self.root / "data"
-        if self.as_user:
-            shutil.chown(self.root, "postgres")
-        self.port = _free_port()
-        self.url = f"postgresql+psycopg://llmrec@127.0.0.1:{self.port}/postgres"
-        try:
-            self._run("initdb", "-D", self.data, "-U", "llmrec", "--auth=trust", "-E", "UTF8")
-            self.start()
-        except subprocess.CalledProcessError as exc:
-            shutil.rmtree(self.root, ignore_errors=True)
-            pytest.fail(f"could not start PostgreSQL: {exc.stderr}")
-
-    def _run(self, program: str, *args) -> None:
-        subprocess.run([*self.as_user, str(self.bindir / program), *map(str, args)],
-                       check=True, capture_output=True, text=True)  # fmt: skip
-
-    def start(self) -> None:
-        self._run(
-            "pg_ctl", "-D", self.data, "-l", self.root / "server.log", "-w", "-t", "60",
-            "-o", f"-p {self.port} -h 127.0.0.1 -k {self.root} -F", "start",
-        )  # fmt: skip
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+def local_postgres() -> LocalPostgres:
+    """A throw-away PostgreSQL server (skips the test where none can be started)."""
+    try:
+        return LocalPostgres()
+    except StoreError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL server on 127.0.0.1, stopped after the session."""
-    server = PostgresServer()
+    server = local_postgres()
     try:
         yield server.url
     finally:
@@ -170,7 +113,7 @@ def llama_embedding_server() -> Iterator[tuple[str, str]]:
 
 
 def _serve_llm(*options: str) -> Iterator[tuple[str, str]]:
-    port, key = _free_port(), "test-key-123"
+    port, key = free_port(), "test-key-123"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
     command = ["llm", "serve", "--port", str(port), "--api-key", key, *options]
     process = subprocess.Popen(

@@ -16,7 +16,7 @@ from llmrec.embed import load_encoder
 from llmrec.llm.base import LLM, Completion
 from llmrec.llm.cache import CachedLLM
 from llmrec.rank.filters import ItemAttributes
-from tests.conftest import _free_port
+from tests.conftest import free_port
 
 # A shop with English and Chinese items, prices written as catalogue attributes are
 # (numbers, "$18.50", "¥299", "1,299", or none at all).
@@ -245,7 +245,7 @@ def test_a_poor_parse_cannot_undo_what_the_request_says(catalogue, encoder, stor
 def test_an_unreachable_model_means_the_rules_answer_not_an_error(catalogue, encoder, store):
     from llmrec.llm import OpenAICompatibleLLM
 
-    port = _free_port()  # nobody listens on it
+    port = free_port()  # nobody listens on it
     with OpenAICompatibleLLM(f"http://127.0.0.1:{port}/v1", max_retries=0, timeout_s=2) as llm:
         session = ChatSession(catalogue, encoder, CachedLLM(llm, store), k=3)
         turn = session.ask("something like Toy Story but no musical")

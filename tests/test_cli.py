@@ -41,7 +41,9 @@ def llmrec(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Complet
 def test_quickstart_loads_movielens_and_prints_stats(tmp_path: Path, ml100k: Path):
     # The fast sources keep the test short; the default adds SASRec (minutes).
     fast = {"LLMREC_RECOMMENDER__SOURCES": '["ease", "covisit", "content", "popular"]'}
-    result = llmrec("quickstart", "--path", str(ml100k), "--enrich", "3", "--no-serve", cwd=tmp_path, env=fast)
+    result = llmrec(
+        "quickstart", "--path", str(ml100k), "--enrich", "3", "--no-serve", cwd=tmp_path, env=fast
+    )
     assert result.returncode == 0, result.stderr
     assert "u.data" in result.stdout and "100,000" in result.stdout
     assert "Star Wars (1977)" in result.stdout  # the most rated movie
@@ -55,7 +57,9 @@ def test_quickstart_loads_movielens_and_prints_stats(tmp_path: Path, ml100k: Pat
     assert "leave-last-one-out" in result.stdout and "CoVisit" in result.stdout
     assert result.stdout.count("top 5 and why") == 3
     # A rerun reuses every cache: no enrichment call, no training, no evaluation.
-    again = llmrec("quickstart", "--path", str(ml100k), "--enrich", "3", "--no-serve", cwd=tmp_path, env=fast)
+    again = llmrec(
+        "quickstart", "--path", str(ml100k), "--enrich", "3", "--no-serve", cwd=tmp_path, env=fast
+    )
     assert again.returncode == 0 and "trained in" not in again.stdout
     assert _table_value(again.stdout, "model calls") == "0"
 
@@ -67,7 +71,10 @@ def _table_value(output: str, name: str) -> str:
 
 @pytest.mark.slow
 def test_enrich_items_and_users_from_the_command_line(tmp_path: Path, ml100k: Path):
-    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    assert (
+        llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode
+        == 0
+    )
     result = llmrec("enrich", "items", "--items", "50", "--items", "181", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "model calls" in result.stdout and "items: " in result.stdout
@@ -82,7 +89,9 @@ def test_enrich_items_and_users_from_the_command_line(tmp_path: Path, ml100k: Pa
     assert "enrich users" in users.stdout
 
 
-def test_enrich_unknown_ids_and_unreachable_servers_are_one_line_errors(tmp_path: Path, ml100k: Path):
+def test_enrich_unknown_ids_and_unreachable_servers_are_one_line_errors(
+    tmp_path: Path, ml100k: Path
+):
     llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path)
     unknown = llmrec("enrich", "items", "--items", "no-such-item", cwd=tmp_path)
     assert unknown.returncode == 2
@@ -168,7 +177,10 @@ def test_datasets_list_names_every_dataset(tmp_path: Path):
 
 @pytest.mark.slow
 def test_embed_recommend_similar_search_from_the_command_line(tmp_path: Path, ml100k: Path):
-    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    assert (
+        llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode
+        == 0
+    )
     first = llmrec("embed", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert _table_value(first.stdout, "items") == "1681"
@@ -181,7 +193,9 @@ def test_embed_recommend_similar_search_from_the_command_line(tmp_path: Path, ml
     rec = llmrec("recommend", "--user", "1", "-k", "5", cwd=tmp_path)
     assert rec.returncode == 0, rec.stderr
     assert "interest vectors" in rec.stdout and rec.stdout.count("│") > 20
-    cold = llmrec("recommend", "--user", "new-person", "--interests", "space battles and robots", cwd=tmp_path)
+    cold = llmrec(
+        "recommend", "--user", "new-person", "--interests", "space battles and robots", cwd=tmp_path
+    )
     assert "stated interests" in cold.stdout
     sim = llmrec("similar", "--item", "50", "-k", "3", cwd=tmp_path)
     assert "Empire Strikes Back" in sim.stdout
@@ -193,14 +207,19 @@ def test_embed_recommend_similar_search_from_the_command_line(tmp_path: Path, ml
     assert interests.stdout.count("│") >= 9  # three keyword rows
 
     missing = llmrec("similar", "--item", "no-such-item", cwd=tmp_path)
-    assert missing.returncode == 2 and missing.stderr.strip() == "error: unknown item id: no-such-item"
+    assert (
+        missing.returncode == 2 and missing.stderr.strip() == "error: unknown item id: no-such-item"
+    )
     empty = llmrec("search", "   ", cwd=tmp_path)
     assert empty.returncode == 2 and "empty" in empty.stderr
 
 
 @pytest.mark.slow
 def test_evaluate_writes_a_report_with_plots(tmp_path: Path, ml100k: Path):
-    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    assert (
+        llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode
+        == 0
+    )
     result = llmrec(
         "evaluate", "--system", "MostPop", "--system", "EASE", "--out", "report", cwd=tmp_path
     )
@@ -211,7 +230,9 @@ def test_evaluate_writes_a_report_with_plots(tmp_path: Path, ml100k: Path):
     assert "| leave_last_one_out | EASE |" in text
     for plot in ("leave_last_one_out-ndcg-at-k.png", "leave_last_one_out-activity.png"):
         assert (report / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    results = {r["system"]: r for r in __import__("json").loads((report / "results.json").read_text())}
+    results = {
+        r["system"]: r for r in __import__("json").loads((report / "results.json").read_text())
+    }
     # EASE beats popularity by a wide margin on leave-last-one-out
     assert results["EASE"]["ndcg@10"] > 1.3 * results["MostPop"]["ndcg@10"] > 0.03
     # EASE's l2 was chosen on a validation split: every value tried is on record
@@ -227,7 +248,10 @@ def test_evaluate_writes_a_report_with_plots(tmp_path: Path, ml100k: Path):
 def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path):
     empty = llmrec("train", cwd=tmp_path)
     assert empty.returncode == 2 and "no events" in empty.stderr
-    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    assert (
+        llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode
+        == 0
+    )
     env = {"LLMREC_RECOMMENDER__SOURCES": '["ease", "covisit", "content", "popular"]'}
     trained = llmrec("train", cwd=tmp_path, env=env)
     assert trained.returncode == 0, trained.stderr
@@ -248,7 +272,9 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
     assert new.returncode == 0 and "popular" in new.stdout
     assert "unknown user someone-new" in new.stderr and "showing popular items" in new.stderr
     first = expected.iloc[0]
-    why = llmrec("explain", "--user", "1", "--item", first["item_id"], "--sentence", cwd=tmp_path, env=env)
+    why = llmrec(
+        "explain", "--user", "1", "--item", first["item_id"], "--sentence", cwd=tmp_path, env=env
+    )
     assert why.returncode == 0, why.stderr
     assert "(LLM)" in why.stdout or "failed" in why.stdout
     reasons = explain(model, "1", first["item_id"])
@@ -256,17 +282,32 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
     assert reasons.history[0].title[:20] in why.stdout and reasons.features[0].feature in why.stdout
     unknown = llmrec("explain", "--user", "1", "--item", "nope", cwd=tmp_path, env=env)
     assert unknown.returncode == 2 and "unknown item id: nope" in unknown.stderr
-    nobody = llmrec("explain", "--user", "nobody", "--item", first["item_id"], cwd=tmp_path, env=env)
+    nobody = llmrec(
+        "explain", "--user", "nobody", "--item", first["item_id"], cwd=tmp_path, env=env
+    )
     assert nobody.returncode == 2 and "unknown user id: nobody" in nobody.stderr
     assert "score" not in nobody.stdout
 
 
 @pytest.mark.slow
 def test_chat_from_the_command_line(tmp_path: Path, ml100k: Path):
-    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
-    result = llmrec("chat", "-m", "something like Toy Story (1995)", "-m", "not that one", "--show-parse", cwd=tmp_path)
+    assert (
+        llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode
+        == 0
+    )
+    result = llmrec(
+        "chat",
+        "-m",
+        "something like Toy Story (1995)",
+        "-m",
+        "not that one",
+        "--show-parse",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
-    assert "> something like Toy Story (1995)" in result.stdout and "> not that one" in result.stdout
+    assert (
+        "> something like Toy Story (1995)" in result.stdout and "> not that one" in result.stdout
+    )
     assert "like Toy Story (1995)" in result.stdout and '"like_titles"' in result.stdout
     raw = subprocess.run(
         [sys.executable, "-m", "llmrec", "chat", "--raw"], input="an animated film for kids\n",
@@ -394,7 +435,10 @@ def test_a_list_tells_apart_items_of_one_title(settings, monkeypatch):
 def test_a_loaded_dataset_is_summarised_for_the_first_stats(tmp_path: Path, ml100k: Path):
     from llmrec.store.summary import read_sqlite
 
-    assert llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode == 0
+    assert (
+        llmrec("datasets", "load", "movielens-100k", "--path", str(ml100k), cwd=tmp_path).returncode
+        == 0
+    )
     kept = read_sqlite(f"sqlite:///{tmp_path / '.llmrec' / 'llmrec.db'}", 10)
     assert kept is not None and kept.counts["events"] == 100_000
     assert kept.top_items[0] == ("50", "Star Wars (1977)", 583)

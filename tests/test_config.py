@@ -45,7 +45,9 @@ def test_invalid_settings_are_config_errors(settings, tmp_path: Path, monkeypatc
         load_settings()
 
 
-def test_each_value_that_is_not_a_default_names_where_it_came_from(settings, tmp_path: Path, monkeypatch):
+def test_each_value_that_is_not_a_default_names_where_it_came_from(
+    settings, tmp_path: Path, monkeypatch
+):
     (tmp_path / "llmrec.toml").write_text("[ingest]\nchunk_rows = 123\n[event_weights]\nlike = 5\n")
     monkeypatch.setenv("LLMREC_EVENT_WEIGHTS__PURCHASE", "8")
     monkeypatch.setenv("LLMREC_INGEST__CHUNK_ROWS", "456")
@@ -65,10 +67,18 @@ def test_each_source_is_configured_in_its_own_table(settings, tmp_path: Path, mo
         "max_epochs = 20\ndropout = 0.2\n[recommender.sources.popular]\n"
     )
     loaded = load_settings()
-    assert loaded.recommender.sources == {"ease": {"l2": 250}, "sasrec": {"max_epochs": 20, "dropout": 0.2}, "popular": {}}
+    assert loaded.recommender.sources == {
+        "ease": {"l2": 250},
+        "sasrec": {"max_epochs": 20, "dropout": 0.2},
+        "popular": {},
+    }
     configs = build_recommender(loaded, None).sources  # validated, in the file's order
     assert list(configs) == ["ease", "sasrec", "popular"]
-    assert configs["ease"].l2 == 250.0 and configs["sasrec"].max_epochs == 20 and configs["sasrec"].max_len == 50
+    assert (
+        configs["ease"].l2 == 250.0
+        and configs["sasrec"].max_epochs == 20
+        and configs["sasrec"].max_len == 50
+    )
     # a list of names is every source at its defaults (as LLMREC_RECOMMENDER__SOURCES='[...]')
     monkeypatch.setenv("LLMREC_RECOMMENDER__SOURCES", '["ease", "covisit"]')
     assert load_settings().recommender.sources == {"ease": {}, "covisit": {}}
@@ -78,8 +88,14 @@ def test_a_wrong_source_option_names_the_source_and_the_option(settings, tmp_pat
     from llmrec.training import build_recommender
 
     for table, wanted in [
-        ("[recommender.sources.ease]\nl2 = -1\n", r"recommender\.sources: source 'ease': l2: Input should be greater than 0"),
-        ("[recommender.sources.ease]\nlambda = 5\n", r"source 'ease': lambda: Extra inputs are not permitted"),
+        (
+            "[recommender.sources.ease]\nl2 = -1\n",
+            r"recommender\.sources: source 'ease': l2: Input should be greater than 0",
+        ),
+        (
+            "[recommender.sources.ease]\nlambda = 5\n",
+            r"source 'ease': lambda: Extra inputs are not permitted",
+        ),
         ("[recommender.sources.easy]\n", r"unknown source 'easy'; known: ease, itemknn"),
     ]:
         (tmp_path / "llmrec.toml").write_text(table)

@@ -22,7 +22,9 @@ def test_the_command_line_imports_no_heavy_library_until_a_command_needs_it():
         "print(' '.join(m for m in ('torch', 'lightgbm', 'faiss', 'fastapi', 'implicit', "
         "'xllamacpp', 'matplotlib', 'pandas') if m in sys.modules))"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert loaded.stdout.split() == []
 
 

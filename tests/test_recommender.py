@@ -146,12 +146,17 @@ def test_save_and_load_with_the_events_give_the_same_recommendations(
     path = fitted_recommender.save(tmp_path / "model.pkl")
     users = ["5", "1", "943", "never-seen"]
     loaded = Recommender.load(path, events)
-    pd.testing.assert_frame_equal(loaded.recommend(users, k=10), fitted_recommender.recommend(users, k=10))
+    pd.testing.assert_frame_equal(
+        loaded.recommend(users, k=10), fitted_recommender.recommend(users, k=10)
+    )
     assert len(loaded.histories_) == len(fitted_recommender.histories_)
     # without events the file alone knows nobody: everyone gets the popular list
     alone = Recommender.load(path)
     assert not alone.knows_user("5") and len(alone.histories_) == 0
-    assert alone.recommend(["5"], k=5)["item_id"].tolist() == loaded.recommend(["never-seen"], k=5)["item_id"].tolist()
+    assert (
+        alone.recommend(["5"], k=5)["item_id"].tolist()
+        == loaded.recommend(["never-seen"], k=5)["item_id"].tolist()
+    )
     item = str(fitted_recommender.item_ids_[0])
     alone.update(pd.DataFrame({"user_id": ["newcomer"], "item_id": [item], "timestamp": [9e9]}))
     assert alone.knows_user("newcomer") and len(alone.histories_) == 1
@@ -163,7 +168,9 @@ def test_the_model_file_holds_no_user_state():
     import pickle
 
     rec = shop_recommender()
-    rec.update(pd.DataFrame({"user_id": ["zoë-the-unique"], "item_id": ["mug"], "timestamp": [1.9e9]}))
+    rec.update(
+        pd.DataFrame({"user_id": ["zoë-the-unique"], "item_id": ["mug"], "timestamp": [1.9e9]})
+    )
     assert rec.knows_user("zoë-the-unique")
     payload = pickle.dumps(rec)
     # ids are in it as raw UTF-8 (the items' are): no user's is
@@ -172,7 +179,9 @@ def test_the_model_file_holds_no_user_state():
     assert not hasattr(pickle.loads(payload), "histories_")
 
 
-def test_an_older_model_file_is_refused_with_the_command_that_fixes_it(fitted_recommender, tmp_path):
+def test_an_older_model_file_is_refused_with_the_command_that_fixes_it(
+    fitted_recommender, tmp_path
+):
     import pickle
 
     old = copy.deepcopy(fitted_recommender)
@@ -423,7 +432,9 @@ def test_adding_items_drops_the_kept_lists_only_when_what_ranks_changes():
     pd.testing.assert_frame_equal(rec.recommend(users, k=12), before)
     assert "grinder" not in set(rec.recommend(users, k=12, filters={"available": True})["item_id"])
     # no content source: a new item has no score until a refit, so no list changes
-    rec.add_items(pd.DataFrame({"item_id": ["new"], "title": ["Milk Frother"], "tags": [["Kitchen"]]}))
+    rec.add_items(
+        pd.DataFrame({"item_id": ["new"], "title": ["Milk Frother"], "tags": [["Kitchen"]]})
+    )
     assert len(rec.list_cache_) == 2
     rec.add_items(pd.DataFrame({"item_id": ["press"], "title": ["French Press"],
                                 "tags": [["Kitchen", "Coffee"]]}))  # fmt: skip
@@ -450,17 +461,24 @@ def test_a_new_user_gets_the_most_popular_items_whatever_the_ranker_says():
     rows = [
         (f"u{u}", f"i{shuffled[i]:02d}", "purchase", 1_700_000_000 + 100 * u + n)
         for u in range(300)
-        for n, i in enumerate(rng.choice(20, rng.integers(3, 9), replace=False, p=weights / weights.sum()))
+        for n, i in enumerate(
+            rng.choice(20, rng.integers(3, 9), replace=False, p=weights / weights.sum())
+        )
     ]
     events = pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "timestamp"])
-    items = pd.DataFrame({"item_id": [f"i{j:02d}" for j in range(20)], "title": [f"Item {j}" for j in range(20)]})
+    items = pd.DataFrame(
+        {"item_id": [f"i{j:02d}" for j in range(20)], "title": [f"Item {j}" for j in range(20)]}
+    )
     rec = Recommender(sources=("ease", "covisit", "popular"), cold_views=1).fit(events, items)
     assert rec.ranker_ is not None
     out = rec.recommend(["someone-new"], k=5)
     assert out["item_id"].tolist() == events["item_id"].value_counts().index[:5].tolist()
     assert set(out["sources"]) == {"popularity"}
     wanted = {"exclude_tags": ["none"]}  # filters keep the order of what they let through
-    assert rec.recommend(["someone-new"], k=5, filters=wanted)["item_id"].tolist() == out["item_id"].tolist()
+    assert (
+        rec.recommend(["someone-new"], k=5, filters=wanted)["item_id"].tolist()
+        == out["item_id"].tolist()
+    )
 
 
 def test_not_interested_is_feedback_never_history_when_fitted_and_online():
@@ -495,11 +513,22 @@ def test_not_interested_is_feedback_never_history_when_fitted_and_online():
 
 def test_sources_take_their_options_and_the_older_arguments_still_apply():
     events, items = shop_frames()
-    rec = Recommender(sources={"ease": {"l2": 10.0}, "popular": None}, ranker=False).fit(events, items)
+    rec = Recommender(sources={"ease": {"l2": 10.0}, "popular": None}, ranker=False).fit(
+        events, items
+    )
     assert rec.scorers_["ease"].l2 == 10.0 and list(rec.source_configs_) == ["ease", "popular"]
-    assert type(rec.source_configs_["ease"]).model_validate_json(rec.source_configs_["ease"].model_dump_json()) == rec.source_configs_["ease"]
-    with pytest.warns(DeprecationWarning, match=r"ease_l2: deprecated, give the source its options"):
-        older = Recommender(sources=("ease", "popular"), ease_l2=7.0, ranker=False).fit(events, items)
+    assert (
+        type(rec.source_configs_["ease"]).model_validate_json(
+            rec.source_configs_["ease"].model_dump_json()
+        )
+        == rec.source_configs_["ease"]
+    )
+    with pytest.warns(
+        DeprecationWarning, match=r"ease_l2: deprecated, give the source its options"
+    ):
+        older = Recommender(sources=("ease", "popular"), ease_l2=7.0, ranker=False).fit(
+            events, items
+        )
     assert older.scorers_["ease"].l2 == 7.0
     with pytest.raises(ValueError, match=r"source 'ease': l2: Input should be greater than 0"):
         Recommender(sources={"ease": {"l2": 0}}).fit(events, items)

@@ -313,6 +313,25 @@ class ServeSettings(BaseModel):
     )
 
 
+class RegistrySettings(BaseModel):
+    """Published model versions, for several replicas (``llmrec models``)."""
+
+    artifacts: str | None = Field(
+        None,
+        description="folder or fsspec URL (s3://bucket/prefix...) where `llmrec train` "
+        "publishes each model as a version that every replica serves; unset: the model "
+        "file only, as on one machine",
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="options of the artifact store's filesystem (s3fs: endpoint_url, key, "
+        "secret...)",
+    )
+    cache_dir: Path | None = Field(
+        None, description="where a replica keeps fetched versions; default: `home`/model/versions"
+    )
+
+
 class Settings(BaseSettings):
     """Effective configuration; construct it with :func:`load_settings`."""
 
@@ -340,6 +359,7 @@ class Settings(BaseSettings):
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     recommender: RecommenderSettings = Field(default_factory=RecommenderSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     default_event_weight: float = 1.0
 
@@ -365,6 +385,12 @@ class Settings(BaseSettings):
         if self.recommender.model_file is not None:
             return self.recommender.model_file
         return self.home / "model" / "recommender.pkl"
+
+    @property
+    def effective_versions_dir(self) -> Path:
+        if self.registry.cache_dir is not None:
+            return self.registry.cache_dir
+        return self.home / "model" / "versions"
 
     @property
     def effective_datasets_dir(self) -> Path:

@@ -4,11 +4,16 @@
 the embedding cache (only new or changed item texts are encoded), fits a
 :class:`~llmrec.recommender.Recommender` configured by ``settings.recommender`` and writes
 it atomically to ``settings.effective_model_file``: a reader (the CLI, the service) sees
-the previous model or the new one, never half of one.
+the previous model or the new one, never half of one. With ``registry.artifacts`` set it
+also publishes the file as a new model version (:func:`publish_model`), which every
+replica serving from the store then loads (:func:`load_version`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +24,11 @@ import pandas as pd
 from llmrec.config import Settings
 from llmrec.embed import load_encoder
 from llmrec.embed.vectors import embed_items
-from llmrec.errors import ConfigError, LlmrecError
+from llmrec.errors import ConfigError, LlmrecError, ModelFileError
 from llmrec.models import source_configs
 from llmrec.recommender import CONTENT_SOURCES, Recommender
 from llmrec.store import Store
+from llmrec.store.artifacts import ArtifactStore
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class TrainReport:
     sources: tuple[str, ...]
     ranker_groups: int
     seconds: float
+    version: int | None = None  # the published model version (registry.artifacts set)
 
 
 def item_vector_frame(
@@ -93,7 +100,7 @@ def train_from_store(
         model.set_params(item_vectors=item_vector_frame(store, settings, progress=advance))
     model.fit(events, items if not items.empty else None, progress=progress)
     path = model.save(settings.effective_model_file)
-    return TrainReport(
+    report = TrainReport(
         path=path,
         users=len(model.histories_),
         items=len(model.item_ids_),
@@ -102,17 +109,55 @@ def train_from_store(
         ranker_groups=model.ranker_.groups_trained_ if model.ranker_ is not None else 0,
         seconds=time.perf_counter() - started,
     )
+    if settings.registry.artifacts is None:
+        return report
+    return dataclasses.replace(report, version=publish_model(store, settings, report))
 
 
-def load_trained(settings: Settings, store: Store) -> Recommender | None:
-    """The saved model with every user's history built from the store's events (and
-    the configured ``recommender.repeat_tags``), or None when ``llmrec train`` has not
-    been run. The model file holds no user state, so a user deleted from the store is
-    gone from the model too, whenever the file was written."""
-    path = settings.effective_model_file
+def publish_model(store: Store, settings: Settings, report: TrainReport) -> int:
+    """Upload the trained model file to ``registry.artifacts`` and make it the version
+    every replica serves; returns the version. Trainers racing each get their own
+    version and file: the last to publish is served, none is corrupted."""
+    artifacts = ArtifactStore(settings.registry.artifacts, settings.registry.storage_options)
+    version = store.reserve_model_version(f"{socket.gethostname()}:{os.getpid()}")
+    address, sha256, size = artifacts.put(report.path, f"model-{version:06d}.llmrec")
+    summary = {
+        "users": report.users,
+        "items": report.items,
+        "events": report.events,
+        "sources": list(report.sources),
+        "fit_seconds": round(report.seconds, 1),
+    }
+    store.publish_model_version(version, address, sha256, size, summary)
+    return version
+
+
+def load_trained(settings: Settings, store: Store, path: Path | None = None) -> Recommender | None:
+    """The saved model (``path``, default the model file) with every user's history
+    built from the store's events (and the configured ``recommender.repeat_tags``), or
+    None when ``llmrec train`` has not been run. The model file holds no user state, so
+    a user deleted from the store is gone from the model too, whenever the file was
+    written."""
+    path = path or settings.effective_model_file
     if not path.is_file():
         return None
     model = Recommender.load(path)
     # A serving policy, not something learned: the settings of now apply.
     model.set_params(repeat_tags=tuple(settings.recommender.repeat_tags))
     return model.set_histories(store.events_frame(), validate=False)
+
+
+def load_version(settings: Settings, store: Store, version: dict) -> Recommender:
+    """The published model ``version`` (a row of :meth:`Store.model_version`), fetched
+    into ``effective_versions_dir`` and checked, with the store's users.
+    :class:`~llmrec.errors.ModelFileError` names the version and what is wrong."""
+    artifacts = ArtifactStore(settings.registry.artifacts or "", settings.registry.storage_options)
+    number = version["version"]
+    local = settings.effective_versions_dir / f"model-{number:06d}.llmrec"
+    try:
+        artifacts.fetch(version["artifact"], version["sha256"], local)
+        model = load_trained(settings, store, local)
+    except ModelFileError as exc:
+        raise ModelFileError(f"model version {number} ({exc.path})", exc.problem) from None
+    assert model is not None  # fetched just now
+    return model

@@ -77,9 +77,7 @@ def test_a_stray_quote_loses_one_row_and_every_later_row_is_stored(
     assert store.quarantine_frame()["line"].tolist() == [3]
 
 
-def test_hostile_values_cost_their_own_rows_only(
-    tmp_path: Path, settings: Settings, store: Store
-):
+def test_hostile_values_cost_their_own_rows_only(tmp_path: Path, settings: Settings, store: Store):
     path = tmp_path / "events.csv"
     hostile = ["1e25", "-1e25", "9.3e21", "1e309", "inf", "nan"]
     path.write_text(

@@ -217,7 +217,9 @@ def test_a_corrupt_parquet_row_group_loses_only_that_group(tmp_path: Path):
     data[start : start + 8] = b"\xff" * 8  # the page header of group 1's first column
     path.write_bytes(bytes(data))
     read: list[int] = []
-    with pytest.raises(InputFileError, match=r"1 unreadable row group\(s\).*row group 1 \(rows 101-200\)"):
+    with pytest.raises(
+        InputFileError, match=r"1 unreadable row group\(s\).*row group 1 \(rows 101-200\)"
+    ):
         for chunk in read_table(TableSpec(path), 1_000):
             read += chunk.lines.tolist()
     assert read == [*range(1, 101), *range(201, 301)]

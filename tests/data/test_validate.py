@@ -95,7 +95,11 @@ def test_repeats_are_numbered_across_chunk_boundaries():
     keys = []
     for rows in ([play, play], [play]):
         frame = pd.DataFrame(rows, dtype=object)
-        keys += validator.validate(Chunk(frame, np.arange(1, len(rows) + 1))).frame["event_key"].tolist()
+        keys += (
+            validator.validate(Chunk(frame, np.arange(1, len(rows) + 1)))
+            .frame["event_key"]
+            .tolist()
+        )
     assert len(set(keys)) == 3
 
 

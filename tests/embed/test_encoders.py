@@ -27,7 +27,12 @@ def test_unit_vectors_of_512_dimensions_and_zero_for_empty_text(encoder):
 
 def test_meaning_not_spelling_and_across_languages(encoder):
     horror, kids, zh_horror, zh_kids = encoder.encode(
-        ["a terrifying horror movie", "a cheerful cartoon for children", "恐怖电影", "给孩子看的动画片"]
+        [
+            "a terrifying horror movie",
+            "a cheerful cartoon for children",
+            "恐怖电影",
+            "给孩子看的动画片",
+        ]
     )
     assert horror @ zh_horror > horror @ zh_kids
     assert kids @ zh_kids > kids @ zh_horror

@@ -18,7 +18,13 @@ TEMPLATE = "{title}. {tags}. {description} {generated_description} {keywords}"
 
 
 def test_item_text_joins_own_and_generated_fields():
-    generated = pd.DataFrame({"item_id": ["a"], "description": ["An animated comedy."], "keywords": [["toys", "friendship"]]})
+    generated = pd.DataFrame(
+        {
+            "item_id": ["a"],
+            "description": ["An animated comedy."],
+            "keywords": [["toys", "friendship"]],
+        }
+    )
     texts = item_texts(ITEMS, generated, TEMPLATE, 500)
     assert texts["a"] == "Toy Story (1995). Animation, Comedy. An animated comedy. toys, friendship"
     assert texts["b"] == "Heat (1995). A heist."

@@ -25,7 +25,9 @@ def test_embeddings_from_a_real_server_in_batches(llama_embedding_server):
 
 def test_settings_select_the_remote_encoder(llama_embedding_server):
     base_url, key = llama_embedding_server
-    settings = load_settings(embed={"backend": "openai", "base_url": base_url, "api_key": key, "model": "smol"})
+    settings = load_settings(
+        embed={"backend": "openai", "base_url": base_url, "api_key": key, "model": "smol"}
+    )
     with load_encoder(settings.embed) as encoder:
         assert encoder.encoder_id == "openai-embeddings:smol"
         assert encoder.encode(["hello"]).shape[0] == 1
@@ -33,5 +35,8 @@ def test_settings_select_the_remote_encoder(llama_embedding_server):
 
 def test_a_wrong_key_is_a_clear_error(llama_embedding_server):
     base_url, _ = llama_embedding_server
-    with OpenAIEmbeddingEncoder(base_url, api_key="wrong", model="m") as encoder, pytest.raises(LLMError, match="HTTP 401"):
+    with (
+        OpenAIEmbeddingEncoder(base_url, api_key="wrong", model="m") as encoder,
+        pytest.raises(LLMError, match="HTTP 401"),
+    ):
         encoder.encode(["hello"])

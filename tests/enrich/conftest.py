@@ -18,15 +18,31 @@ CATALOGUE = [
     {"item_id": "sense", "title": "Sense and Sensibility (1995)", "tags": ["Drama", "Romance"]},
     {"item_id": "alien", "title": "Alien (1979)", "tags": ["Action", "Horror", "Sci-Fi"]},
     {"item_id": "babe", "title": "Babe (1995)", "tags": ["Children's", "Comedy", "Drama"]},
-    {"item_id": "card", "title": "Birthday Gift Card <b>by email</b>", "tags": ["Gift Cards"], "description": "Redeemable on <a href='x'>our shop</a>."},
-    {"item_id": "zh", "title": "玩具总动员", "tags": ["动画", "喜剧"], "description": "玩具们的冒险故事。"},
+    {
+        "item_id": "card",
+        "title": "Birthday Gift Card <b>by email</b>",
+        "tags": ["Gift Cards"],
+        "description": "Redeemable on <a href='x'>our shop</a>.",
+    },
+    {
+        "item_id": "zh",
+        "title": "玩具总动员",
+        "tags": ["动画", "喜剧"],
+        "description": "玩具们的冒险故事。",
+    },
     {"item_id": "evil", "title": INJECTION, "tags": ["Comedy"]},
 ]
 EVENTS = [
-    *({"user_id": "kid", "item_id": i, "event_type": "rating", "value": 5, "timestamp": 1000 + n} for n, i in enumerate(["toy", "babe", "zh"])),
+    *(
+        {"user_id": "kid", "item_id": i, "event_type": "rating", "value": 5, "timestamp": 1000 + n}
+        for n, i in enumerate(["toy", "babe", "zh"])
+    ),
     {"user_id": "kid", "item_id": "alien", "event_type": "rating", "value": 1, "timestamp": 1010},
     {"user_id": "kid", "event_type": "search", "query": "funny animated film", "timestamp": 1011},
-    *({"user_id": "fan", "item_id": i, "event_type": "purchase", "timestamp": 2000 + n} for n, i in enumerate(["heat", "alien", "evil"])),
+    *(
+        {"user_id": "fan", "item_id": i, "event_type": "purchase", "timestamp": 2000 + n}
+        for n, i in enumerate(["heat", "alien", "evil"])
+    ),
     {"user_id": "thin", "item_id": "card", "event_type": "view", "timestamp": 3000},
 ]
 
@@ -38,6 +54,16 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 @pytest.fixture
 def catalogue_store(store, settings, tmp_path):
-    ingest_file(store, TableSpec(write_jsonl(tmp_path / "items.jsonl", CATALOGUE)), RecordKind.ITEMS, settings)
-    ingest_file(store, TableSpec(write_jsonl(tmp_path / "events.jsonl", EVENTS)), RecordKind.EVENTS, settings)
+    ingest_file(
+        store,
+        TableSpec(write_jsonl(tmp_path / "items.jsonl", CATALOGUE)),
+        RecordKind.ITEMS,
+        settings,
+    )
+    ingest_file(
+        store,
+        TableSpec(write_jsonl(tmp_path / "events.jsonl", EVENTS)),
+        RecordKind.EVENTS,
+        settings,
+    )
     return store

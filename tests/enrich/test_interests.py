@@ -27,7 +27,9 @@ ITEMS = pd.DataFrame(
 
 
 def _events(rows):
-    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "value", "query", "timestamp"])
+    frame = pd.DataFrame(
+        rows, columns=["user_id", "item_id", "event_type", "value", "query", "timestamp"]
+    )
     return frame.astype({"value": "float64"})
 
 
@@ -51,7 +53,11 @@ def test_behaviour_keeps_recent_positive_events_weighted_by_recency():
     assert u.support["drama"] == pytest.approx(8.0 * d + 1.0 * d**2)
     assert u.support["stories"] == pytest.approx(1.0)
     assert "comedy" not in u.support
-    assert u.lines == ("searched: war stories", "bought: Beta [drama]", "rated high: Alpha [drama, war]")
+    assert u.lines == (
+        "searched: war stories",
+        "bought: Beta [drama]",
+        "rated high: Alpha [drama, war]",
+    )
     assert u.vocabulary[0] == "drama"
 
 
@@ -61,11 +67,15 @@ def test_max_events_bounds_the_history():
     assert set(u.support) == {"comedy"}  # only the newest event (c)
 
 
-BEHAVIOUR = Behaviour("u", ("liked: X [drama]",), {"drama": 6.0, "war": 3.0, "comedy": 1.0, "romance": 0.0})
+BEHAVIOUR = Behaviour(
+    "u", ("liked: X [drama]",), {"drama": 6.0, "war": 3.0, "comedy": 1.0, "romance": 0.0}
+)
 
 
 def test_a_valid_answer_gets_evidence_weights_heaviest_first():
-    answer = orjson.dumps({"interests": ["war", "drama", "comedy", "drama"], "summary": "Likes drama and war."})
+    answer = orjson.dumps(
+        {"interests": ["war", "drama", "comedy", "drama"], "summary": "Likes drama and war."}
+    )
     keywords, summary = parse_interests(answer.decode(), BEHAVIOUR)
     assert keywords == [("drama", 0.6), ("war", 0.3), ("comedy", 0.1)]
     assert summary == "Likes drama and war."
@@ -111,7 +121,9 @@ def test_the_request_constrains_keywords_to_the_vocabulary():
     assert interests_request(BEHAVIOUR, seed=1).seed == 1
 
 
-def test_users_get_interest_keywords_from_the_model_or_the_fallback(catalogue_store, settings, embedded_llm):
+def test_users_get_interest_keywords_from_the_model_or_the_fallback(
+    catalogue_store, settings, embedded_llm
+):
     report = enrich_users(catalogue_store, embedded_llm, settings)
     assert report.total == 3  # kid, fan, thin
     assert sum(report.outcomes.values()) == 3

@@ -30,8 +30,13 @@ def test_sigkill_then_rerun_resumes(tmp_path: Path, ml100k: Path, embedded_llm):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
     # One test at a time: llama.cpp may have every core.
-    env.update({"LLMREC_HOME": str(home), "LLMREC_ENRICH__BATCH_SIZE": "4",
-                "LLMREC_LLM__THREADS": str(len(os.sched_getaffinity(0)))})
+    env.update(
+        {
+            "LLMREC_HOME": str(home),
+            "LLMREC_ENRICH__BATCH_SIZE": "4",
+            "LLMREC_LLM__THREADS": str(len(os.sched_getaffinity(0))),
+        }
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "llmrec", "enrich", "items", "--limit", str(LIMIT)],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -57,7 +57,9 @@ def test_a_sources_ndcg_alone_is_what_it_scores_as_the_only_source(ml100k_frames
 
 def test_each_sources_list_leaves_out_the_users_items_and_cold_items(ml100k_frames):
     events, items = ml100k_frames
-    train = events[events["item_id"].astype(str) != "50"]  # item 50 is cold: only content could score it
+    train = events[
+        events["item_id"].astype(str) != "50"
+    ]  # item 50 is cold: only content could score it
     rec = Recommender(sources=("ease", "popular"), ranker=False).fit(train, items)
     lists = rec.source_lists(["1", "2", "nobody"], k=5)
     assert set(lists["source"]) == {"ease", "popular"}

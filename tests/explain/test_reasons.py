@@ -27,7 +27,9 @@ def test_explanation_of_a_recommendation(fitted_recommender):
     assert why.sources == top["sources"].split(",")
     assert 1 <= len(why.history) <= 5
     contributions = [h.contribution for h in why.history]
-    assert all(c > 0 for c in contributions) and contributions == sorted(contributions, reverse=True)
+    assert all(c > 0 for c in contributions) and contributions == sorted(
+        contributions, reverse=True
+    )
     history_ids = set(model.item_ids_[model.histories_.items_of("1")])
     assert {h.item_id for h in why.history} <= history_ids
     # keywords: the item's own tags that the history shares

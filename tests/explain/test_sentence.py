@@ -62,10 +62,7 @@ def test_an_ungrounded_or_broken_answer_falls_back_to_the_reasons(answer, proble
         calls = 0
 
         def generate(self, prompt, requests, subjects=None):
-            return [
-                type("Answer", (), {"text": answer})()
-                for _ in requests
-            ]
+            return [type("Answer", (), {"text": answer})() for _ in requests]
 
     [sentence] = explanation_sentences([why], Inventing())
     assert not sentence.generated and problem in " ".join(sentence.problems)

@@ -41,11 +41,15 @@ def test_structured_output_through_the_server(llama_server):
     base_url, key = llama_server
     schema = {
         "type": "object",
-        "properties": {"keywords": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 4}},
+        "properties": {
+            "keywords": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 4}
+        },
         "required": ["keywords"],
     }
     request = ChatRequest(
-        (Message("user", "Keywords for a space adventure film."),), max_tokens=48, json_schema=schema
+        (Message("user", "Keywords for a space adventure film."),),
+        max_tokens=48,
+        json_schema=schema,
     )
     with OpenAICompatibleLLM(base_url, api_key=key) as llm:
         answer = orjson.loads(llm.generate([request])[0].text)
@@ -75,9 +79,12 @@ def test_an_unreachable_server_is_a_clear_error():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens once the socket closes
-    with OpenAICompatibleLLM(
-        f"http://127.0.0.1:{port}/v1", model="m", max_retries=2, backoff_s=0.01
-    ) as llm, pytest.raises(LLMError, match=r"cannot reach the server .* after 3 attempt"):
+    with (
+        OpenAICompatibleLLM(
+            f"http://127.0.0.1:{port}/v1", model="m", max_retries=2, backoff_s=0.01
+        ) as llm,
+        pytest.raises(LLMError, match=r"cannot reach the server .* after 3 attempt"),
+    ):
         llm.generate([HELLO])
 
 
@@ -165,7 +172,9 @@ def silent_server():
 
 
 def test_a_server_that_times_out_is_named_with_the_wait(silent_server):
-    llm = OpenAICompatibleLLM(silent_server, model="m", timeout_s=0.3, max_retries=1, backoff_s=0.01)
+    llm = OpenAICompatibleLLM(
+        silent_server, model="m", timeout_s=0.3, max_retries=1, backoff_s=0.01
+    )
     with llm, pytest.raises(LLMError) as err:
         llm.generate([HELLO])
     message = str(err.value)

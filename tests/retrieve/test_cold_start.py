@@ -39,10 +39,18 @@ def test_similar_users_share_attributes_and_age_band():
     users = pd.DataFrame(
         {
             "user_id": ["a", "b", "c"],
-            "attributes": [{"age": 24, "occupation": "student"}, {"age": 27, "occupation": "writer"}, {"age": 61, "occupation": "student"}],
+            "attributes": [
+                {"age": 24, "occupation": "student"},
+                {"age": 27, "occupation": "writer"},
+                {"age": 61, "occupation": "student"},
+            ],
         }
     )
     vectors = {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0]), "c": np.array([-1.0, 0.0])}
-    np.testing.assert_allclose(similar_users_vector({"age": 22, "occupation": "student"}, users, vectors), [1.0, 0.0])
-    np.testing.assert_allclose(similar_users_vector({"age": 29}, users, vectors), [2**-0.5, 2**-0.5])
+    np.testing.assert_allclose(
+        similar_users_vector({"age": 22, "occupation": "student"}, users, vectors), [1.0, 0.0]
+    )
+    np.testing.assert_allclose(
+        similar_users_vector({"age": 29}, users, vectors), [2**-0.5, 2**-0.5]
+    )
     assert similar_users_vector({"planet": "mars"}, users, vectors) is None

@@ -26,7 +26,9 @@ def test_exact_search_by_hand():
     euclid = VectorIndex(metric="euclidean").fit(["a", "b", "c"], vectors)
     result = euclid.search(np.array([[0, 1]], dtype=np.float32), k=3)
     assert result.ids == [["b", "c", "a"]]
-    np.testing.assert_allclose(result.scores[0], [0.0, -np.sqrt(0.6**2 + 0.2**2), -np.sqrt(2)], rtol=1e-5)
+    np.testing.assert_allclose(
+        result.scores[0], [0.0, -np.sqrt(0.6**2 + 0.2**2), -np.sqrt(2)], rtol=1e-5
+    )
 
 
 def test_exclusions_and_allowed_ids_filter_per_query():
@@ -67,7 +69,9 @@ def test_approximate_recall_against_exact(ann, options):
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(ann.ids, exact.ids, strict=True)])
     assert recall >= 0.95
     # The same filters work on the graph.
-    filtered = ann_index.search(queries[:3], k=10, exclude=[set(exact.ids[q][:5]) for q in range(3)])
+    filtered = ann_index.search(
+        queries[:3], k=10, exclude=[set(exact.ids[q][:5]) for q in range(3)]
+    )
     for q in range(3):
         assert not set(filtered.ids[q]) & set(exact.ids[q][:5])
         assert len(filtered.ids[q]) == 10
@@ -102,7 +106,10 @@ def test_save_and_load_give_the_same_answers(tmp_path, threshold, ann):
         (lambda: VectorIndex().fit(["a"], np.array([[np.nan, 1.0]])), "NaN"),
         (lambda: VectorIndex(metric="manhattan").fit(["a"], np.ones((1, 2))), "metric"),
         (lambda: VectorIndex(ann="lsh").fit(["a"], np.ones((1, 2))), "ann must"),
-        (lambda: VectorIndex().fit(["a"], np.ones((1, 2))).add(["b"], np.ones((1, 3))), "dimensions"),
+        (
+            lambda: VectorIndex().fit(["a"], np.ones((1, 2))).add(["b"], np.ones((1, 3))),
+            "dimensions",
+        ),
         (lambda: VectorIndex().fit(["a"], np.ones((1, 2))).search(np.ones(2), k=0), "k must"),
     ],
 )

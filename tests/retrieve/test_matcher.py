@@ -35,7 +35,9 @@ def test_a_known_user_gets_unseen_items_near_their_taste(matcher):
 def test_a_new_user_with_stated_interests(matcher):
     found = matcher.recommend("someone-new", k=10, interests="light-hearted animated film for kids")
     assert found["source"].eq("stated interests").all()
-    assert "Aristocats, The (1970)" in set(found["title"]) or "Lion King, The (1994)" in set(found["title"])
+    assert "Aristocats, The (1970)" in set(found["title"]) or "Lion King, The (1994)" in set(
+        found["title"]
+    )
 
 
 def test_a_new_user_without_anything_gets_popular_items(matcher):
@@ -45,7 +47,12 @@ def test_a_new_user_without_anything_gets_popular_items(matcher):
 
 
 def test_a_new_user_with_attributes_gets_similar_users_taste(matcher):
-    matcher.users = pd.concat([matcher.users, pd.DataFrame({"user_id": ["n1"], "attributes": [{"age": 8, "occupation": "student"}]})])
+    matcher.users = pd.concat(
+        [
+            matcher.users,
+            pd.DataFrame({"user_id": ["n1"], "attributes": [{"age": 8, "occupation": "student"}]}),
+        ]
+    )
     assert matcher.recommend("n1", k=5)["source"].eq("similar users").all()
 
 

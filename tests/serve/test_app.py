@@ -122,7 +122,9 @@ def test_a_new_item_is_recommendable_as_soon_as_it_is_posted(service):
         "/users/1/recommendations?k=3&include_tag=brand-new", headers=read
     ).json()
     assert [i["item_id"] for i in listed["items"]] == ["new-space-opera"]
-    found = service.client.post("/search", json={"query": "starships and an evil empire"}, headers=read)
+    found = service.client.post(
+        "/search", json={"query": "starships and an evil empire"}, headers=read
+    )
     assert "new-space-opera" in [i["item_id"] for i in found.json()["items"]]
     similar = service.client.get("/items/new-space-opera/similar?k=5", headers=read).json()
     assert len(similar["items"]) == 5
@@ -139,7 +141,13 @@ def test_new_users_get_their_stated_interests_or_popular_items(service):
     stated = service.client.get("/users/kid-fan/recommendations?k=5", headers=read).json()
     assert stated["strategy"] == "interests"
     tags = service.client.app.state.model.model.items_["tags"]
-    assert sum("Animation" in tags[i["item_id"]] or "Children's" in tags[i["item_id"]] for i in stated["items"]) >= 3
+    assert (
+        sum(
+            "Animation" in tags[i["item_id"]] or "Children's" in tags[i["item_id"]]
+            for i in stated["items"]
+        )
+        >= 3
+    )
 
 
 def test_bad_rows_are_reported_and_good_rows_kept(service):
@@ -148,7 +156,9 @@ def test_bad_rows_are_reported_and_good_rows_kept(service):
         {"user_id": "bad-input-user", "event_type": "search"},  # a search needs a query
         {"user_id": "bad-input-user", "item_id": "2", "event_type": "rating"},  # needs a value
     ]
-    response = service.client.post("/events", json={"events": events}, headers=service.headers("write"))
+    response = service.client.post(
+        "/events", json={"events": events}, headers=service.headers("write")
+    )
     body = response.json()
     assert response.status_code == 200 and body["received"] == 3 and body["stored"] == 1
     assert [r["index"] for r in body["rejected"]] == [1, 2]
@@ -175,8 +185,16 @@ def test_invalid_payloads_get_422_naming_the_field(service, body, field):
 @pytest.mark.parametrize(
     ("path", "body", "problem"),
     [
-        ("/events", '{"events": [{"user_id": "u", "item_id": "1", "value": NaN}]}', "expected a JSON value"),
-        ("/events", '{"events": [{"user_id": "u", "item_id": "1", "value": Infinity}]}', "expected a JSON value"),
+        (
+            "/events",
+            '{"events": [{"user_id": "u", "item_id": "1", "value": NaN}]}',
+            "expected a JSON value",
+        ),
+        (
+            "/events",
+            '{"events": [{"user_id": "u", "item_id": "1", "value": Infinity}]}',
+            "expected a JSON value",
+        ),
         ("/events", '{"events": [{"user_id": "u", "item_id": "1", "value": 1e400}]}', "infinity"),
         ("/events", '{"events": [{"user_id": "\\ud800", "item_id": "1"}]}', "surrogate"),
         ("/items", '{"items": [{"item_id": "x", "title": "\\udcff"}]}', "surrogate"),
@@ -215,17 +233,32 @@ def test_an_id_with_a_slash_is_reachable_by_every_endpoint(service):
     gone = service.client.delete(f"/users/{quoted}", headers=service.headers("admin"))
     assert gone.status_code == 200 and gone.json()["removed"]["events"] == 1
     for control in ("%00", "9%0A", "%0Ax%0D"):  # a newline matched no route: a 404 before
-        bad = service.client.get(f"/users/{control}/recommendations", headers=service.headers("read"))
+        bad = service.client.get(
+            f"/users/{control}/recommendations", headers=service.headers("read")
+        )
         assert bad.status_code == 422, control
-        assert service.client.get(f"/items/{control}/similar", headers=service.headers("read")).status_code == 422
+        assert (
+            service.client.get(
+                f"/items/{control}/similar", headers=service.headers("read")
+            ).status_code
+            == 422
+        )
 
 
 def test_oversized_bodies_and_unknown_ids(service):
     huge = {"items": [{"item_id": "x", "title": "y" * 5_000_000}]}
-    assert service.client.post("/items", json=huge, headers=service.headers("write")).status_code == 413
+    assert (
+        service.client.post("/items", json=huge, headers=service.headers("write")).status_code
+        == 413
+    )
     missing = service.client.get("/items/no-such-item/similar", headers=service.headers("read"))
     assert missing.status_code == 404 and "no-such-item" in missing.json()["detail"]
-    assert service.client.get("/users/1/recommendations?k=0", headers=service.headers("read")).status_code == 422
+    assert (
+        service.client.get(
+            "/users/1/recommendations?k=0", headers=service.headers("read")
+        ).status_code
+        == 422
+    )
 
 
 def test_forgetting_a_user(service):
@@ -244,7 +277,9 @@ def test_forgetting_a_user(service):
 
 def test_metrics_count_requests_and_events(service):
     text = service.client.get("/metrics", headers=service.headers("admin")).text
-    assert 'llmrec_request_seconds_count{method="GET",route="/users/{user_id}/recommendations"' in text
+    assert (
+        'llmrec_request_seconds_count{method="GET",route="/users/{user_id}/recommendations"' in text
+    )
     assert "llmrec_events_ingested_total" in text and "llmrec_model_age_seconds" in text
 
 
@@ -270,12 +305,21 @@ def test_rate_limit_per_key(trained_settings):
     from llmrec.store import Store
 
     settings = trained_settings.model_copy(
-        update={"serve": trained_settings.serve.model_copy(update={"rate_limit_per_s": 1, "rate_limit_burst": 3})}
+        update={
+            "serve": trained_settings.serve.model_copy(
+                update={"rate_limit_per_s": 1, "rate_limit_burst": 3}
+            )
+        }
     )
     with Store.open(settings.effective_database_url) as store:
         key = create_key(store, ["read"])[1]
         with TestClient(create_app(settings, store)) as client:
-            codes = [client.get("/users/1/profile", headers={"Authorization": f"Bearer {key}"}).status_code for _ in range(5)]
+            codes = [
+                client.get(
+                    "/users/1/profile", headers={"Authorization": f"Bearer {key}"}
+                ).status_code
+                for _ in range(5)
+            ]
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
 
 
@@ -290,23 +334,36 @@ def test_retrain_swaps_the_model_without_stopping(service):
     deadline = time.time() + time_limit(300)
     while state.model is old and time.time() < deadline:
         # serving goes on while the model trains
-        assert service.client.get("/users/1/recommendations", headers=service.headers("read")).status_code == 200
+        assert (
+            service.client.get(
+                "/users/1/recommendations", headers=service.headers("read")
+            ).status_code
+            == 200
+        )
         time.sleep(1)
     assert state.model is not old and state.last_error is None
 
 
 def test_chat_turns_refine_a_conversation(service):
     read = service.headers("read")
-    first = service.client.post("/chat", json={"message": "something like Toy Story (1995)"}, headers=read)
+    first = service.client.post(
+        "/chat", json={"message": "something like Toy Story (1995)"}, headers=read
+    )
     body = first.json()
     assert first.status_code == 200 and len(body["items"]) == 5
     assert "Toy Story" in str(body["parse"]["query"]["like_titles"]) or body["fallback"]
     top = body["items"][0]["item_id"]
     follow = service.client.post(
-        "/chat", json={"message": "not that one", "conversation_id": body["conversation_id"]}, headers=read
+        "/chat",
+        json={"message": "not that one", "conversation_id": body["conversation_id"]},
+        headers=read,
     ).json()
-    assert follow["conversation_id"] == body["conversation_id"] and top not in {i["item_id"] for i in follow["items"]}
-    unknown = service.client.post("/chat", json={"message": "more", "conversation_id": "0" * 32}, headers=read)
+    assert follow["conversation_id"] == body["conversation_id"] and top not in {
+        i["item_id"] for i in follow["items"]
+    }
+    unknown = service.client.post(
+        "/chat", json={"message": "more", "conversation_id": "0" * 32}, headers=read
+    )
     assert unknown.status_code == 404
     blank = service.client.post("/chat", json={"message": "   "}, headers=read)
     assert blank.status_code == 422 and "message" in str(blank.json()["detail"])
@@ -331,9 +388,7 @@ def test_a_kept_list_is_answered_as_a_scored_one(service):
     assert all(i.title and i.sources and i.reasons is None for i in kept.items)
 
 
-def test_a_corrupt_model_file_is_refused_and_popular_items_are_served(
-    trained_settings, tmp_path
-):
+def test_a_corrupt_model_file_is_refused_and_popular_items_are_served(trained_settings, tmp_path):
     from llmrec.serve.keys import create_key
     from llmrec.store import Store
 
@@ -358,7 +413,9 @@ def test_a_forgotten_user_stays_forgotten_after_a_restart(service, trained_setti
     user = "942"  # in the model file on disk, used by no other test
     read = service.headers("read")
     assert service.client.get(f"/users/{user}/profile", headers=read).json()["events"] > 0
-    assert service.client.delete(f"/users/{user}", headers=service.headers("admin")).status_code == 200
+    assert (
+        service.client.delete(f"/users/{user}", headers=service.headers("admin")).status_code == 200
+    )
     with TestClient(create_app(trained_settings, service.store)) as restarted:
         profile = restarted.get(f"/users/{user}/profile", headers=read).json()
         assert profile["events"] == 0

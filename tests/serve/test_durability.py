@@ -13,14 +13,14 @@ import pytest
 
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
-from tests.conftest import _free_port, wait_until_healthy
+from tests.conftest import free_port, wait_until_healthy
 
 
 @pytest.mark.slow
 def test_every_acknowledged_event_survives_kill_9(trained_settings):
     with Store.open(trained_settings.effective_database_url) as store:
         key = create_key(store, ["write"], "durability")[1]
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
     env["LLMREC_HOME"] = str(trained_settings.home)
     server = subprocess.Popen(
@@ -39,7 +39,9 @@ def test_every_acknowledged_event_survives_kill_9(trained_settings):
                 if time.time() > killed_at and server.poll() is None:
                     os.kill(server.pid, signal.SIGKILL)
                 users = [f"durable-{batch}-{i}" for i in range(100)]
-                body = {"events": [{"user_id": u, "item_id": "1", "event_type": "view"} for u in users]}
+                body = {
+                    "events": [{"user_id": u, "item_id": "1", "event_type": "view"} for u in users]
+                }
                 try:
                     response = client.post(f"{base}/events", json=body, headers=headers)
                 except httpx.TransportError:

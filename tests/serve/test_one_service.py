@@ -13,12 +13,16 @@ from llmrec.cli import app as cli_app
 from llmrec.serve import create_app
 
 
-def test_the_same_question_gets_the_same_answer_through_python_cli_and_http(service, trained_settings):
+def test_the_same_question_gets_the_same_answer_through_python_cli_and_http(
+    service, trained_settings
+):
     python = Service.open(trained_settings, service.store)
     read = service.headers("read")
 
     def cli(*args: str) -> list[str]:
-        done = CliRunner().invoke(cli_app, ["--home", str(trained_settings.home), *args, "--format", "json"])
+        done = CliRunner().invoke(
+            cli_app, ["--home", str(trained_settings.home), *args, "--format", "json"]
+        )
         assert done.exit_code == 0, done.output
         return [row["item"] for row in json.loads(done.stdout)]
 
@@ -27,43 +31,73 @@ def test_the_same_question_gets_the_same_answer_through_python_cli_and_http(serv
 
     # a service started now, from the model file and the store, as the CLI's and Python's
     with TestClient(create_app(trained_settings, service.store)) as client:
+
         def http(path: str, **body) -> list[str]:
-            answer = client.post(path, json=body, headers=read) if body else client.get(path, headers=read)
+            answer = (
+                client.post(path, json=body, headers=read)
+                if body
+                else client.get(path, headers=read)
+            )
             assert answer.status_code == 200, answer.text
             return ids(answer.json()["items"])
 
         known = ids(python.for_user("1", 5).items)
         assert len(known) == 5
-        assert http("/users/1/recommendations?k=5") == known == cli("recommend", "--user", "1", "-k", "5")
+        assert (
+            http("/users/1/recommendations?k=5")
+            == known
+            == cli("recommend", "--user", "1", "-k", "5")
+        )
 
         stated = python.for_user("newcomer-9", 5, interests="space adventure with robots")
         assert stated.strategy == "interests"
-        assert http("/users/newcomer-9/recommendations?k=5&interests=space adventure with robots") \
-            == ids(stated.items) \
-            == cli("recommend", "--user", "newcomer-9", "-k", "5", "--interests", "space adventure with robots")
+        assert (
+            http("/users/newcomer-9/recommendations?k=5&interests=space adventure with robots")
+            == ids(stated.items)
+            == cli(
+                "recommend",
+                "--user",
+                "newcomer-9",
+                "-k",
+                "5",
+                "--interests",
+                "space adventure with robots",
+            )
+        )
 
         nobody = python.for_user("nobody-at-all", 5)
         assert nobody.strategy == "popular"
-        assert http("/users/nobody-at-all/recommendations?k=5") == ids(nobody.items) \
+        assert (
+            http("/users/nobody-at-all/recommendations?k=5")
+            == ids(nobody.items)
             == cli("recommend", "--user", "nobody-at-all", "-k", "5")
+        )
 
         similar = ids(python.similar("50", 5))
         assert http("/items/50/similar?k=5") == similar == cli("similar", "--item", "50", "-k", "5")
 
         found = ids(python.search("animated film for children", 5))
-        assert http("/search", query="animated film for children", k=5) == found \
+        assert (
+            http("/search", query="animated film for children", k=5)
+            == found
             == cli("search", "animated film for children", "-k", "5")
+        )
         mine = ids(python.search("animated film for children", 5, user_id="1"))
         had = set(python.model().item_ids_[python.model().histories_.items_of("1")])
         assert len(mine) == 5 and not set(mine) & had  # user 1's own films are left out
-        assert http("/search", query="animated film for children", k=5, user_id="1") == mine \
+        assert (
+            http("/search", query="animated film for children", k=5, user_id="1")
+            == mine
             == cli("search", "animated film for children", "-k", "5", "--user", "1")
+        )
 
         asked = "a funny animated film for kids"  # the LLM's parse is cached in the store
         said = python.chat(asked, k=5)
         answer = client.post("/chat", json={"message": asked, "k": 5}, headers=read).json()
         assert [i["item_id"] for i in answer["items"]] == ids(said.items) and len(said.items) == 5
-        shown = CliRunner().invoke(cli_app, ["--home", str(trained_settings.home), "chat", "-m", asked, "-k", "5"])
+        shown = CliRunner().invoke(
+            cli_app, ["--home", str(trained_settings.home), "chat", "-m", asked, "-k", "5"]
+        )
         assert shown.exit_code == 0, shown.output
         assert all(item["title"][:20] in shown.stdout for item in said.items)
 
@@ -71,7 +105,9 @@ def test_the_same_question_gets_the_same_answer_through_python_cli_and_http(serv
         answer = client.get("/users/1/profile?top=5", headers=read).json()
         assert [(k["keyword"], k["weight"]) for k in answer["keywords"]] == profile.keywords
         assert answer["events"] == profile.events > 0
-        shown = CliRunner().invoke(cli_app, ["--home", str(trained_settings.home), "profile", "--user", "1", "--top", "5"])
+        shown = CliRunner().invoke(
+            cli_app, ["--home", str(trained_settings.home), "profile", "--user", "1", "--top", "5"]
+        )
         assert all(keyword in shown.stdout for keyword, _ in profile.keywords)
     python.close()
 
@@ -81,12 +117,18 @@ def test_a_newcomer_with_friends_gets_their_tastes(service, trained_settings):
     interests is matched by the mean of their friends' content vectors."""
     import pandas as pd
 
-    service.store.add_links(pd.DataFrame({"user_id": ["friendly-new"] * 2, "friend_id": ["1", "2"]}))
+    service.store.add_links(
+        pd.DataFrame({"user_id": ["friendly-new"] * 2, "friend_id": ["1", "2"]})
+    )
     python = Service.open(trained_settings, service.store)
     found = python.for_user("friendly-new", 5)
     assert found.strategy == "friends" and len(found.items) == 5
-    answer = service.client.get("/users/friendly-new/recommendations?k=5", headers=service.headers("read")).json()
-    assert answer["strategy"] == "friends" and [i["item_id"] for i in answer["items"]] == [i["item_id"] for i in found.items]
+    answer = service.client.get(
+        "/users/friendly-new/recommendations?k=5", headers=service.headers("read")
+    ).json()
+    assert answer["strategy"] == "friends" and [i["item_id"] for i in answer["items"]] == [
+        i["item_id"] for i in found.items
+    ]
     python.close()
 
 

@@ -14,7 +14,7 @@ import uvicorn
 from llmrec.serve import create_app
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
-from tests.conftest import _free_port, time_limit
+from tests.conftest import free_port, time_limit
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package")
@@ -25,9 +25,11 @@ def live(trained_settings) -> Iterator[tuple[str, str]]:
     """The service on 127.0.0.1 in a thread; yields (base URL, a read+write key)."""
     store = Store.open(trained_settings.effective_database_url)
     key = create_key(store, ["read", "write"], "page")[1]
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(trained_settings, store), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(trained_settings, store), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -117,7 +119,12 @@ def test_the_api_docs_work_offline_from_this_origin_only(live, page):
     requested: list[str] = []
     blocked: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
-    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     response = page.goto(base + "/docs")
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"

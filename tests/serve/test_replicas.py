@@ -21,10 +21,11 @@ from llmrec.config import Settings, load_settings
 from llmrec.data.datasets import load_dataset
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
+from llmrec.store.local_postgres import LocalPostgres
 from llmrec.training import train_from_store
 from tests.conftest import (
-    PostgresServer,
-    _free_port,
+    free_port,
+    local_postgres,
     shared_dataset,
     time_limit,
     wait_until_healthy,
@@ -46,7 +47,7 @@ class Replica:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "llmrec", "serve", "--port", str(self.port)],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -70,7 +71,7 @@ class Replica:
 
 @dataclass
 class Cluster:
-    database: PostgresServer
+    database: LocalPostgres
     settings: Settings
     a: Replica
     b: Replica
@@ -104,7 +105,7 @@ def wait_for(condition, seconds: float) -> float:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    database = PostgresServer()
+    database = local_postgres()
     home = tmp_path_factory.mktemp("replicas")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMREC_")}
     env |= {
@@ -113,8 +114,11 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
         # a key is trusted this long between store checks: revocations must not wait for it
         "LLMREC_SERVE__KEY_CHECK_S": "600",
         "LLMREC_SERVE__WARM_USERS": "0",
+        "LLMREC_REGISTRY__ARTIFACTS": str(home / "artifacts"),
     }
-    settings = load_settings(home=home, database_url=database.url)
+    settings = load_settings(
+        home=home, database_url=database.url, registry={"artifacts": str(home / "artifacts")}
+    )
     settings = settings.model_copy(
         update={"recommender": settings.recommender.model_copy(
             update={"sources": list(SOURCES), "cold_views": 1})}
@@ -123,7 +127,7 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
     try:
         with Store.open(database.url) as store:
             load_dataset("movielens-100k", store, settings, shared_dataset("ml-100k"))
-            train_from_store(store, settings)
+            assert train_from_store(store, settings).version == 1
             key = create_key(store, ["read", "write", "admin"], "replicas")[1]
         for replica in replicas:
             replica.start()
@@ -182,6 +186,73 @@ def test_a_key_revoked_elsewhere_is_refused_by_every_replica_at_once(cluster: Cl
         wait_for(
             lambda r=replica: httpx.get(f"{r.base}{url}", headers=headers).status_code == 401, 5
         )
+
+
+def served_versions(cluster: Cluster) -> list[int | None]:
+    return [httpx.get(f"{r.base}/readyz").json()["model_version"] for r in (cluster.a, cluster.b)]
+
+
+def test_a_published_version_is_served_by_every_replica_without_a_failed_request(
+    cluster: Cluster,
+) -> None:
+    assert served_versions(cluster) == [1, 1]
+    failures: list[int] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        with httpx.Client(timeout=10, headers=cluster.headers) as client:
+            while not stop.is_set():
+                for replica in (cluster.a, cluster.b):
+                    status = client.get(f"{replica.base}/users/3/recommendations").status_code
+                    if status != 200:
+                        failures.append(status)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        settings = cluster.settings.model_copy(update={"recommender": cluster.settings.recommender
+                                               .model_copy(update={"sources": ["covisit", "popular"]})})  # fmt: skip
+        with Store.open(cluster.database.url) as store:
+            published = time.perf_counter()
+            assert train_from_store(store, settings).version == 2
+            published = time.perf_counter() - published
+        seconds = wait_for(lambda: served_versions(cluster) == [2, 2], 10)
+    finally:
+        stop.set()
+        reader.join()
+    assert failures == []
+    assert seconds < time_limit(5), f"{seconds:.1f} s after publishing ({published:.1f} s)"
+
+
+def test_a_rollback_is_one_command(cluster: Cluster) -> None:
+    before = served_versions(cluster)[0]
+    assert before is not None and before > 1
+    done = subprocess.run([sys.executable, "-m", "llmrec", "models", "use", "1"],
+                          env=cluster.a.env, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "serving model version 1" in done.stdout
+    wait_for(lambda: served_versions(cluster) == [1, 1], 10)
+    listed = subprocess.run([sys.executable, "-m", "llmrec", "models", "list"],
+                            env=cluster.a.env, capture_output=True, text=True)  # fmt: skip
+    assert listed.returncode == 0 and "model-000002.llmrec" in listed.stdout
+
+
+def test_a_corrupt_version_is_refused_and_the_served_one_kept(cluster: Cluster) -> None:
+    served = served_versions(cluster)
+    with Store.open(cluster.database.url) as store:
+        good = store.model_version()
+        version = store.reserve_model_version("a trainer with a bad disk")
+        store.publish_model_version(version, good["artifact"], "0" * 64, good["bytes"], {})
+
+    def refused() -> bool:
+        states = [httpx.get(f"{r.base}/readyz").json() for r in (cluster.a, cluster.b)]
+        return all(f"model version {version}" in (s["last_error"] or "") for s in states)
+
+    wait_for(refused, 10)
+    assert served_versions(cluster) == served
+    assert cluster.top(cluster.a, "1")[0] == "model"
+    with Store.open(cluster.database.url) as store:
+        store.use_model_version(served[0])  # the next tests start from a usable version
 
 
 def test_kill_9_of_a_replica_loses_no_acknowledged_event(cluster: Cluster) -> None:

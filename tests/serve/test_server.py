@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from llmrec.config import ServeSettings
 from llmrec.serve.server import server_config
-from tests.conftest import _free_port, time_limit
+from tests.conftest import free_port, time_limit
 
 
 def _closed_by_server(sock: socket.socket) -> bool:
@@ -28,7 +28,7 @@ def _closed_by_server(sock: socket.socket) -> bool:
 def test_silent_and_slow_connections_are_closed_and_others_served():
     app = FastAPI()
     app.get("/ping")(lambda: {"ok": True})
-    port = _free_port()
+    port = free_port()
     config = server_config(app, ServeSettings(header_timeout_s=0.5), "127.0.0.1", port)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -212,7 +212,9 @@ class ScorerContract:
         # the model (llmrec.users), so the same history scores alike whatever row it has.
         history = newer_history()
         unnamed = History(history.matrix, history.sequences, np.full(len(history), -1))
-        np.testing.assert_allclose(fitted.score(unnamed), fitted.score(history), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(
+            fitted.score(unnamed), fitted.score(history), rtol=1e-6, atol=1e-7
+        )
 
     # -- what the class declares: config, grid, capabilities ------------------------
 
@@ -259,7 +261,9 @@ class ScorerContract:
     def test_learns_order_as_declared(self, fitted):
         # the same interactions (each item with its time), each user's in another order
         data = self.fit_data()
-        orders = [np.random.default_rng(r).permutation(len(s)) for r, s in enumerate(data.sequences)]
+        orders = [
+            np.random.default_rng(r).permutation(len(s)) for r, s in enumerate(data.sequences)
+        ]
         shuffled = dataclasses.replace(
             data,
             sequences=[s[o] for s, o in zip(data.sequences, orders, strict=True)],

@@ -101,7 +101,6 @@ class TestContentScorer(ScorerContract):
 
 
 class TestContentToCFScorer(ScorerContract):
-
     def make_scorer(self) -> Scorer:
         return ContentToCFScorer(ITEM_VECTORS, dim=2)
 

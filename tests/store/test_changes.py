@@ -22,7 +22,7 @@ from llmrec.store.changes import (
     parse,
     payloads,
 )
-from tests.conftest import PostgresServer, time_limit
+from tests.conftest import local_postgres, time_limit
 
 
 def test_payloads_split_under_the_limit_and_read_back_whole() -> None:
@@ -37,8 +37,8 @@ def test_payloads_split_under_the_limit_and_read_back_whole() -> None:
 
 def test_a_change_without_data_is_one_payload_and_unknown_kinds_are_refused() -> None:
     assert [parse(p) for p in payloads("o", "resync", [])] == [Change("o", "resync", [])]
-    with pytest.raises(ValueError, match="unknown change kind 'model'"):
-        list(payloads("o", "model", ["x"]))
+    with pytest.raises(ValueError, match="unknown change kind 'plan'"):
+        list(payloads("o", "plan", ["x"]))
 
 
 @pytest.mark.parametrize(
@@ -171,7 +171,7 @@ def test_a_lost_connection_is_retried_and_asks_for_a_resync(two_stores) -> None:
 
 @pytest.mark.postgres
 def test_a_store_that_cannot_be_reached_says_so() -> None:
-    server = PostgresServer()
+    server = local_postgres()
     try:
         with Store.open(server.url) as store:
             assert store.ping()

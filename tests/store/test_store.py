@@ -122,14 +122,18 @@ def test_processes_opening_a_new_store_at_once_take_turns(tmp_path):
     errors = [p.communicate(timeout=time_limit(120))[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, errors
     with Store.open(url) as store, store.engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM schema_migrations")).scalar() == SCHEMA_VERSION  # each migration once
+        assert (
+            conn.execute(text("SELECT COUNT(*) FROM schema_migrations")).scalar() == SCHEMA_VERSION
+        )  # each migration once
 
 
 def test_api_keys_keep_only_a_hash_and_can_be_revoked(store: Store):
     store.add_api_key("k1", "ab" * 32, ["read", "write"], "ci")
     assert store.api_key("k1") == ("ab" * 32, ("read", "write"))
     assert store.api_key("nope") is None
-    assert store.api_keys_frame()[["key_id", "name", "scopes"]].values.tolist() == [["k1", "ci", "read,write"]]
+    assert store.api_keys_frame()[["key_id", "name", "scopes"]].values.tolist() == [
+        ["k1", "ci", "read,write"]
+    ]
     assert store.revoke_api_key("k1") and store.api_key("k1") is None
     assert not store.revoke_api_key("nope")
 

@@ -68,6 +68,8 @@ class Replication:
                 service.apply_forget(str(user_id))
         elif change.kind == "keys":
             self.on_keys_revoked([str(k) for k in change.data])
+        elif change.kind == "model":
+            service.state.follow()
         elif change.kind == "resync":
             service.resync()
 

@@ -320,7 +320,10 @@ class Service:
 
     def resync(self) -> None:
         """Rebuild what the served model keeps of the store — every user's history (kept
-        lists dropped) and items it lacks — after changes it may not have been told of."""
+        lists dropped), items it lacks and the model version it serves — after changes it
+        may not have been told of."""
+        if self.settings.registry.artifacts:
+            self.state.follow()
         if self.state.model is None:
             return
         items = self.store.items_frame()

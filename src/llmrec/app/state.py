@@ -4,10 +4,11 @@ service share it through :class:`llmrec.app.service.Service`).
 A read-write lock orders reads and writes of the model: recommendations run side by
 side (numpy, torch and LightGBM release the GIL, so two cores serve two at once), a
 change waits for the reads in progress and goes before new ones, so an event applied by
-``POST /events`` is visible to the next recommendation. A retrain runs in a background
-thread on a snapshot of the store; what arrives meanwhile is applied to the live model
-and also recorded, then replayed on the new model before it replaces the old one under
-the lock — serving never stops and never sees a half-loaded model.
+``POST /events`` is visible to the next recommendation. A retrain, or a model version
+published elsewhere, is loaded in a background thread on a snapshot of the store; what
+arrives meanwhile is applied to the live model and also recorded, then replayed on the
+new model before it replaces the old one under the lock — serving never stops and never
+sees a half-loaded model.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from llmrec.llm.base import LLM
 from llmrec.llm.cache import CachedLLM
 from llmrec.recommender import Recommender
 from llmrec.store import Store
-from llmrec.training import load_trained, train_from_store
+from llmrec.training import load_trained, load_version, train_from_store
 
 _log = logging.getLogger("llmrec.serve")
 
@@ -117,7 +118,10 @@ class ModelState:
         self.training: threading.Thread | None = None
         self.last_error: str | None = None
         self.fallback: str | None = None  # what is served instead of a trained model, and why
-        self._pending: list[Callable[[Recommender], None]] | None = None
+        self.version: int | None = None  # the published model version served (registry)
+        # changes applied since each model being loaded read the store, replayed on it
+        self._recordings: list[list[Callable[[Recommender], None]]] = []
+        self._following = threading.Lock()
         self._encoder: TextEncoder | None = None
         self._llm: LLM | None = None
         self.chat_lock = threading.Lock()
@@ -135,28 +139,70 @@ class ModelState:
         recently active users' lists ahead, in the background (a service; not a CLI
         command that answers one question).
 
-        Changes applied while the store is read (another replica's events) are replayed
-        on the loaded model, as during a retrain."""
-        with self.lock.writing():
-            self._pending = []
+        With ``registry.artifacts`` set, the model is the published version the store
+        names (:meth:`follow` keeps it so), else the model file. Changes applied while
+        the store is read (another replica's events) are replayed on the loaded model,
+        as during a retrain."""
+        recorded = self._record()
+        version = None
         try:
-            model = load_trained(self.settings, self.store)
+            current = self.store.model_version() if self.settings.registry.artifacts else None
+            if current is not None:
+                version = current["version"]
+                model = load_version(self.settings, self.store, current)
+            else:
+                model = load_trained(self.settings, self.store)
         except ModelFileError as exc:
             self.last_error = str(exc)
             _log.error("llmrec: %s; serving popular items until a retrain", exc)
-            model = self._popularity_fallback()
+            model, version = self._popularity_fallback(), None
             if model is not None:
                 self.fallback = f"popular items: the model file cannot be used ({exc})"
         except BaseException:
-            with self.lock.writing():
-                self._pending = None
+            self._stop_recording(recorded)
             raise
-        if model is not None:
-            self._swap(model, warm)
-        else:
-            with self.lock.writing():
-                self._pending = None
-        return model is not None
+        if model is None:
+            self._stop_recording(recorded)
+            return False
+        self._swap(model, warm, recorded, version)
+        return True
+
+    def follow(self) -> None:
+        """Serve the model version the store names now (another process published or
+        rolled back), loaded in the background; serving goes on meanwhile. A version
+        that cannot be used (artifact missing, checksum wrong) is refused with one
+        logged line and ``last_error``, and the served model stays."""
+        threading.Thread(target=self._follow, name="model-version", daemon=True).start()
+
+    def _follow(self) -> None:
+        with self._following:  # one at a time: each loads whatever is current then
+            current = self.store.model_version()
+            if current is None or current["version"] == self.version:
+                return
+            recorded = self._record()
+            try:
+                model = load_version(self.settings, self.store, current)
+            except ModelFileError as exc:
+                self._stop_recording(recorded)
+                self.last_error = str(exc)
+                _log.error("llmrec: %s; still serving version %s", exc, self.version)
+                return
+            except BaseException:
+                self._stop_recording(recorded)
+                raise
+            self._swap(model, recorded=recorded, version=current["version"])
+            self.fallback = None
+
+    def _record(self) -> list[Callable[[Recommender], None]]:
+        """Start recording the changes applied from now on, for a model being loaded."""
+        recorded: list[Callable[[Recommender], None]] = []
+        with self.lock.writing():
+            self._recordings.append(recorded)
+        return recorded
+
+    def _stop_recording(self, recorded: list) -> None:
+        with self.lock.writing():
+            self._recordings = [r for r in self._recordings if r is not recorded]
 
     def _popularity_fallback(self) -> Recommender | None:
         events = self.store.events_frame()
@@ -168,13 +214,21 @@ class ModelState:
                             repeat_tags=tuple(self.settings.recommender.repeat_tags))  # fmt: skip
         return model.fit(events, items if not items.empty else None)
 
-    def _swap(self, model: Recommender, warm: bool = True) -> None:
+    def _swap(
+        self,
+        model: Recommender,
+        warm: bool = True,
+        recorded: list[Callable[[Recommender], None]] | None = None,
+        version: int | None = None,
+    ) -> None:
+        """Serve ``model``, after replaying on it the changes ``recorded`` since it read
+        the store."""
         model.set_params(list_cache_size=self.settings.serve.list_cache_users)
         with self.lock.writing():
-            for change in self._pending or ():
+            for change in recorded or ():
                 change(model)
-            self._pending = None
-            self.model, self.loaded_at = model, time.time()
+            self._recordings = [r for r in self._recordings if r is not recorded]
+            self.model, self.loaded_at, self.version = model, time.time(), version
         wanted = min(self.settings.serve.warm_users, self.settings.serve.list_cache_users)
         if wanted and warm:
             self.warming = threading.Thread(
@@ -201,23 +255,26 @@ class ModelState:
         with self.lock.writing():
             if self.training is not None and self.training.is_alive():
                 return False
-            self._pending = []
-            self.training = threading.Thread(target=self._train, name="retrain", daemon=True)
+            recorded: list[Callable[[Recommender], None]] = []
+            self._recordings.append(recorded)
+            self.training = threading.Thread(
+                target=self._train, args=(recorded,), name="retrain", daemon=True
+            )
             self.training.start()
         return True
 
-    def _train(self) -> None:
+    def _train(self, recorded: list[Callable[[Recommender], None]]) -> None:
+        """Fit, save (and publish, with a registry: the other replicas follow), serve."""
         try:
-            train_from_store(self.store, self.settings)
-            model = load_trained(self.settings, self.store)
+            report = train_from_store(self.store, self.settings)
+            model = load_trained(self.settings, self.store, report.path)
             if model is not None:
-                self._swap(model)
+                self._swap(model, recorded=recorded, version=report.version)
                 self.fallback = None
             self.last_error = None
         except Exception as exc:  # reported by /readyz and the next retrain call
             self.last_error = f"{type(exc).__name__}: {exc}"
-            with self.lock.writing():
-                self._pending = None
+            self._stop_recording(recorded)
 
     def close(self) -> None:
         self._closed = True
@@ -233,8 +290,8 @@ class ModelState:
         with self.lock.writing():
             if self.model is not None:
                 change(self.model)
-            if self._pending is not None:
-                self._pending.append(change)
+            for recorded in self._recordings:
+                recorded.append(change)
 
     @property
     def encoder(self) -> TextEncoder:

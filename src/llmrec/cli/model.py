@@ -1,4 +1,4 @@
-"""The model: `embed` (the item vectors it reads), `train`, `evaluate`."""
+"""The model: `embed` (the item vectors it reads), `train`, `evaluate`, `models list/use`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from llmrec.progress import progress_display
 
 if TYPE_CHECKING:
     pass
-from llmrec.cli.apps import app
+from llmrec.cli.apps import app, models_app
 from llmrec.cli.common import (
     _count_progress,
     _FormatOption,
@@ -73,7 +73,47 @@ def train(ctx: typer.Context) -> None:
         ("ranker trained on (users' held-out items)", report.ranker_groups),
         ("seconds", f"{report.seconds:.1f}"),
         ("model file", str(report.path)),
+        *([("published as version", report.version)] if report.version is not None else []),
     ])  # fmt: skip
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context) -> None:
+    """The published model versions, newest first; the served one is marked."""
+    import time
+
+    from rich.table import Table
+
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store:
+        frame = store.model_versions_frame()
+        current = store.model_version()
+    served = current["version"] if current else None
+    table = Table(title="model versions")
+    for column in ("version", "served", "published", "trainer", "MB", "artifact"):
+        table.add_column(column, overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(
+            str(row.version),
+            "yes" if row.version == served else "",
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.published_at)),
+            escape(row.trainer),
+            f"{row.bytes / 1e6:.1f}",
+            escape(row.artifact),
+        )
+    console.print(table)
+
+
+@models_app.command("use")
+def models_use(
+    ctx: typer.Context, version: Annotated[int, typer.Argument(help="a published version")]
+) -> None:
+    """Serve a published version from now on (a rollback, or forward again): every
+    replica following the store loads it within seconds."""
+    settings = _settings(ctx)
+    with _user_errors(), _open_store(settings) as store:
+        store.use_model_version(version)
+    console.print(f"serving model version {version}")
 
 
 @app.command()

@@ -207,6 +207,9 @@ class ReadyOut(BaseModel):
         None, description="what is served instead of the trained model, and why (None: the model)"
     )
     store: bool = Field(True, description="the database answers (if not: not ready, writes 503)")
+    model_version: int | None = Field(
+        None, description="the published model version served (None: the model file)"
+    )
     following_changes: bool | None = Field(
         None,
         description="listening for other replicas' writes (PostgreSQL; None: not shared)",

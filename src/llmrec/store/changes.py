@@ -17,6 +17,7 @@ so that a replica skips its own), what kind, and its data. Kinds:
 - ``items``: ids of items inserted or changed (the rows are read from the store).
 - ``forget``: a forgotten user's id.
 - ``keys``: ids of revoked API keys.
+- ``model``: the model version to serve now (published, or rolled back to).
 - ``resync``: rebuild everything kept from the store.
 
 Applying a change twice is harmless (histories add each item once), so a replica may
@@ -36,7 +37,7 @@ from typing import Any
 import orjson
 
 CHANNEL = "llmrec_changes"
-KINDS = ("events", "items", "forget", "keys", "resync")
+KINDS = ("events", "items", "forget", "keys", "model", "resync")
 MAX_PAYLOAD_BYTES = 7_000  # PostgreSQL refuses 8,000 bytes or more
 BULK_EVENTS = 5_000  # more in one write: the listeners rebuild from the store instead
 

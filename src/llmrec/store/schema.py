@@ -227,6 +227,24 @@ store_meta = Table(
 )
 
 
+# Trained models published for every replica (llmrec.training.publish_model): a version
+# is reserved first (its number names its artifact, so two trainers never write the same
+# file), then published with the artifact's address and checksum. Which version is served
+# is ``store_meta``'s "model_version": a rollback changes that row, nothing else.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=True),
+    Column("trainer", String(256), nullable=False),  # host and process that fitted it
+    Column("created_at", Float, nullable=False),
+    Column("published_at", Float, nullable=True),  # NULL: reserved, not (yet) published
+    Column("artifact", Text, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("bytes", BigInteger, nullable=True),
+    Column("summary", _json, nullable=True),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -268,6 +286,10 @@ def _create_store_meta_table(conn: Connection) -> None:
     metadata.create_all(conn, tables=[store_meta], checkfirst=True)
 
 
+def _create_model_versions_table(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[model_versions], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "items, users, user_links, events, quarantine", _create_initial_tables),
     Migration(2, "llm_cache, item_texts, user_interests", _create_llm_tables),
@@ -276,5 +298,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "forgotten_users", _create_forgotten_users_table),
     Migration(6, "event_receipts", _create_event_receipts_table),
     Migration(7, "store_meta", _create_store_meta_table),
+    Migration(8, "model_versions", _create_model_versions_table),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -43,6 +43,7 @@ _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _MIGRATION_LOCK_ID = 0x6C6C6D726563  # "llmrec": the PostgreSQL advisory lock of migrations
 _JSON_COLUMNS = frozenset({"tags", "attributes", "keywords", "problems"})
 _KEYS_PER_QUERY = 900  # below SQLite's smallest limit on bound parameters
+_MODEL_VERSION = "model_version"  # the store_meta row naming the served model version
 _SUMMARY_TOP = 100  # top items kept with the summary: a larger --top recomputes it
 ITEM_TEXT_COLUMNS: tuple[str, ...] = (
     "item_id",
@@ -415,6 +416,90 @@ class Store:
             if done.rowcount:
                 self._publish(conn, "keys", [key_id])
         return done.rowcount > 0
+
+    # -- model versions ----------------------------------------------------------------
+
+    def reserve_model_version(self, trainer: str) -> int:
+        """A new version number for a model about to be published (unique even when
+        trainers race: the database numbers them)."""
+        t = schema.model_versions
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                t.insert().values(trainer=trainer, created_at=time.time()).returning(t.c.version)
+            )
+            return int(found.scalar_one())
+
+    def publish_model_version(
+        self, version: int, artifact: str, sha256: str, size: int, summary: dict
+    ) -> None:
+        """Record the reserved ``version``'s artifact and make it the served version;
+        the other processes are told (a ``model`` change)."""
+        t = schema.model_versions
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                t.update()
+                .where(t.c.version == version, t.c.published_at.is_(None))
+                .values(
+                    published_at=time.time(),
+                    artifact=artifact,
+                    sha256=sha256,
+                    bytes=size,
+                    summary=summary,
+                )
+            )
+            if done.rowcount != 1:
+                raise StoreError(f"model version {version} is not reserved or already published")
+            self._set_model_version(conn, version)
+
+    def use_model_version(self, version: int) -> None:
+        """Serve the published ``version`` (a rollback, or a roll forward); the other
+        processes are told. :class:`StoreError` for a version never published."""
+        t = schema.model_versions
+        with self.engine.begin() as conn:
+            published = conn.execute(
+                select(t.c.version).where(t.c.version == version, t.c.published_at.is_not(None))
+            ).first()
+            if published is None:
+                raise StoreError(f"no published model version {version} (llmrec models list)")
+            self._set_model_version(conn, version)
+
+    def _set_model_version(self, conn: Connection, version: int) -> None:
+        table = schema.store_meta
+        upsert = _INSERTS[self.backend](table).values(
+            name=_MODEL_VERSION, value={"version": version}, updated_at=int(time.time())
+        )
+        conn.execute(upsert.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
+        ))  # fmt: skip
+        self._publish(conn, "model", [version])
+
+    def model_version(self, version: int | None = None) -> dict | None:
+        """The served model version (or ``version``) as a dict of its columns, None when
+        there is none. Only published versions are returned."""
+        t = schema.model_versions
+        with self.engine.connect() as conn:
+            if version is None:
+                meta = schema.store_meta
+                found = conn.execute(
+                    select(meta.c.value).where(meta.c.name == _MODEL_VERSION)
+                ).scalar()
+                if found is None:
+                    return None
+                version = int(found["version"])
+            row = conn.execute(
+                select(t).where(t.c.version == version, t.c.published_at.is_not(None))
+            ).first()
+        return None if row is None else dict(row._mapping)
+
+    def model_versions_frame(self) -> pd.DataFrame:
+        """Every published version, newest first."""
+        t = schema.model_versions
+        return self._frame(
+            select(t.c.version, t.c.published_at, t.c.trainer, t.c.bytes, t.c.sha256, t.c.artifact)
+            .where(t.c.published_at.is_not(None))
+            .order_by(t.c.version.desc())
+        )
 
     def delete_user(self, user_id: str) -> dict[str, int]:
         """Forget a user in one transaction: their events, links (both ways), interests,

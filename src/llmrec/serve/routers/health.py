@@ -33,5 +33,6 @@ def readyz(service: ServiceDep, request: Request, response: Response) -> s.Ready
         lists_kept=state.lists_kept,
         fallback=state.fallback,
         store=store,
+        model_version=state.version,
         following_changes=replication.listening if replication is not None else None,
     )
