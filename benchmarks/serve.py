@@ -65,6 +65,22 @@ def generate(n_items: int, n_events: int, seed: int = 0) -> tuple[pd.DataFrame, 
     return items, events
 
 
+def fit_model(store: Store, path: Path) -> Path:
+    """Fit the hybrid recommender on the store (item text vectors: random unit vectors)
+    and save it at ``path``."""
+    items, events = store.items_frame(), store.events_frame()
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(len(items), 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    model = Recommender(
+        sources=("als", "covisit", "content", "popular"),
+        item_vectors=pd.DataFrame(vectors, index=items["item_id"]),
+        cold_views=1,
+        ranker_max_users=2_000,
+    ).fit(events, items)
+    return model.save(path)
+
+
 def percentiles(seconds: list[float]) -> tuple[float, float]:
     ms = np.array(seconds) * 1000
     return float(np.median(ms)), float(np.percentile(ms, 99))
@@ -199,17 +215,7 @@ def main() -> None:
         key = create_key(store, ["read", "write"], "bench")[1]
         if not settings.effective_model_file.is_file():
             t = time.perf_counter()
-            items, events = store.items_frame(), store.events_frame()
-            rng = np.random.default_rng(0)
-            vectors = rng.normal(size=(len(items), 64)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            model = Recommender(
-                sources=("als", "covisit", "content", "popular"),
-                item_vectors=pd.DataFrame(vectors, index=items["item_id"]),
-                cold_views=1,
-                ranker_max_users=2_000,
-            ).fit(events, items)
-            model.save(settings.effective_model_file)
+            fit_model(store, settings.effective_model_file)
             rows.append(("fit (s)", f"{time.perf_counter() - t:.0f}"))
         users = list(pd.unique(store.events_frame(["user_id"])["user_id"]))[:5_000]
 

@@ -41,9 +41,11 @@ class LocalPostgres:
     """A new database cluster in a temporary folder, started on a free port of
     127.0.0.1 with trust authentication for user ``llmrec`` (``url``); :class:`StoreError`
     when the binaries are missing or the server does not start. As root, the server runs
-    as the ``postgres`` system user (it refuses to run as root)."""
+    as the ``postgres`` system user (it refuses to run as root). ``fsync`` False (tests)
+    skips flushing to disk; a benchmark of durable writes wants True."""
 
-    def __init__(self) -> None:
+    def __init__(self, fsync: bool = False) -> None:
+        self.fsync = fsync
         bindir = postgres_binaries()
         if bindir is None:
             raise StoreError("PostgreSQL server binaries not found (Debian package: postgresql)")
@@ -75,11 +77,9 @@ class LocalPostgres:
             raise StoreError(f"PostgreSQL {program} failed: {exc.stderr.strip()}") from None
 
     def start(self) -> None:
-        # -F: no fsync; a throw-away database's durability is not what is measured
-        self._run(
-            "pg_ctl", "-D", self.data, "-l", self.root / "server.log", "-w", "-t", "60",
-            "-o", f"-p {self.port} -h 127.0.0.1 -k {self.root} -F", "start",
-        )  # fmt: skip
+        options = f"-p {self.port} -h 127.0.0.1 -k {self.root}" + ("" if self.fsync else " -F")
+        self._run("pg_ctl", "-D", self.data, "-l", self.root / "server.log", "-w", "-t", "60",
+                  "-o", options, "start")  # fmt: skip
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
