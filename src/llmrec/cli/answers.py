@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import orjson
@@ -26,6 +27,7 @@ from llmrec.cli.common import (
     _matcher,
     _open_store,
     _print_items,
+    _print_measures,
     _settings,
     _user_errors,
     console,
@@ -86,6 +88,48 @@ def recommend(
             f"unknown user {escape(user)} (no history, no stated interests): showing popular items"
         )
     _print_items(found, f"for user {user}", fmt)
+
+
+@app.command("recommend-all")
+def recommend_all(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="folder of the Parquet files")],
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="items per user")] = 10,
+    chunk_users: Annotated[int, typer.Option(min=1, help="users per file")] = 2_000,
+    engine: Annotated[str, typer.Option(help="in-process or ray")] = "in-process",
+    ray_address: Annotated[
+        str | None, typer.Option(help="a Ray cluster (ray://host:10001); default: a local one")
+    ] = None,
+) -> None:
+    """Every known user's list from the trained model, into Parquet files under OUT (an
+    offline cache); a rerun after a kill keeps the files already written."""
+    from llmrec.app import Service
+    from llmrec.app.batch import recommend_all as run
+    from llmrec.engine import make_engine
+    from llmrec.store.artifacts import file_sha256
+
+    settings = _settings(ctx)
+    with _user_errors():
+        chosen = make_engine(engine, ray_address)
+    with _user_errors(), _open_store(settings) as store:
+        service = Service.open(settings, store)
+        model = service.model()
+        version = service.state.version
+        source = f"v{version}" if version is not None else file_sha256(
+            settings.effective_model_file)  # fmt: skip
+        key = f"{source}:{store.counts().get('events', 0)}"
+        users = sum(1 for u in model.histories_.user_ids if model.histories_.knows(u))
+        with _count_progress("users", users) as advance:
+            report = run(model, out, key, k=k, chunk_users=chunk_users, engine=chosen,
+                         progress=advance)  # fmt: skip
+    _print_measures("recommend-all", [
+        ("users", report.users),
+        ("files written now", report.written),
+        ("files kept from an earlier run", report.kept),
+        ("engine", report.engine),
+        ("seconds", f"{report.seconds:.1f}"),
+        ("folder", str(report.out)),
+    ])  # fmt: skip
 
 
 @app.command()
