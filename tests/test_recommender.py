@@ -584,3 +584,32 @@ def test_content_sources_encode_with_the_encoder_given_and_say_so_without_one(re
     assert pickle.loads(pickle.dumps(rec)).encoder is None  # a runtime resource, not saved
     with pytest.warns(UserWarning, match="encoded by the default encoder"):
         Recommender(sources=("content", "popular"), ranker=False).fit(events, items)
+
+
+def test_a_new_model_takes_the_served_models_users(fitted_recommender, ml100k_frames) -> None:
+    """A published version swaps in with the served model's histories (kept up to date
+    by every event since) instead of rebuilding them from all stored events."""
+
+    events, _ = ml100k_frames
+    served = copy.deepcopy(fitted_recommender)
+    served.update(pd.DataFrame({"user_id": ["brand-new"] * 2, "item_id": ["50", "181"],
+                                "event_type": "like", "timestamp": [1, 2]}))  # fmt: skip
+    served.update(pd.DataFrame({"user_id": ["1"], "item_id": ["7"], "event_type": "dislike",
+                                "timestamp": [3]}))  # fmt: skip
+    fewer = events[~events["item_id"].isin([181, 1, 2])]  # another catalogue, another order
+    new = Recommender(sources=("popular",), ranker=False).fit(fewer.sample(frac=1, random_state=0))
+    assert new.take_histories(served)
+    for user in ("1", "500", "brand-new"):
+        had = served.item_ids_[served.histories_.items_of(user)]
+        now = new.item_ids_[new.histories_.items_of(user)]
+        assert list(now) == [i for i in had if i not in {"181", "1", "2"}]
+    assert new.item_ids_[list(new.histories_.negatives_of("1"))].tolist() == ["7"]
+    assert new.recommend(["brand-new"], k=5)["item_id"].isin(["50"]).sum() == 0
+    # not when the served model lacks an item of the new one, or reads events otherwise
+    unknown = Recommender(sources=("popular",), ranker=False).fit(pd.concat([fewer,
+        pd.DataFrame({"user_id": [1], "item_id": ["only-new"], "event_type": "rating",
+                      "value": [5.0], "timestamp": [1]})]))  # fmt: skip
+    assert not unknown.take_histories(served)
+    weighted = Recommender(sources=("popular",), ranker=False,
+                           event_weights={"rating": 3.0}).fit(fewer)  # fmt: skip
+    assert not weighted.take_histories(served)

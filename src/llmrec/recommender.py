@@ -800,6 +800,19 @@ class Recommender:
         self.list_cache_.clear()
         return self
 
+    def take_histories(self, served: Recommender) -> bool:
+        """Take the users' histories of ``served`` (another model, serving now and kept
+        up to date) instead of rebuilding them from every stored event: a new model
+        version swaps in within seconds however many events there are. Only when the
+        two read events alike and ``served`` holds every item of this model (else the
+        events of the others are not in its histories); returns whether it did."""
+        self._check_fitted()
+        if self._weights() != served._weights() or not self.item_ids_.isin(served.item_ids_).all():
+            return False
+        self.histories_ = served.histories_.remapped(served.item_ids_, self.item_ids_)
+        self.list_cache_.clear()
+        return True
+
     def forget(self, user_id, item_ids: Iterable | None = None) -> Self:
         """Remove items (all, when ``item_ids`` is None) from a user's history and
         feedback, without a refit: the user's own recommendations stop using them at once;

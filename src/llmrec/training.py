@@ -141,23 +141,29 @@ def load_trained(settings: Settings, store: Store, path: Path | None = None) -> 
     path = path or settings.effective_model_file
     if not path.is_file():
         return None
+    return _read(settings, path).set_histories(store.events_frame(), validate=False)
+
+
+def _read(settings: Settings, path: Path) -> Recommender:
+    """The saved model without users."""
     model = Recommender.load(path)
     # A serving policy, not something learned: the settings of now apply.
-    model.set_params(repeat_tags=tuple(settings.recommender.repeat_tags))
-    return model.set_histories(store.events_frame(), validate=False)
+    return model.set_params(repeat_tags=tuple(settings.recommender.repeat_tags))
 
 
-def load_version(settings: Settings, store: Store, version: dict) -> Recommender:
+def load_version(
+    settings: Settings, store: Store, version: dict, with_users: bool = True
+) -> Recommender:
     """The published model ``version`` (a row of :meth:`Store.model_version`), fetched
-    into ``effective_versions_dir`` and checked, with the store's users.
+    into ``effective_versions_dir`` and checked, with the store's users (or none: the
+    caller gives it a served model's, :meth:`Recommender.take_histories`).
     :class:`~llmrec.errors.ModelFileError` names the version and what is wrong."""
     artifacts = ArtifactStore(settings.registry.artifacts or "", settings.registry.storage_options)
     number = version["version"]
     local = settings.effective_versions_dir / f"model-{number:06d}.llmrec"
     try:
         artifacts.fetch(version["artifact"], version["sha256"], local)
-        model = load_trained(settings, store, local)
+        model = _read(settings, local)
     except ModelFileError as exc:
         raise ModelFileError(f"model version {number} ({exc.path})", exc.problem) from None
-    assert model is not None  # fetched just now
-    return model
+    return model.set_histories(store.events_frame(), validate=False) if with_users else model

@@ -181,7 +181,12 @@ class ModelState:
                 return
             recorded = self._record()
             try:
-                model = load_version(self.settings, self.store, current)
+                model = load_version(self.settings, self.store, current, with_users=False)
+                # the served model's users, up to date: no read of every stored event
+                with self.lock.reading():
+                    took = self.model is not None and model.take_histories(self.model)
+                if not took:
+                    model.set_histories(self.store.events_frame(), validate=False)
             except ModelFileError as exc:
                 self._stop_recording(recorded)
                 self.last_error = str(exc)

@@ -117,6 +117,23 @@ class UserHistories:
             if fresh:
                 self.sequences[row] = np.concatenate([history, np.asarray(fresh, np.int64)])
 
+    def remapped(self, item_ids: pd.Index, new_item_ids: pd.Index) -> UserHistories:
+        """The same histories over another catalogue's columns (a new model of the same
+        items): items ``new_item_ids`` lacks are left out."""
+        to_new = new_item_ids.get_indexer(item_ids)
+        copy = object.__new__(UserHistories)
+        copy.user_ids = GrowingIndex(self.user_ids)
+        copy.sequences = []
+        for seq in self.sequences:
+            mapped = to_new[seq]
+            copy.sequences.append(mapped[mapped >= 0])
+        copy.last_time = self.last_time.copy()
+        copy.negative = {
+            user: {int(to_new[c]) for c in cols if to_new[c] >= 0}
+            for user, cols in self.negative.items()
+        }
+        return copy
+
     def forget(self, user_id: str, cols: np.ndarray | None = None) -> bool:
         """Remove ``cols`` (every item, when None) from the user's history and feedback;
         False when the user has no row."""
