@@ -5,11 +5,11 @@
         [--no-tune] [--event-types play,...]
 
 MovieLens-100K by default (also movielens-latest-small, amazon-2018-magazine-subscriptions,
-and lastfm-2k, whose plays are undated: ``--splits random_user --event-types play``), all ratings or plays as implicit
-interactions (loaded once into ``--home``; item text vectors are cached there). Each system
-is fitted on the split's training events only and ranks every item the user has not had in
-training (cold-items split: the held-out items only). Prints a table; writes report.md,
-PNG plots and results.json to ``--out``.
+and lastfm-2k, whose plays are undated: ``--splits random_user --event-types play``), all
+ratings or plays as implicit interactions (loaded once into ``--home``; item text vectors
+are cached there). Each system is fitted on the split's training events only and ranks
+every item the user has not had in training (cold-items split: the held-out items only).
+Prints a table; writes report.md, PNG plots and results.json to ``--out``.
 """
 
 from __future__ import annotations
