@@ -35,17 +35,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
-from rich.console import Console
-from rich.table import Table
 
 from llmrec.config import load_settings
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
 from llmrec.store.local_postgres import LocalPostgres, free_port
 from llmrec.training import TrainReport, publish_model
-from serve import fit_model, generate, hammer, ingest, percentiles
-
-console = Console(width=120)
+from serve import fit_model, generate, hammer, ingest, percentiles, print_measures
 
 
 def start_replica(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
@@ -186,13 +182,8 @@ def main() -> None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
         database.remove()
-    table = Table(title=f"2 replicas over PostgreSQL: {args.items:,} items, {args.events:,} "
-                  "events, 127.0.0.1")  # fmt: skip
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
+    print_measures(f"2 replicas over PostgreSQL: {args.items:,} items, {args.events:,} events, "
+                   "127.0.0.1", rows)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -273,7 +273,11 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    table = Table(title=f"llmrec serve: {args.items:,} items, {args.events:,} events, 127.0.0.1")
+    print_measures(f"llmrec serve: {args.items:,} items, {args.events:,} events, 127.0.0.1", rows)
+
+
+def print_measures(title: str, rows: list[tuple[str, str]]) -> None:
+    table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in rows:

@@ -9,14 +9,13 @@ midway keeps what it wrote; the function must be importable (Ray ships it by ref
 
 from __future__ import annotations
 
-import logging
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from llmrec.errors import ConfigError
 
 ENGINES = ("in-process", "ray")
-_log = logging.getLogger("llmrec.engine")
 
 
 class Engine(Protocol):
@@ -65,11 +64,12 @@ class RayEngine:
             task = ray.remote(function)
             reference = ray.put(shared)
             pending: dict = {}
-            waiting = list(chunks)
-            while waiting or pending:
-                while waiting and len(pending) < self.in_flight:
-                    index, chunk = waiting.pop(0)
+            waiting = iter(chunks)
+            while True:
+                for index, chunk in itertools.islice(waiting, self.in_flight - len(pending)):
                     pending[task.remote(reference, chunk)] = index
+                if not pending:
+                    return
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
                     yield pending.pop(ref), ray.get(ref)

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -75,15 +76,14 @@ def s3_endpoint() -> str:
     )  # fmt: skip
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        ready = threading.Event()
-        for _ in range(int(time_limit(300))):
+        deadline = time.monotonic() + time_limit(30)
+        while True:
             try:
                 httpx.get(endpoint, timeout=1)
-                ready.set()
                 break
             except httpx.TransportError:
-                ready.wait(0.1)
-        assert ready.is_set(), "moto server did not start"
+                assert time.monotonic() < deadline, "moto server did not start"
+                time.sleep(0.1)
         httpx.put(f"{endpoint}/models")  # the bucket
         yield endpoint
     finally:
