@@ -415,6 +415,20 @@ def test_recommend_with_price_brand_and_stock_filters(settings):
         assert "Traceback" not in refused.output and "rank" not in refused.output
 
 
+def test_recommend_and_similar_leave_out_or_keep_to_named_items(settings):
+    home = ["--home", str(stock_shop(settings).home)]
+    full = _listed(_run(*home, "recommend", "--user", "ana", "-k", "4").stdout)
+    fewer = _run(*home, "recommend", "--user", "ana", "-k", "3", "--exclude", full[0])
+    assert fewer.exit_code == 0, fewer.output
+    assert _listed(fewer.stdout) == full[1:]
+    kept = _run(*home, "recommend", "--user", "someone-new", "--candidate", "sugar",
+                "--candidate", "press", "--candidate", "no-such-item")  # fmt: skip
+    assert kept.exit_code == 0 and sorted(_listed(kept.stdout)) == ["press", "sugar"]
+    like = _listed(_run(*home, "similar", "--item", "mug", "-k", "3").stdout)
+    unlike = _run(*home, "similar", "--item", "mug", "-k", "2", "--exclude", like[0])
+    assert _listed(unlike.stdout) == like[1:]
+
+
 def _listed(table: str) -> list[str]:
     """The item ids of a printed recommendation table, in rank order."""
     return [line.split("│")[2].strip() for line in table.splitlines() if line.startswith("│")]

@@ -55,6 +55,21 @@ def test_candidates_restrict_the_ranking(fitted_recommender):
     assert set(out["item_id"]) <= set(allowed) and len(out) == 10
 
 
+def test_excluded_items_never_come_back_and_unknown_ids_are_ignored(fitted_recommender):
+    top = fitted_recommender.recommend(["1"], k=10)["item_id"].tolist()
+    out = fitted_recommender.recommend(["1"], k=10, exclude=[*top[:5], "no-such-item"])
+    assert not set(out["item_id"]) & set(top[:5]) and len(out) == 10
+    assert out["item_id"].tolist()[:5] == top[5:]  # the rest keep their order
+    allowed = [str(i) for i in range(1500, 1600)]
+    both = fitted_recommender.recommend(["1"], k=10, candidates=allowed, exclude=allowed[:50])
+    assert set(both["item_id"]) <= set(allowed[50:])
+    similar = fitted_recommender.similar_items(["50"], k=10)["similar_item_id"].tolist()
+    fewer = fitted_recommender.similar_items(["50"], k=10, exclude=similar[:3])
+    assert fewer["similar_item_id"].tolist()[:7] == similar[3:]
+    only = fitted_recommender.similar_items(["50"], k=10, candidates=["1", "2", "x"])
+    assert sorted(only["similar_item_id"]) == ["1", "2"] and only["rank"].tolist() == [1, 2]
+
+
 def test_filters_by_tag(fitted_recommender, ml100k_frames):
     _, items = ml100k_frames
     horror = set(items.loc[items.tags.map(lambda t: "Horror" in t), "item_id"].astype(str))
@@ -185,8 +200,9 @@ def test_an_older_model_file_is_refused_with_the_command_that_fixes_it(
     import pickle
 
     old = copy.deepcopy(fitted_recommender)
-    # format 4 kept every user's history inside; 5 had sources scoring 0 for "cannot score"
-    for version in (4, 5):
+    # format 4 kept every user's history inside; 5 had sources scoring 0 for "cannot score";
+    # 6 had no ranker lead
+    for version in (4, 5, 6):
         with (tmp_path / f"v{version}.pkl").open("wb") as handle:
             pickle.dump((version, old), handle)
         with pytest.raises(
@@ -195,7 +211,7 @@ def test_an_older_model_file_is_refused_with_the_command_that_fixes_it(
             Recommender.load(tmp_path / f"v{version}.pkl")
     with (tmp_path / "v9.pkl").open("wb") as handle:
         pickle.dump((9, old), handle)
-    with pytest.raises(ValueError, match=r"v9.pkl: not a llmrec model of format 6"):
+    with pytest.raises(ValueError, match=r"v9.pkl: not a llmrec model of format 7"):
         Recommender.load(tmp_path / "v9.pkl")
 
 

@@ -66,8 +66,8 @@ _SOURCE_KNOBS = {
     "sasrec_max_epochs": ("sasrec", "max_epochs"),
 }
 # 4: SASRec's own transformer blocks; 5: no user state (histories come from the events);
-# 6: sources say "cannot score" by NaN (unscored_items_)
-_FORMAT_VERSION = 6
+# 6: sources say "cannot score" by NaN (unscored_items_); 7: the ranker's lead_
+_FORMAT_VERSION = 7
 LIST_DEPTH = 150  # a kept ranked list serves k ≤ 50 (MMR picks from the best 3k)
 
 
@@ -80,8 +80,9 @@ class Recommender:
     ``ease_l2``-style arguments are deprecated aliases of those options.
     ``ranker=False`` fuses the sources' ranks (reciprocal rank fusion) instead of
     learning a ranker. The ranker is
-    trained on sources fitted without each user's ``ranker_holdout`` newest items, each
-    of them a query ranked from the history before it; ``refit_sources=True`` then fits
+    trained on sources fitted without each user's ``ranker_holdout`` newest items (every
+    user with three items gives at least one and keeps two), each of them a query ranked
+    from the history before it; ``refit_sources=True`` then fits
     them on everything (SASRec: ``sasrec_refit_epochs`` more epochs, see
     :meth:`_refit_sources`), so that they know those items too. ``cold_views`` times, a
     tenth of the items is treated as new so that the ranker also learns to rank items
@@ -277,7 +278,10 @@ class Recommender:
         self.ranker_ = None
         if self.ranker:
             training = RankerTraining(
-                self.ranker_holdout, self.ranker_max_users, self.cold_views, self.seed
+                holdout=self.ranker_holdout,
+                max_users=self.ranker_max_users,
+                cold_views=self.cold_views,
+                seed=self.seed,
             )
             self.ranker_, self.scorers_ = fit_ranker(
                 events,
@@ -429,7 +433,7 @@ class Recommender:
             last_times=self.histories_.last_times(history.user_rows),
             now=self.now_,
         )
-        return final_scores(self.ranker_, x, names, list(self.scorers_)), x, names
+        return final_scores(self.ranker_, x, names), x, names
 
     def proposing_sources(
         self, col: int, sequence: np.ndarray, user_id: str | None = None
@@ -454,11 +458,14 @@ class Recommender:
         candidates: Iterable | None = None,
         filters: dict | None = None,
         diversity: float | None = None,
+        exclude: Iterable | None = None,
     ) -> pd.DataFrame:
         """Top-``k`` per user as a frame (user_id, item_id, score, rank, sources: the
         candidate sources that proposed the item, comma-joined). Users never seen get the
-        most popular items (cold start), never an error. ``filters``: include_tags,
-        exclude_tags, available, brand, min_price, max_price (see
+        most popular items (cold start), never an error. ``candidates``: rank only these
+        item ids; ``exclude``: never these (unknown ids in either are ignored: a shop's
+        list may name items not loaded yet). ``filters``: include_tags, exclude_tags,
+        available, brand, min_price, max_price (see
         :func:`~llmrec.rank.filters.item_filters`); ``exclude_seen`` leaves out the
         user's items except repeat items (``repeat_tags``, ``repeatable``)."""
         self._check_fitted()
@@ -466,7 +473,7 @@ class Recommender:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         diversity = self.diversity if diversity is None else diversity
         users = pd.Index([str(u) for u in user_ids])
-        allowed = self.item_mask(candidates, filters)
+        allowed = self.item_mask(candidates, filters, exclude)
         pool = max(k * 3, k)  # MMR picks k from the best 3k
         # Only unrestricted lists are kept: candidates and filters change which items
         # each source proposes, not just which survive.
@@ -588,7 +595,7 @@ class Recommender:
             exclude[r, list(self.histories_.negatives_of(user))] = True
         blocked = exclude if allowed is None else exclude | ~allowed[None, :]
         x, names, found = self._pool(history, blocked)
-        score = final_scores(self.ranker_, x, names, list(self.scorers_))
+        score = final_scores(self.ranker_, x, names)
         masks = found.source_masks()
         lists = []
         for r, user in enumerate(users):
@@ -659,24 +666,39 @@ class Recommender:
         self._check_fitted()
         return self.histories_.knows(str(user_id))
 
-    def item_mask(self, candidates=None, filters=None) -> np.ndarray | None:
-        """Which items ``candidates`` and ``filters`` (as in ``recommend``) allow, as a
-        boolean array over ``item_ids_``; None when neither restricts anything. A filter
-        that is unknown or has a wrong value raises
+    def item_mask(self, candidates=None, filters=None, exclude=None) -> np.ndarray | None:
+        """Which items ``candidates``, ``filters`` and ``exclude`` (as in ``recommend``)
+        allow, as a boolean array over ``item_ids_``; None when none restricts anything. A
+        filter that is unknown or has a wrong value raises
         :class:`~llmrec.rank.filters.FilterError` (a ``ValueError``) naming it."""
         allowed = None
         if candidates is not None:
-            cols = self.item_ids_.get_indexer(pd.Index([str(c) for c in candidates]))
             allowed = np.zeros(len(self.item_ids_), bool)
-            allowed[cols[cols >= 0]] = True
+            allowed[self._known_columns(candidates)] = True
         mask = self.attributes_.mask(item_filters(filters))
         if mask is not None:
             allowed = mask if allowed is None else allowed & mask
+        if exclude is not None:
+            excluded = self._known_columns(exclude)
+            if len(excluded):
+                allowed = np.ones(len(self.item_ids_), bool) if allowed is None else allowed
+                allowed[excluded] = False
         return allowed
 
-    def similar_items(self, item_ids: Iterable, k: int = 10) -> pd.DataFrame:
+    def _known_columns(self, item_ids: Iterable) -> np.ndarray:
+        cols = self.item_ids_.get_indexer(pd.Index([str(i) for i in item_ids]))
+        return cols[cols >= 0]
+
+    def similar_items(
+        self,
+        item_ids: Iterable,
+        k: int = 10,
+        candidates: Iterable | None = None,
+        exclude: Iterable | None = None,
+    ) -> pd.DataFrame:
         """Items most similar to each given item: the best collaborative source's item
-        neighbours blended with text similarity when item vectors exist."""
+        neighbours blended with text similarity when item vectors exist; only among
+        ``candidates`` and never ``exclude`` when given (as in ``recommend``)."""
         self._check_fitted()
         items = pd.Index([str(i) for i in item_ids])
         cols = self.item_ids_.get_indexer(items)
@@ -692,13 +714,18 @@ class Recommender:
         if self.vectors_ is not None:
             scores += self.vectors_[cols] @ self.vectors_.T
         scores[np.arange(len(cols)), cols] = -np.inf
-        top = np.argsort(-scores, axis=1)[:, :k]
+        allowed = self.item_mask(candidates, exclude=exclude)
+        if allowed is not None:
+            scores[:, ~allowed] = -np.inf
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        found = np.isfinite(np.take_along_axis(scores, top, axis=1))
+        rows = np.repeat(np.arange(len(cols)), top.shape[1]).reshape(top.shape)[found]
         return pd.DataFrame(
             {
-                "item_id": np.repeat(items, top.shape[1]),
-                "similar_item_id": self.item_ids_[top.ravel()],
-                "score": np.take_along_axis(scores, top, axis=1).ravel(),
-                "rank": np.tile(np.arange(1, top.shape[1] + 1), len(cols)),
+                "item_id": items[rows],
+                "similar_item_id": self.item_ids_[top[found]],
+                "score": scores[rows, top[found]],
+                "rank": (np.cumsum(found, axis=1))[found],
             }
         )
 

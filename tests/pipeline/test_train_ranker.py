@@ -65,6 +65,18 @@ def test_a_shop_too_small_to_learn_from_fuses_the_sources_with_a_warning():
     assert ranker is None and set(scorers) == {"covisit"}
 
 
+def test_short_histories_give_the_ranker_one_list_and_keep_two_items():
+    # 40 users with three items each: one held out (two kept), each a training list
+    events = pd.DataFrame({
+        "user_id": np.repeat([f"u{i}" for i in range(40)], 3),
+        "item_id": [f"i{(i + j) % 12}" for i in range(40) for j in range(3)],
+        "timestamp": np.arange(120, dtype=float), "event_type": "view",
+    })  # fmt: skip
+    full, ranker, _, fitted = _fit(events, RankerTraining(cold_views=0))
+    assert fitted == [int(full.matrix.sum()) - 40]
+    assert ranker is not None
+
+
 def test_users_are_sampled_with_the_seed_in_order():
     rows = list(range(100))
     once = sample_users(rows, RankerTraining(max_users=10, seed=3))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from llmrec.rank.ranker import LambdaRanker
+from llmrec.rank.ranker import LambdaRanker, ndcg_at_10
 
 
 def _queries(n_queries: int, size: int, seed: int):
@@ -42,3 +42,61 @@ def test_queries_without_a_positive_are_left_out_and_too_few_are_refused():
     features, labels, groups = _queries(5, 10, seed=0)
     with pytest.raises(ValueError, match="only 5 validation users"):
         LambdaRanker().fit(features, labels, groups, ["signal", "noise"])
+
+
+def test_ndcg_at_10_orders_each_group_and_breaks_ties_in_row_order():
+    labels = np.array([0, 1, 0, 0, 0, 1, 1], dtype=float)
+    sizes = np.array([3, 4])
+    # group 0: the positive second (1/log2 3); group 1: both positives first (1)
+    scores = np.array([3, 2, 1, 9, 9, 9, 9], dtype=float)
+    first = 1 / np.log2(3)
+    ideal = 1 + 1 / np.log2(3)
+    group1 = (1 / np.log2(4) + 1 / np.log2(5)) / ideal
+    assert ndcg_at_10(scores, labels, sizes) == pytest.approx((first + group1) / 2)
+    assert ndcg_at_10(-np.arange(7.0), labels, sizes) == pytest.approx((first + group1) / 2)
+    assert ndcg_at_10(labels, labels, sizes) == pytest.approx(1.0)
+
+
+def _with_a_source(n_queries: int, size: int, seed: int):
+    """A source whose rank finds the positive, and a feature unrelated to it."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((n_queries, size), np.float32)
+    labels[:, 0] = 1
+    rank = np.tile(np.arange(1.0, size + 1), (n_queries, 1))
+    hint = rng.random((n_queries, size))
+    order = rng.permuted(np.tile(np.arange(size), (n_queries, 1)), axis=1)
+    take = np.take_along_axis
+    features = np.column_stack([
+        take(np.log1p(rank), order, 1).ravel(), take(hint, order, 1).ravel()
+    ]).astype(np.float32)  # fmt: skip
+    return features, take(labels, order, 1).ravel(), np.repeat(np.arange(n_queries), size)
+
+
+def test_a_source_that_ranks_held_out_lists_better_than_the_model_leads():
+    names = ["ease_log_rank", "hint"]
+    # The model sees the source's rank too, but leaves this large allow no split: it
+    # cannot reproduce it, and the source's own order is better on the held-out fifth.
+    features, labels, groups = _with_a_source(300, 20, seed=0)
+    ranker = LambdaRanker(n_estimators=2, min_child_samples=100_000, seed=0)
+    ranker.fit(features, labels, groups, names)
+    assert ranker.holdout_ndcg_["ease"] == pytest.approx(1.0)
+    assert ranker.lead_ == "ease"
+    test_x, test_y, _ = _with_a_source(50, 20, seed=1)
+    top = ranker.predict(test_x).reshape(50, 20).argmax(axis=1)
+    assert (test_y.reshape(50, 20)[np.arange(50), top] == 1).all()
+    # items the lead cannot rank come after all it ranks, in the model's order
+    unranked = test_x.copy()
+    unranked[:10, 0] = np.nan
+    scores = ranker.predict(unranked)
+    assert scores[:10].max() < scores[10:20].min()
+
+
+def test_the_model_keeps_the_lead_when_it_ranks_better():
+    features, labels, groups = _queries(300, 20, seed=0)
+    features = np.column_stack([features, np.log1p(np.tile(np.arange(20.0), 300))])
+    ranker = LambdaRanker(n_estimators=50, seed=0).fit(
+        features, labels, groups, ["signal", "noise", "popular_log_rank"]
+    )
+    assert ranker.lead_ is None
+    assert ranker.holdout_ndcg_["model"] > ranker.holdout_ndcg_["popular"]
+    assert set(ranker.holdout_ndcg_) == {"model", "popular"}

@@ -523,3 +523,51 @@ def test_a_repeat_item_stays_in_the_kept_list_after_another_purchase(shop):
     assert client.post("/events", json=bought, headers=headers).status_code == 200
     after = shown(client, headers, "ana/recommendations?k=12")
     assert "coffee-acme" in after and "press" not in after
+
+
+def _ids(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [item["item_id"] for item in response.json()["items"]]
+
+
+def test_exclude_and_candidates_on_every_list_endpoint(service):
+    read, get = service.headers("read"), service.client.get
+    top = _ids(get("/users/1/recommendations?k=10", headers=read))
+    query = "&".join(f"exclude={i}" for i in top[:4])
+    assert _ids(get(f"/users/1/recommendations?k=6&{query}", headers=read)) == top[4:]
+    only = ["1", "50", "181", "no-such-item"]
+    picked = _ids(get("/users/2/recommendations?k=5&" + "&".join(f"candidates={i}" for i in only),
+                      headers=read))  # fmt: skip
+    assert picked and set(picked) <= set(only[:3])
+    # a newcomer's list (stated interests, by text) honours them too
+    fresh = _ids(get("/users/newcomer-x/recommendations?k=5&interests=space%20adventure",
+                     headers=read))  # fmt: skip
+    rest = _ids(get("/users/newcomer-x/recommendations?k=5&interests=space%20adventure&"
+                    + "&".join(f"exclude={i}" for i in fresh), headers=read))  # fmt: skip
+    assert rest and not set(rest) & set(fresh)
+    similar = _ids(get("/items/50/similar?k=5", headers=read))
+    fewer = _ids(get("/items/50/similar?k=5&" + "&".join(f"exclude={i}" for i in similar[:2]),
+                     headers=read))  # fmt: skip
+    assert fewer[:3] == similar[2:]
+    assert _ids(get("/items/50/similar?k=5&candidates=1&candidates=2", headers=read)) in (
+        ["1", "2"], ["2", "1"]
+    )  # fmt: skip
+    body = {"query": "space adventure", "k": 5}
+    found = _ids(service.client.post("/search", json=body, headers=read))
+    again = service.client.post("/search", json=body | {"exclude": found[:2]}, headers=read)
+    assert not set(_ids(again)) & set(found[:2])
+    kept = service.client.post("/search", json=body | {"candidates": ["1", "2"]}, headers=read)
+    assert set(_ids(kept)) <= {"1", "2"}
+
+
+def test_an_item_list_beyond_the_limit_is_refused_naming_it(service):
+    read = service.headers("read")
+    many = "&".join(f"exclude=i{n}" for n in range(201))
+    refused = service.client.get(f"/users/1/recommendations?{many}", headers=read)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "exclude"]
+    body = {"query": "space", "candidates": [f"i{n}" for n in range(201)]}
+    refused = service.client.post("/search", json=body, headers=read)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "candidates"]
+    bad = service.client.get("/items/50/similar?exclude=", headers=read)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][:2] == ["query", "exclude"]

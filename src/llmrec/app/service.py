@@ -142,13 +142,15 @@ class Service:
         filters: dict[str, object] | None = None,
         interests: str | None = None,
         explain_items: bool = False,
+        candidates: list[str] | None = None,
+        exclude: list[str] | None = None,
     ) -> UserList:
         """Top ``k`` for a user, seen items left out (but repeat items). A user without a
         history gets the items closest to their stated interests (``interests`` or the
         store's user attributes), else to their friends' tastes, else the popular ones.
-        ``filters`` as :meth:`Recommender.recommend`'s (a wrong one raises
-        :class:`~llmrec.rank.filters.FilterError`); ``explain_items`` adds each item's
-        reasons."""
+        ``filters``, ``candidates`` and ``exclude`` as :meth:`Recommender.recommend`'s (a
+        wrong filter raises :class:`~llmrec.rank.filters.FilterError`); ``explain_items``
+        adds each item's reasons."""
         rec = self.model()
         filters = {name: value for name, value in (filters or {}).items() if value is not None}
         item_filters(filters)
@@ -156,9 +158,11 @@ class Service:
             if not rec.knows_user(user_id):
                 vector, strategy = self._newcomer_taste(rec, user_id, interests)
                 if vector is not None:
-                    found = _by_vector(rec, vector, k, filters, set(), self._item_index(rec))
+                    allowed = rec.item_mask(candidates, filters or None, exclude)
+                    found = _by_vector(rec, vector, k, allowed, set(), self._item_index(rec))
                     return UserList(user_id, strategy, self._framed(rec, found))
-            frame = rec.recommend([user_id], k=k, filters=filters or None, diversity=diversity)
+            frame = rec.recommend([user_id], k=k, filters=filters or None, diversity=diversity,
+                                  candidates=candidates, exclude=exclude)  # fmt: skip
             items = self._framed(rec, frame)
             known = rec.knows_user(user_id)
             if explain_items and known:
@@ -182,17 +186,33 @@ class Service:
             return (mean / np.linalg.norm(mean)).astype(np.float32), "friends"
         return None, "popular"
 
-    def similar(self, item_id: str, k: int = 10) -> list[dict]:
-        """Items most like ``item_id`` (the model's item neighbours and text)."""
+    def similar(
+        self,
+        item_id: str,
+        k: int = 10,
+        candidates: list[str] | None = None,
+        exclude: list[str] | None = None,
+    ) -> list[dict]:
+        """Items most like ``item_id`` (the model's item neighbours and text), only among
+        ``candidates`` and never ``exclude`` when given."""
         rec = self.model()
         with self.state.lock.reading():
-            frame = rec.similar_items([item_id], k=k)  # UnknownIdError for an unknown id
+            # UnknownIdError for an unknown item_id
+            frame = rec.similar_items([item_id], k=k, candidates=candidates, exclude=exclude)
             frame = frame.rename(columns={"item_id": "of", "similar_item_id": "item_id"})
             return self._framed(rec, frame)
 
-    def search(self, query: str, k: int = 10, user_id: str | None = None) -> list[dict]:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        user_id: str | None = None,
+        candidates: list[str] | None = None,
+        exclude: list[str] | None = None,
+    ) -> list[dict]:
         """Items whose text is closest to ``query`` (any language the encoder reads),
-        leaning to a known user's taste and leaving out their items."""
+        leaning to a known user's taste and leaving out their items; only among
+        ``candidates`` and never ``exclude`` when given."""
         if not query or not query.strip():
             raise ValueError("the search query is empty")
         rec = self.model()
@@ -205,7 +225,8 @@ class Service:
                 taste, seen = rec.taste(user_id)
                 if taste is not None:
                     vector = vector + PERSONAL_WEIGHT * taste
-            found = _by_vector(rec, vector, k, {}, seen, self._item_index(rec))
+            allowed = rec.item_mask(candidates, exclude=exclude)
+            found = _by_vector(rec, vector, k, allowed, seen, self._item_index(rec))
             return self._framed(rec, found)
 
     def chat(
@@ -462,13 +483,13 @@ def _by_vector(
     rec: Recommender,
     vector: np.ndarray,
     k: int,
-    filters: dict,
+    allowed: np.ndarray | None,
     seen: set[str],
     index: VectorIndex | None = None,
 ) -> pd.DataFrame:
-    """Items by cosine to a text-space vector, the ``seen`` ones left out: through the
-    approximate ``index`` when given, else exactly."""
-    allowed = rec.item_mask(filters=filters or None)
+    """Items by cosine to a text-space vector among the ``allowed`` ones (a mask over the
+    model's items; None: all), the ``seen`` ones left out: through the approximate
+    ``index`` when given, else exactly."""
     if index is not None:
         only = rec.item_ids_[np.flatnonzero(allowed)].tolist() if allowed is not None else None
         found = index.search(vector, k, exclude=[seen], allowed=only)

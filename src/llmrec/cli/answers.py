@@ -6,22 +6,19 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import orjson
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from llmrec.errors import LlmrecError
-from llmrec.presentation import OutputFormat, distinct_titles
-
-if TYPE_CHECKING:
-    pass
 from llmrec.cli.apps import app
 from llmrec.cli.common import (
     _answering,
+    _CandidatesOption,
     _count_progress,
+    _ExcludeOption,
     _FormatOption,
     _item_frame,
     _matcher,
@@ -33,6 +30,8 @@ from llmrec.cli.common import (
     console,
     err_console,
 )
+from llmrec.errors import LlmrecError
+from llmrec.presentation import OutputFormat, distinct_titles
 
 
 @app.command()
@@ -53,13 +52,16 @@ def recommend(
         list[str] | None, typer.Option(help="only this brand (repeatable; any case)")
     ] = None,
     in_stock: Annotated[bool, typer.Option("--in-stock", help="only available items")] = False,
+    exclude: _ExcludeOption = None,
+    candidates: _CandidatesOption = None,
     fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Recommend items to a user, as the HTTP service would: the trained model (`llmrec
     train`) for users with a history; for a newcomer, items close to their stated
     interests, else to their friends' tastes, else the popular ones. Optionally only items
-    of a price range, of some brands or in stock. Before `llmrec train`, the text matcher
-    answers (interest vectors and cold start)."""
+    of a price range, of some brands or in stock, only some items (`--candidate`) or
+    never some (`--exclude`). Before `llmrec train`, the text matcher answers (interest
+    vectors and cold start)."""
     from llmrec.rank.filters import Filters, ItemAttributes, item_filters
 
     settings = _settings(ctx)
@@ -70,7 +72,8 @@ def recommend(
     allowed = None
     with _user_errors(), _open_store(settings) as store, _answering(settings, store) as service:
         if service is not None:
-            found = service.for_user(user, k, filters=filters, interests=interests)
+            found = service.for_user(user, k, filters=filters, interests=interests,
+                                     candidates=candidates, exclude=exclude)  # fmt: skip
             if found.strategy == "popular":
                 err_console.print(
                     f"unknown user {escape(user)} (no history, no stated interests): "
@@ -81,8 +84,11 @@ def recommend(
         if checked != Filters():  # the text matcher knows no attributes: the store does
             items = store.items_frame().set_index("item_id")
             allowed = items.index[ItemAttributes.from_items(items).mask(checked)].tolist()
+    if candidates is not None:
+        allowed = candidates if allowed is None else sorted(set(allowed) & set(candidates))
     with _user_errors(), _matcher(ctx) as matcher:
-        found = matcher.recommend(user, k, interests=interests, allowed=allowed)
+        found = matcher.recommend(user, k, interests=interests, allowed=allowed,
+                                  exclude=exclude or ())  # fmt: skip
     if len(found) and (found["source"] == "popularity").all():
         err_console.print(
             f"unknown user {escape(user)} (no history, no stated interests): showing popular items"
@@ -189,6 +195,8 @@ def similar(
     ctx: typer.Context,
     item: Annotated[str, typer.Option("--item", help="item id")],
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="how many items")] = 10,
+    exclude: _ExcludeOption = None,
+    candidates: _CandidatesOption = None,
     fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Items most like an item: the trained model's item neighbours and text (before
@@ -196,10 +204,12 @@ def similar(
     settings = _settings(ctx)
     with _user_errors(), _open_store(settings) as store, _answering(settings, store) as service:
         if service is not None:
-            _print_items(_item_frame(service.similar(item, k)), f"similar to {item}", fmt)
+            found = service.similar(item, k, candidates=candidates, exclude=exclude)
+            _print_items(_item_frame(found), f"similar to {item}", fmt)
             return
     with _user_errors(), _matcher(ctx) as matcher:
-        _print_items(matcher.similar_items(item, k), f"similar to {item}", fmt)
+        found = matcher.similar_items(item, k, allowed=candidates, exclude=exclude or ())
+        _print_items(found, f"similar to {item}", fmt)
 
 
 @app.command()
@@ -208,6 +218,8 @@ def search(
     query: Annotated[str, typer.Argument(help='what to find, e.g. "animated film for kids"')],
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="how many items")] = 10,
     user: Annotated[str | None, typer.Option("--user", help="personalise for this user")] = None,
+    exclude: _ExcludeOption = None,
+    candidates: _CandidatesOption = None,
     fmt: _FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Natural-language search over the catalogue (any language the encoder knows)."""
@@ -215,10 +227,12 @@ def search(
     with _user_errors(), _open_store(settings) as store, _answering(settings, store) as service:
         try:
             if service is not None:
-                found = _item_frame(service.search(query, k, user_id=user))
+                found = service.search(query, k, user, candidates=candidates, exclude=exclude)
+                found = _item_frame(found)
             else:
                 with _matcher(ctx) as matcher:
-                    found = matcher.search(query, k, user_id=user)
+                    found = matcher.search(query, k, user_id=user, allowed=candidates,
+                                           exclude=exclude or ())  # fmt: skip
         except ValueError as exc:
             raise LlmrecError(str(exc)) from None
         _print_items(found, f"search: {query}", fmt)

@@ -57,6 +57,14 @@ _FormatOption = Annotated[
         help="table (for the terminal), markdown, json or csv (these two keep every digit)",
     ),
 ]
+# Item lists the answer must leave out or keep to, as on the HTTP API.
+_ExcludeOption = Annotated[
+    list[str] | None, typer.Option("--exclude", help="never this item id (repeatable)")
+]
+_CandidatesOption = Annotated[
+    list[str] | None,
+    typer.Option("--candidate", help="only among these item ids (repeatable)"),
+]
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from llmrec.eval.evaluate import (
     score_fitted,
     source_ndcg,
 )
-from llmrec.eval.report import CANDIDATE_RECALL, SOURCE_NDCG, write_report
+from llmrec.eval.report import CANDIDATE_RECALL, RANKER_HOLDOUT, SOURCE_NDCG, write_report
 from llmrec.eval.splits import SPLITS, make_split
 from llmrec.eval.tuning import tune, validation_split
 from llmrec.models import SOURCES
@@ -183,6 +183,9 @@ def run_evaluation(
                 result.metrics.update({f"{CANDIDATE_RECALL}:{s}": v for s, v in recall.items()})
                 alone = source_ndcg(system, split)
                 result.metrics.update({f"{SOURCE_NDCG}:{s}": v for s, v in alone.items()})
+                if system.ranker_ is not None:
+                    held = system.ranker_.holdout_ndcg_
+                    result.metrics.update({f"{RANKER_HOLDOUT}:{s}": v for s, v in held.items()})
             results.append(result)
             for lam in diversities:
                 results.append(

@@ -32,6 +32,8 @@ DIVERSITY_COLUMNS = ("ndcg@10", "recall@10", "diversity@10")
 CANDIDATE_RECALL = "candidate_recall"
 # "source_ndcg@10:<source>": each source ranking alone inside llmrec (eval.evaluate.source_ndcg)
 SOURCE_NDCG = "source_ndcg@10"
+# "ranker_holdout_ndcg@10:<model|source|fusion>": the fit's held-out lists (rank.ranker)
+RANKER_HOLDOUT = "ranker_holdout_ndcg@10"
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -158,6 +160,9 @@ def _candidate_recall_table(results: Sequence[SystemResult]) -> pd.DataFrame:
             "ndcg@10 alone": r.metrics.get(
                 f"{SOURCE_NDCG}:{source}", r.metrics["ndcg@10"] if source == "union" else None
             ),
+            "fit's held-out lists": r.metrics.get(
+                f"{RANKER_HOLDOUT}:{'model' if source == 'union' else source}"
+            ),
         }
         for r in results
         for key, value in r.metrics.items()
@@ -233,7 +238,9 @@ def write_report(
                 "Candidate recall (llmrec): the share of test items among the candidates "
                 "the ranker chooses from, and among each source's own top candidates; "
                 "beside it, the NDCG@10 of each source ranking alone as fitted inside "
-                "llmrec (the union's row: the ranker's):",
+                "llmrec (the union's row: the ranker's), and on the fit's own held-out "
+                "training lists, where the ranker's model is compared with each source "
+                "(the union's row: the model's; the best leads, rank.ranker):",
                 "",
                 _markdown(pool),
                 "",

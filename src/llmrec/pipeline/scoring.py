@@ -13,7 +13,7 @@ from llmrec.models import History, Scorer
 from llmrec.pipeline.candidates import Candidates, propose, source_scores
 from llmrec.pipeline.features import candidate_features, cold_stats
 from llmrec.rank.features import ItemStats
-from llmrec.rank.ranker import LambdaRanker
+from llmrec.rank.ranker import LambdaRanker, rank_fusion
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +66,9 @@ def candidate_pool(
     return x, names, found
 
 
-def final_scores(
-    ranker: LambdaRanker | None, x: np.ndarray, names: list[str], sources: list[str]
-) -> np.ndarray:
+def final_scores(ranker: LambdaRanker | None, x: np.ndarray, names: list[str]) -> np.ndarray:
     """The ranker's scores of feature rows ``x``; without a ranker, the reciprocal rank
-    fusion of the ``sources``' ranks (a source that cannot score an item adds nothing)."""
+    fusion of the sources' ranks (a source that cannot score an item adds nothing)."""
     if ranker is not None:
         return ranker.predict(x)
-    fused = np.zeros(len(x))
-    for s in sources:
-        log_rank = x[:, names.index(f"{s}_log_rank")]
-        fused += np.nan_to_num(1.0 / (60.0 + np.expm1(log_rank)), nan=0.0)
-    return fused
+    return rank_fusion(x, names)

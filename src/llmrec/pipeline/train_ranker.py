@@ -1,7 +1,9 @@
 """How the ranker learns: hold out each user's newest items, fit the sources on the
 rest, and rank each held-out item among the candidates proposed from the history just
 before it; and, so that it can rank items nobody has touched, cold views in which a
-random tenth of the items is new to the content sources.
+random tenth of the items is new to the content sources. Every user with three items
+gives at least one list: a ranker that learnt only from long histories ranks short ones
+worse than its best source (docs/results/ranker-study/).
 
 The measurements behind this protocol are in docs/decisions/recommender.md and
 docs/results/ranker-study/.
@@ -23,12 +25,14 @@ from llmrec.rank.ranker import LambdaRanker
 # progress(stage, total or None) -> the stage's advance(n) callback
 StageProgress = Callable[[str, int | None], Callable[[int], None]]
 _BATCH = 256
+_MIN_LISTS = 10  # lists with a positive the ranker needs (LambdaRanker's own floor)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RankerTraining:
-    """The protocol's settings: ``holdout`` newest items per user, at most
-    ``max_users`` users (a seeded sample; None: all), ``cold_views`` cold-item views."""
+    """The protocol's settings: up to ``holdout`` newest items per user (every user
+    keeps two), at most ``max_users`` users (a seeded sample; None: all),
+    ``cold_views`` cold-item views."""
 
     holdout: int = 5
     max_users: int | None = 5_000
@@ -54,12 +58,9 @@ def fit_ranker(
     candidates: labelled 0 they would teach that what the user went on to have is wrong
     (docs/results/ranker-study/)."""
     m = training.holdout
-    tested = [r for r, seq in enumerate(full.sequences) if len(seq) > m + 2]
-    tested = sample_users(tested, training)
-    held = pd.MultiIndex.from_arrays([
-        np.repeat(full.user_ids[tested].astype(str), m),
-        np.concatenate([full.item_ids[full.sequences[r][-m:]] for r in tested]),
-    ]) if tested else pd.MultiIndex.from_arrays([[], []])  # fmt: skip
+    tested = sample_users([r for r, seq in enumerate(full.sequences) if len(seq) >= 3], training)
+    holdouts = {r: min(m, len(full.sequences[r]) - 2) for r in tested}
+    held = _pairs(full, [(r, full.sequences[r][-h:]) for r, h in holdouts.items()])
     pairs = pd.MultiIndex.from_frame(events[["user_id", "item_id"]].astype(str))
     kept = events[~pairs.isin(held)]
     part = Interactions.from_events(kept, item_ids=full.item_ids, user_ids=full.user_ids,
@@ -70,7 +71,7 @@ def fit_ranker(
         scorers[s] = fit_source(s, part)
     scoring = scoring_of(scorers, part)
     n_items = len(full.item_ids)
-    queries = [(r, j) for r in tested for j in range(1, m + 1)]
+    queries = [(r, j) for r, h in holdouts.items() for j in range(1, h + 1)]
     feats, labels, groups = [], [], []
     names: list[str] = []
     advance = stage("the ranker's training lists", len(queries))
@@ -87,8 +88,8 @@ def fit_ranker(
         labels.append((found.pairs[:, 1] == target[found.pairs[:, 0]]).astype(np.float32))
         groups.append(start + found.pairs[:, 0])
         advance(len(batch))
+    offset = len(queries)
     if any(scorer.needs_text for scorer in scorers.values()):
-        offset = len(queries)
         advance = stage("cold-item views", training.cold_views)
         for draw in range(training.cold_views):
             x, label, group = _cold_view(
@@ -99,19 +100,21 @@ def fit_ranker(
             groups.append(offset + group)
             offset += group.max() + 1 if len(group) else 0
             advance(1)
-    if not feats:
-        # No user has more than holdout + 2 items (a small shop): nothing to learn the
-        # ranking from, so the sources' scores are fused instead.
+    labels_all = np.concatenate(labels) if labels else np.zeros(0)
+    groups_all = np.concatenate(groups) if groups else np.zeros(0, int)
+    answered = len(np.unique(groups_all[labels_all > 0]))
+    if answered < _MIN_LISTS:
+        # Too few users with three items (a small shop), or too few whose held-out item
+        # any source proposed: nothing to learn the ranking from, so ranks are fused.
         warnings.warn(
-            f"no user has more than {m + 2} items: the ranker is not trained and the "
-            "sources' ranks are fused (reciprocal rank fusion)",
+            f"only {answered} training lists have a held-out item among the candidates "
+            f"(at least {_MIN_LISTS} needed; a user needs 3 items to give one): the ranker "
+            "is not trained and the sources' ranks are fused (reciprocal rank fusion)",
             stacklevel=4,
         )
         return None, scorers
     stage("training the ranker (LambdaRank)", None)
-    ranker = LambdaRanker(seed=training.seed).fit(
-        np.vstack(feats), np.concatenate(labels), np.concatenate(groups), names
-    )
+    ranker = LambdaRanker(seed=training.seed).fit(np.vstack(feats), labels_all, groups_all, names)
     return ranker, scorers
 
 
@@ -164,6 +167,16 @@ def _cold_view(
     if not feats:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.float32), np.zeros(0, int)
     return np.vstack(feats), np.concatenate(labels), np.concatenate(groups)
+
+
+def _pairs(full: Interactions, held: list[tuple[int, np.ndarray]]) -> pd.MultiIndex:
+    """(user id, item id) of each user row's ``held`` item indices, as strings."""
+    if not held:
+        return pd.MultiIndex.from_arrays([[], []])
+    return pd.MultiIndex.from_arrays([
+        np.repeat(full.user_ids[[r for r, _ in held]].astype(str), [len(i) for _, i in held]),
+        np.concatenate([full.item_ids[items] for _, items in held]).astype(str),
+    ])  # fmt: skip
 
 
 def sample_users(rows: list[int], training: RankerTraining) -> list[int]:

@@ -10,7 +10,7 @@ which.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -128,10 +128,13 @@ class ContentMatcher:
         interests: str | None = None,
         exclude_seen: bool = True,
         allowed: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
     ) -> pd.DataFrame:
-        """Top ``k`` items for a user, known or new (then ``interests`` text helps)."""
+        """Top ``k`` items for a user, known or new (then ``interests`` text helps), only
+        ``allowed`` ones when given and never those in ``exclude``."""
         user_id = str(user_id)
         seen = self.profiles.seen(user_id) if exclude_seen else set()
+        seen = seen | set(map(str, exclude))
         if user_id in self.profiles:
             queries, source = self.profiles.interests(user_id), "interest vectors"
         else:
@@ -174,17 +177,31 @@ class ContentMatcher:
         ]
         return self._frame(ranked[:k], "popularity")
 
-    def similar_items(self, item_id: str, k: int = 10) -> pd.DataFrame:
+    def similar_items(
+        self,
+        item_id: str,
+        k: int = 10,
+        allowed: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> pd.DataFrame:
         item_id = str(item_id)
         if item_id not in self.index:
             raise UnknownIdError(f"unknown item id: {item_id}")
-        result = self.index.search(self.index.vector(item_id), k, exclude=[{item_id}])
+        never = {item_id, *map(str, exclude)}
+        result = self.index.search(self.index.vector(item_id), k, exclude=[never], allowed=allowed)
         return self._frame(list(zip(result.ids[0], result.scores[0], strict=True)), "content")
 
     def search(
-        self, query: str, k: int = 10, user_id: str | None = None, personal_weight: float = 0.3
+        self,
+        query: str,
+        k: int = 10,
+        user_id: str | None = None,
+        personal_weight: float = 0.3,
+        allowed: Sequence[str] | None = None,
+        exclude: Iterable[str] = (),
     ) -> pd.DataFrame:
-        """Items matching a natural-language query, optionally leaning to a user's taste."""
+        """Items matching a natural-language query, optionally leaning to a user's taste;
+        only ``allowed`` ones when given and never those in ``exclude``."""
         if not query or not query.strip():
             raise ValueError("the search query is empty")
         vector = self.encoder.encode([query])[0]
@@ -195,7 +212,8 @@ class ContentMatcher:
             vector = (1 - personal_weight) * vector + personal_weight * taste
             vector /= np.linalg.norm(vector) or 1.0
             seen, source = self.profiles.seen(str(user_id)), "query + interest vector"
-        result = self.index.search(vector, k, exclude=[seen])
+        never = seen | set(map(str, exclude))
+        result = self.index.search(vector, k, exclude=[never], allowed=allowed)
         return self._frame(list(zip(result.ids[0], result.scores[0], strict=True)), source)
 
     def _frame(self, ranked: Sequence[tuple[str, float]], source: str) -> pd.DataFrame:

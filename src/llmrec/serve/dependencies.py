@@ -10,11 +10,13 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import StringConstraints
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from llmrec.app import Service
 from llmrec.config import ServeSettings
 from llmrec.serve.keys import KeyVerifier
+from llmrec.serve.schemas import MAX_ITEM_LIST
 from llmrec.store import Store
 
 
@@ -133,6 +135,12 @@ def check_batch(rows: list, what: str, limits: ServeSettings) -> None:
 # dependency would cost each request more than answering from a kept list does.
 ListLength = Annotated[
     int, Query(ge=1, description="how many items (at most `serve.max_k`, 200 by default)")
+]
+
+
+ItemIdList = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] | None,
+    Query(max_length=MAX_ITEM_LIST, description=f"item ids, repeated (at most {MAX_ITEM_LIST})"),
 ]
 
 

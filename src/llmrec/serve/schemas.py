@@ -10,6 +10,9 @@ from llmrec.enrich.text import clean_text
 
 # Ids: printable, bounded; the store and the model take them as they are.
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# ``exclude`` / ``candidates`` item lists; as query parameters (``?exclude=a&exclude=b``)
+# bounded so that a URL stays under the server's 16 KiB request line with 60-character ids.
+MAX_ITEM_LIST = 200
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 AttributeValue = str | int | float | bool | None
 
@@ -130,6 +133,12 @@ class SearchIn(_Strict):
     query: Annotated[str, StringConstraints(min_length=1, max_length=1_000, pattern=r"\S")]
     k: int = Field(10, ge=1, le=200)
     user_id: Id | None = Field(None, description="lean to this user's taste, skip their items")
+    exclude: list[Id] | None = Field(
+        None, max_length=MAX_ITEM_LIST, description="item ids never to return"
+    )
+    candidates: list[Id] | None = Field(
+        None, max_length=MAX_ITEM_LIST, description="rank only these item ids"
+    )
 
 
 class SearchOut(BaseModel):
