@@ -458,3 +458,31 @@ def test_a_loaded_dataset_is_summarised_for_the_first_stats(tmp_path: Path, ml10
     assert kept.top_items[0] == ("50", "Star Wars (1977)", 583)
     shown = llmrec("stats", "--format", "json", cwd=tmp_path)
     assert {"measure": "user-item pairs", "value": 100_000} in json.loads(shown.stdout)["store"]
+
+
+def test_experiments_from_the_command_line(settings):
+    home = ["--home", str(stock_shop(settings).home)]
+    made = _run(*home, "experiments", "create", "floor", "--variant", "model=0.5",
+                "--variant", "pop=0.5,strategy=popular", "--window-hours", "2")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert "experiment floor (ab: model 0.5, pop 0.5) running" in made.output
+    clash = _run(*home, "experiments", "create", "second", "--variant", "a=0.5", "--variant", "b=0.5")
+    assert clash.exit_code == 2 and "'floor' is running" in clash.output
+    bad = _run(*home, "experiments", "create", "bad", "--paused", "--variant", "a=0.5",
+               "--variant", "b=0.4")  # fmt: skip
+    assert bad.exit_code == 2 and "sum to 0.9" in bad.output
+    odd = _run(*home, "experiments", "create", "odd", "--variant", "a=half", "--variant", "b=0.5")
+    assert odd.exit_code == 2 and "'half' is not a number" in odd.output
+    listed = json.loads(_run(*home, "experiments", "list", "--format", "json").stdout)
+    assert [(e["name"], e["status"]) for e in listed] == [("floor", "running")]
+    assert _run(*home, "recommend", "--user", "ana").exit_code == 0  # an impression
+    report = _run(*home, "experiments", "report", "floor", "--format", "json")
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["impressions"] == 1
+    table = _run(*home, "experiments", "report", "floor")
+    assert "floor (1 impressions)" in table.stdout and "sample ratio" in table.stdout
+    assert _run(*home, "experiments", "stop", "floor").exit_code == 0
+    resumed = _run(*home, "experiments", "resume", "floor")
+    assert resumed.exit_code == 2 and "stopped" in resumed.output
+    missing = _run(*home, "experiments", "pause", "nope")
+    assert missing.exit_code == 2 and "no experiment named 'nope'" in missing.output

@@ -512,6 +512,29 @@ class Recommender:
             return pd.DataFrame(columns=["user_id", "item_id", "score", "rank", "sources"])
         return pd.concat(out, ignore_index=True)
 
+    def popular_items(
+        self,
+        user_id,
+        k: int = 10,
+        candidates: Iterable | None = None,
+        filters: dict | None = None,
+        exclude: Iterable | None = None,
+    ) -> pd.DataFrame:
+        """The ``k`` most popular items the user has not had (among ``candidates``,
+        through ``filters``, never ``exclude``, as in ``recommend``): item_id, score (the
+        log popularity), rank, sources — the floor an online experiment holds a model
+        against."""
+        self._check_fitted()
+        usable = self.item_mask(candidates, filters, exclude)
+        usable = np.ones(len(self.item_ids_), bool) if usable is None else usable.copy()
+        usable[self.histories_.items_of(str(user_id))] = False
+        items, value, _ = popular_fallback(usable, self.stats_.popularity)
+        top = items[np.lexsort((self._tie_rank[items], -value))][:k]
+        return pd.DataFrame({
+            "item_id": self.item_ids_[top], "score": self.stats_.popularity[top],
+            "rank": np.arange(1, len(top) + 1), "sources": "popularity",
+        })  # fmt: skip
+
     def candidates(self, user_ids: Iterable) -> pd.DataFrame:
         """Each user's candidate pool before ranking (user_id, item_id, sources): every
         item a source puts among its best ``candidates_per_source``, the user's own items

@@ -152,7 +152,7 @@ def test_delete_user_removes_their_rows_and_cached_answers_only(store: Store):
     before = time.time()
     removed = store.delete_user("u0")
     assert removed == {"events": 3, "user_links": 2, "user_interests": 0, "users": 1,
-                       "llm_cache": 1, "quarantine": 2}  # fmt: skip
+                       "llm_cache": 1, "impressions": 0, "quarantine": 2}  # fmt: skip
     assert set(store.events_frame()["user_id"]) == {"u1", "u2"}
     assert store.users_frame()["user_id"].tolist() == ["u1"]
     assert list(store.llm_outputs(["key0", "key1"])) == ["key1"]

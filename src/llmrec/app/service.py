@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from llmrec.app.experiments import Experiments
 from llmrec.app.state import ModelState
 from llmrec.config import Settings
 from llmrec.data.readers import Rejection
 from llmrec.data.records import RecordKind
 from llmrec.data.validate import validate_frame, validate_frames
 from llmrec.errors import LlmrecError, UnknownIdError
+from llmrec.experiments import Experiment, Variant, team_draft
 from llmrec.explain import explain
 from llmrec.presentation import distinct_titles
 from llmrec.rank.filters import item_filters
@@ -33,6 +35,7 @@ from llmrec.store import Store
 from llmrec.store.store import WriteResult
 
 PERSONAL_WEIGHT = 0.3  # how far a search leans to the user's taste
+INTERLEAVED = "interleaved"  # the variant recorded for a list drafted from both variants
 
 
 class NotReadyError(LlmrecError):
@@ -48,6 +51,21 @@ class UserList:
     user_id: str
     strategy: str
     items: list[dict]
+    experiment: str | None = None  # the running experiment that served it, its variant
+    variant: str | None = None  # ("interleaved": both variants drafted into one list)
+    request_id: str | None = None  # the impression's id
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """What a list request asks besides the user and k (see :meth:`Service.for_user`)."""
+
+    diversity: float | None
+    filters: dict[str, object]
+    interests: str | None
+    explain_items: bool
+    candidates: list[str] | None
+    exclude: list[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +108,7 @@ class Service:
         self.settings = settings
         self.store = store
         self.state = state if state is not None else ModelState(settings, store)
+        self.experiments = Experiments(store, settings)
         self._texts: tuple[Recommender | None, tuple] = (None, ())
         self._generated: tuple[float | None, dict[str, str]] = (None, {})
         self._presenting = threading.Lock()
@@ -108,6 +127,7 @@ class Service:
         return service
 
     def close(self) -> None:
+        self.experiments.close()
         self.state.close()
 
     def model(self) -> Recommender:
@@ -122,8 +142,13 @@ class Service:
         self, user_id: str, k: int = 10, diversity: float | None = None
     ) -> UserList | None:
         """A known user's list from the kept ranked lists, or None (then :meth:`for_user`).
-        Never waits: None too while a write holds or waits for the model."""
+        Never waits: None too while a write holds or waits for the model, and when a
+        running experiment serves this user something else than the model's own list."""
         rec = self.model()
+        running = self._experiment_of(user_id)
+        variant = running.variant_of(user_id) if running is not None else None
+        if running is not None and (running.kind != "ab" or not variant.plain_model):
+            return None
         with self.state.lock.reading_if_free() as free:
             top = rec.kept_top(user_id, k, diversity) if free and rec.knows_user(user_id) else None
             if top is None:
@@ -131,7 +156,8 @@ class Service:
             items = self._titled(
                 rec, top.items.tolist(), top.scores.tolist(), rec.source_labels(top.sources)
             )
-        return UserList(user_id, "model", items)
+        found = UserList(user_id, "model", items)
+        return found if running is None else self._recorded(running, variant.name, found)
 
     def for_user(
         self,
@@ -150,25 +176,73 @@ class Service:
         store's user attributes), else to their friends' tastes, else the popular ones.
         ``filters``, ``candidates`` and ``exclude`` as :meth:`Recommender.recommend`'s (a
         wrong filter raises :class:`~llmrec.rank.filters.FilterError`); ``explain_items``
-        adds each item's reasons."""
+        adds each item's reasons. While an experiment runs, the user's variant serves
+        the list (interleaving: both variants, drafted into one) and the list is
+        recorded as an impression; ``experiment``, ``variant`` and ``request_id`` say so."""
         rec = self.model()
         filters = {name: value for name, value in (filters or {}).items() if value is not None}
         item_filters(filters)
+        ask = _Ask(diversity, filters, interests, explain_items, candidates, exclude)
+        running = self._experiment_of(user_id)
         with self.state.lock.reading():
-            if not rec.knows_user(user_id):
-                vector, strategy = self._newcomer_taste(rec, user_id, interests)
-                if vector is not None:
-                    allowed = rec.item_mask(candidates, filters or None, exclude)
-                    found = _by_vector(rec, vector, k, allowed, set(), self._item_index(rec))
-                    return UserList(user_id, strategy, self._framed(rec, found))
-            frame = rec.recommend([user_id], k=k, filters=filters or None, diversity=diversity,
-                                  candidates=candidates, exclude=exclude)  # fmt: skip
-            items = self._framed(rec, frame)
-            known = rec.knows_user(user_id)
-            if explain_items and known:
-                for item in items:
-                    item["reasons"] = _reasons(rec, user_id, item["item_id"])
+            if running is None:
+                return self._list(rec, user_id, k, ask)
+            if running.kind == "ab":
+                variant = running.variant_of(user_id)
+                found = self._variant_list(rec, variant, user_id, k, ask)
+                return self._recorded(running, variant.name, found)
+            first, second = (self._variant_list(rec, v, user_id, k, ask) for v in running.variants)
+        ids, teams = team_draft([i["item_id"] for i in first.items],
+                                [i["item_id"] for i in second.items], k,
+                                np.random.default_rng())  # fmt: skip
+        by_id = {i["item_id"]: i for i in [*second.items, *first.items]}
+        items = [by_id[i] | {"rank": rank} for rank, i in enumerate(ids, 1)]
+        return self._recorded(running, INTERLEAVED, UserList(user_id, first.strategy, items), teams)
+
+    def create_experiment(self, spec: dict, start: bool = True) -> Experiment:
+        """Create an experiment (see :class:`~llmrec.app.experiments.Experiments`); a
+        variant's model version must be able to serve the served model's users."""
+        return self.experiments.create(spec, start=start, served=self.state.model)
+
+    def _experiment_of(self, user_id: str) -> Experiment | None:
+        """The running experiment if ``user_id`` is in it (its traffic share)."""
+        running = self.experiments.running()
+        return running if running is not None and running.includes(user_id) else None
+
+    def _list(self, rec: Recommender, user_id: str, k: int, ask: _Ask) -> UserList:
+        """The list :meth:`for_user` describes, outside experiments (the lock held)."""
+        if not rec.knows_user(user_id):
+            vector, strategy = self._newcomer_taste(rec, user_id, ask.interests)
+            if vector is not None:
+                allowed = rec.item_mask(ask.candidates, ask.filters or None, ask.exclude)
+                found = _by_vector(rec, vector, k, allowed, set(), self._item_index(rec))
+                return UserList(user_id, strategy, self._framed(rec, found))
+        frame = rec.recommend([user_id], k=k, filters=ask.filters or None,
+                              diversity=ask.diversity, candidates=ask.candidates,
+                              exclude=ask.exclude)  # fmt: skip
+        items = self._framed(rec, frame)
+        known = rec.knows_user(user_id)
+        if ask.explain_items and known:
+            for item in items:
+                item["reasons"] = _reasons(rec, user_id, item["item_id"])
         return UserList(user_id, "model" if known else "popular", items)
+
+    def _variant_list(
+        self, rec: Recommender, variant: Variant, user_id: str, k: int, ask: _Ask
+    ) -> UserList:
+        if variant.strategy == "popular":
+            frame = rec.popular_items(user_id, k, ask.candidates, ask.filters or None, ask.exclude)
+            return UserList(user_id, "popular", self._framed(rec, frame))
+        if variant.diversity is not None:
+            ask = replace(ask, diversity=variant.diversity)
+        return self._list(self.experiments.model_for(variant, rec), user_id, k, ask)
+
+    def _recorded(
+        self, running: Experiment, variant: str, found: UserList, teams: list[int] | None = None
+    ) -> UserList:
+        items = [i["item_id"] for i in found.items]
+        request_id = self.experiments.record(running, variant, found.user_id, items, teams)
+        return replace(found, experiment=running.name, variant=variant, request_id=request_id)
 
     def _newcomer_taste(
         self, rec: Recommender, user_id: str, interests: str | None

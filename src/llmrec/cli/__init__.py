@@ -1,6 +1,6 @@
 """The ``llmrec`` command line: one command per step of the pipeline, one module per
 command group (``data``, ``enrich``, ``model``, ``answers``, ``service``,
-``quickstart``); ``apps`` holds the groups and ``common`` what they share.
+``experiments``, ``quickstart``); ``apps`` holds the groups and ``common`` what they share.
 
 Each command imports what it uses inside its body: `llmrec --help` and `llmrec stats`
 must not wait for torch, LightGBM, faiss and the service stack.
@@ -22,7 +22,7 @@ from llmrec.config import CONFIG_ENV_VAR, load_settings
 __all__ = ["app"]
 
 # Each module adds its commands to the groups; `llmrec --help` lists them in this order.
-for _group in ("data", "enrich", "model", "answers", "service", "quickstart"):
+for _group in ("data", "enrich", "model", "answers", "service", "experiments", "quickstart"):
     importlib.import_module(f"llmrec.cli.{_group}")
 
 

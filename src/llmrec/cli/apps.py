@@ -18,9 +18,13 @@ keys_app = typer.Typer(help="API keys of the HTTP service.")
 models_app = typer.Typer(
     help="Published model versions (registry.artifacts): list them, serve one (rollback)."
 )
+experiments_app = typer.Typer(
+    help="Online experiments: A/B splits and interleaving of variants, and their reports."
+)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(enrich_app, name="enrich")
 app.add_typer(llm_app, name="llm")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
+app.add_typer(experiments_app, name="experiments")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -14,12 +14,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from llmrec.errors import LlmrecError
-from llmrec.presentation import Listing, OutputFormat, show
-from llmrec.progress import progress_display
-
-if TYPE_CHECKING:
-    pass
 from llmrec.cli.apps import app, models_app
 from llmrec.cli.common import (
     _count_progress,
@@ -32,6 +26,9 @@ from llmrec.cli.common import (
     console,
     err_console,
 )
+from llmrec.errors import LlmrecError
+from llmrec.presentation import Listing, OutputFormat, show
+from llmrec.progress import progress_display
 
 # -- embeddings and matching ---------------------------------------------------------------
 

@@ -15,6 +15,7 @@ no business logic: they translate HTTP to the service and back.
 import asyncio
 import base64
 import hashlib
+import itertools
 import re
 import time
 from collections.abc import Sequence
@@ -41,8 +42,19 @@ from llmrec.serve.dependencies import KeyGuard
 from llmrec.serve.json_bodies import StrictJSONRoute, validation_error
 from llmrec.serve.middleware import DEFAULT_CSP, GuardAndMeasure, SecurityHeaders
 from llmrec.serve.responses import write_out
-from llmrec.serve.routers import admin, catalogue, chat, events, health, recommendations, users
+from llmrec.serve.routers import (
+    admin,
+    catalogue,
+    chat,
+    events,
+    experiments,
+    health,
+    recommendations,
+    users,
+)
 from llmrec.store import Store
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)  # seconds
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,7 @@ class Metrics:
                 "request latency",
                 ["method", "route", "status"],
                 registry=registry,
-                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+                buckets=LATENCY_BUCKETS,
             ),
             ingested=Counter("llmrec_events_ingested", "events stored", registry=registry),
             chat_fallbacks=Counter(
@@ -80,6 +92,30 @@ class Metrics:
                 registry=registry,
             ),
         )
+
+
+    def traffic(self) -> dict:
+        """The latency histogram per method, route and status since the start: its
+        upper bounds (seconds), and per series the count, the total seconds and the
+        count in each bucket (not cumulative)."""
+        series: dict[tuple, dict] = {}
+        for metric in self.latency.collect():
+            for sample in metric.samples:
+                labels = dict(sample.labels)
+                le = labels.pop("le", None)
+                key = (labels["method"], labels["route"], labels["status"])
+                entry = series.setdefault(key, {"method": key[0], "route": key[1],
+                                                "status": int(key[2]), "buckets": []})  # fmt: skip
+                if sample.name.endswith("_bucket") and le is not None:
+                    entry["buckets"].append(sample.value)
+                elif sample.name.endswith("_count"):
+                    entry["count"] = int(sample.value)
+                elif sample.name.endswith("_sum"):
+                    entry["seconds"] = sample.value
+        for entry in series.values():
+            cumulative = [0.0, *entry["buckets"]]
+            entry["buckets"] = [int(b - a) for a, b in itertools.pairwise(cumulative)]
+        return {"bounds": [*LATENCY_BUCKETS, "+Inf"], "series": list(series.values())}
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
@@ -149,7 +185,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     # The busiest first: a request is matched against the routers in this order, and
     # each router it passes costs a few µs (the lists' route was last but one: 55 µs a
     # request, 6 µs first; docs/decisions/service.md).
-    for router in (recommendations, events, catalogue, users, chat, health, admin):
+    routers = (recommendations, events, catalogue, users, chat, health, admin, experiments)
+    for router in routers:
         app.include_router(router.router)
     _document_list_length(app, limits.max_k)
     return app
@@ -185,6 +222,12 @@ def _add_pages(app: FastAPI) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
         return resources.files("llmrec.serve").joinpath("static/index.html").read_text()
+
+    # The dashboard's page is public like the page above; everything on it comes from
+    # GET /admin/overview, which needs an admin key.
+    @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard_page() -> str:
+        return resources.files("llmrec.serve").joinpath("static/admin.html").read_text()
 
     app.mount("/static", StaticFiles(packages=[("llmrec.serve", "static")]), name="static")
     app.mount("/docs-assets", StaticFiles(packages=[("fastapi_offline", "static")]),

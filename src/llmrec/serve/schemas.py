@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from llmrec.enrich.text import clean_text
+from llmrec.experiments.design import Variant
 
 # Ids: printable, bounded; the store and the model take them as they are.
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -121,6 +122,11 @@ class RecommendationsOut(BaseModel):
         "popular: nothing known yet"
     )
     items: list[RecommendedItem]
+    experiment: str | None = Field(None, description="the running experiment that served it")
+    variant: str | None = Field(
+        None, description="its variant (`interleaved`: both variants drafted into one list)"
+    )
+    request_id: str | None = Field(None, description="the impression's id in the experiment")
 
 
 class SimilarOut(BaseModel):
@@ -190,6 +196,19 @@ class ProfileOut(BaseModel):
     events: int
     keywords: list[KeywordOut]
     summary: str
+
+
+class ExperimentStatusIn(_Strict):
+    status: Literal["running", "paused", "stopped"]
+
+
+class ExperimentOut(BaseModel):
+    name: str
+    kind: str
+    status: str
+    variants: list[Variant]
+    window_s: float
+    created_at: float
 
 
 class DeletedOut(BaseModel):

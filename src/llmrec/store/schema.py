@@ -245,6 +245,43 @@ model_versions = Table(
 )
 
 
+# Online experiments (llmrec.experiments): the spec as created (variants, shares, window,
+# salt) and its status; one row per list served inside one, written in batches off the
+# request path. Outcomes are not copied: the report joins the events table.
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("spec", _json, nullable=False),
+    Column("status", String(16), nullable=False),  # running, paused, stopped
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+impressions = Table(
+    "impressions",
+    metadata,
+    Column("impression_id", _key, primary_key=True, autoincrement=True),
+    Column("experiment", String(64), nullable=False),
+    Column("variant", String(64), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("request_id", String(32), nullable=False),
+    Column("items", _json, nullable=False),  # item ids in rank order
+    Column("teams", _json, nullable=True),  # interleaving: each item's team (0 or 1)
+    Column("shown_at", Float, nullable=False),
+    Index("ix_impressions_experiment_user", "experiment", "user_id"),
+)
+# Impressions a replica could not store (the database away, its queue full), counted
+# when it can write again: the report says how many it is missing.
+impressions_lost = Table(
+    "impressions_lost",
+    metadata,
+    Column("row_id", _key, primary_key=True, autoincrement=True),
+    Column("experiment", String(64), nullable=False),
+    Column("lost", Integer, nullable=False),
+    Column("counted_at", Float, nullable=False),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -290,6 +327,10 @@ def _create_model_versions_table(conn: Connection) -> None:
     metadata.create_all(conn, tables=[model_versions], checkfirst=True)
 
 
+def _create_experiment_tables(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[experiments, impressions, impressions_lost], checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "items, users, user_links, events, quarantine", _create_initial_tables),
     Migration(2, "llm_cache, item_texts, user_interests", _create_llm_tables),
@@ -299,5 +340,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "event_receipts", _create_event_receipts_table),
     Migration(7, "store_meta", _create_store_meta_table),
     Migration(8, "model_versions", _create_model_versions_table),
+    Migration(9, "experiments, impressions, impressions_lost", _create_experiment_tables),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

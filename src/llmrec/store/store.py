@@ -28,6 +28,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from llmrec.data.records import COLUMNS, RecordKind
 from llmrec.errors import StoreError, StoreUnavailableError
 from llmrec.store import changes, schema
+from llmrec.store.experiments import ExperimentRecords
 from llmrec.store.schema import MIGRATIONS, SCHEMA_VERSION
 from llmrec.store.summary import FORMAT, NAME, State, StoreSummary, assemble, read_state
 
@@ -89,7 +90,7 @@ class WriteResult:
     replayed: bool = False  # a retry of a write already stored: ``written`` is the first's
 
 
-class Store:
+class Store(ExperimentRecords):
     """A connection to the llmrec database.
 
     >>> store = Store.open("sqlite:///example.db")  # creates and migrates the schema
@@ -520,6 +521,7 @@ class Store:
                  schema.user_interests.c.user_id == user_id),
                 ("users", schema.users, schema.users.c.user_id == user_id),
                 ("llm_cache", schema.llm_cache, schema.llm_cache.c.subject == user_id),
+                ("impressions", schema.impressions, schema.impressions.c.user_id == user_id),
             ]:  # fmt: skip
                 removed[name] = conn.execute(table.delete().where(where)).rowcount
             removed["quarantine"] = _delete_quarantine_naming(conn, user_id)
@@ -720,6 +722,28 @@ class Store:
                 name: int(conn.execute(select(func.count()).select_from(t)).scalar())
                 for name, t in tables.items()
             }
+
+    def events_per_day(self, days: int = 60) -> pd.DataFrame:
+        """Events per day (UTC, the day's first second) and type over the ``days`` days up
+        to the newest event: day, event_type, events."""
+        t = schema.events
+        with self.engine.connect() as conn:
+            newest = conn.execute(select(func.max(t.c.timestamp))).scalar()
+        if newest is None:
+            import pandas as pd
+
+            return pd.DataFrame({"day": [], "event_type": [], "events": []})
+        day = (t.c.timestamp // 86_400).label("day_number")  # floor division on both backends
+        start = (int(newest) // 86_400 - days + 1) * 86_400
+        stmt = (
+            select(day, t.c.event_type, func.count().label("events"))
+            .where(t.c.timestamp >= start)
+            .group_by(day, t.c.event_type)
+            .order_by(day, t.c.event_type)
+        )
+        frame = self._frame(stmt)
+        frame["day"] = frame.pop("day_number").astype("int64") * 86_400
+        return frame[["day", "event_type", "events"]]
 
     def event_type_counts(self) -> pd.DataFrame:
         return self._frame(_events_per_type())

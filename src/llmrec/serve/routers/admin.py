@@ -1,12 +1,13 @@
-"""Operating the service (scope ``admin``): metrics and retraining."""
+"""Operating the service (scope ``admin``): metrics, the dashboard's data, retraining."""
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from llmrec.app import dashboard
 from llmrec.serve import schemas as s
 from llmrec.serve.dependencies import ServiceDep, admin
 from llmrec.serve.json_bodies import StrictJSONRoute
-from llmrec.serve.responses import ERRORS
+from llmrec.serve.responses import ERRORS, json_response
 
 router = APIRouter(route_class=StrictJSONRoute, tags=["admin"], dependencies=[admin])
 
@@ -28,3 +29,12 @@ def retrain(service: ServiceDep) -> s.RetrainOut:
     served one atomically when ready (see /readyz)."""
     started = service.state.retrain()
     return s.RetrainOut(status="started" if started else "already running")
+
+
+@router.get("/admin/overview", responses=ERRORS)
+def overview(service: ServiceDep, request: Request) -> Response:
+    """What the dashboard (``/admin``) draws: counts, events per day and type, the
+    quarantine with reasons, model versions and the served model, experiments with the
+    running one's report, and the request latency histogram per route."""
+    answer = dashboard.overview(service) | {"traffic": request.app.state.metrics.traffic()}
+    return json_response(answer)

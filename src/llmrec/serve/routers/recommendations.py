@@ -26,9 +26,11 @@ _QUERY_NAMES = {"include_tags": "include_tag", "exclude_tags": "exclude_tag"}
 
 
 def _answer(found: UserList) -> Response:
-    return json_response(
-        {"user_id": found.user_id, "strategy": found.strategy, "items": found.items}
-    )
+    answer = {"user_id": found.user_id, "strategy": found.strategy, "items": found.items}
+    if found.experiment is not None:
+        answer |= {"experiment": found.experiment, "variant": found.variant,
+                   "request_id": found.request_id}  # fmt: skip
+    return json_response(answer)
 
 
 @router.get(
