@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -43,6 +44,33 @@ def wait_until_healthy(base: str, seconds: float) -> None:
                 return
         except httpx.TransportError:
             time.sleep(0.3)
+
+
+@contextmanager
+def served_in_thread(app) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 in a thread until the block ends; yields
+    its base URL once /readyz answers 200 (a minute at most, scaled)."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + time_limit(60)
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def shared_dataset(folder: str) -> Path:

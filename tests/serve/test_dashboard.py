@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,13 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from llmrec.data.readers import Rejection
 from llmrec.serve import create_app
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
-from tests.conftest import SHOP_PURCHASES, free_port, stock_shop, time_limit
+from tests.conftest import SHOP_PURCHASES, served_in_thread, stock_shop
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = '<img src=x onerror="window.pwned = 1"><script>window.pwned = 1</script>'
@@ -46,19 +44,14 @@ def live(tmp_path_factory) -> Iterator[Live]:
     store.add_quarantine("upload.csv", "events", [Rejection(7, "unknown event type", HOSTILE)])
     admin = {"Authorization": f"Bearer {create_key(store, ['admin'], 'a')[1]}"}
     read = {"Authorization": f"Bearer {create_key(store, ['read', 'write'], 'r')[1]}"}
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, store), host="127.0.0.1",
-                                           port=port, log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + time_limit(60)
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    with served_in_thread(create_app(settings, store)) as base:
+        _serve_an_experiment(base, admin, read)
+        yield Live(base, admin, read)
+    store.close()
+
+
+def _serve_an_experiment(base: str, admin: dict, read: dict) -> None:
+    """Every shopper's list from a running experiment, and a click on its first item."""
     made = httpx.post(f"{base}/admin/experiments", headers=admin,
                       json={"name": "floor", "variants": ARMS, "salt": "1" * 16})  # fmt: skip
     assert made.status_code == 201, made.text
@@ -68,10 +61,6 @@ def live(tmp_path_factory) -> Iterator[Live]:
         httpx.post(f"{base}/events", headers=read, json={"events": [
             {"user_id": user, "item_id": first, "event_type": "click", "timestamp": time.time() + 1}
         ]})  # fmt: skip
-    yield Live(base, admin, read)
-    server.should_exit = True
-    thread.join(timeout=10)
-    store.close()
 
 
 def test_the_overview_says_what_the_store_and_the_service_hold(live):

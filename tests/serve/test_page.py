@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from llmrec.serve import create_app
 from llmrec.serve.keys import create_key
 from llmrec.store import Store
-from tests.conftest import free_port, time_limit
+from tests.conftest import served_in_thread
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package")
@@ -25,25 +22,8 @@ def live(trained_settings) -> Iterator[tuple[str, str]]:
     """The service on 127.0.0.1 in a thread; yields (base URL, a read+write key)."""
     store = Store.open(trained_settings.effective_database_url)
     key = create_key(store, ["read", "write"], "page")[1]
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(trained_settings, store), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + time_limit(60)
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    yield base, key
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_in_thread(create_app(trained_settings, store)) as base:
+        yield base, key
     store.close()
 
 

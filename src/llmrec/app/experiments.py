@@ -64,7 +64,8 @@ class Experiments:
         self.batch = batch
         self.flush_s = flush_s
         self._queue: queue.Queue[dict] = queue.Queue(maxsize=max_queued)
-        self._running: tuple[float, Experiment | None] = (float("-inf"), None)
+        self._running: Experiment | None = None
+        self._refresher: threading.Thread | None = None
         self._writer: threading.Thread | None = None
         self._starting = threading.Lock()
         self._stopping = threading.Event()
@@ -80,17 +81,28 @@ class Experiments:
     # -- what runs -------------------------------------------------------------------
 
     def running(self) -> Experiment | None:
-        """The running experiment, read from the store at most every ``refresh_s``."""
-        read_at, found = self._running
-        if time.monotonic() - read_at < self.refresh_s:
-            return found
+        """The running experiment as last read from the store: read on the first call,
+        then every ``refresh_s`` by a background thread, so that a request never waits
+        for the database (lists are answered on the event loop)."""
+        if self._refresher is None:
+            with self._starting:
+                if self._refresher is None:
+                    self._refresh()
+                    self._refresher = threading.Thread(target=self._refresh_loop, daemon=True,
+                                                       name="llmrec-experiments")  # fmt: skip
+                    self._refresher.start()
+        return self._running
+
+    def _refresh(self) -> None:
         try:
             rows = [r for r in self.store.experiments_list() if r["status"] == "running"]
         except StoreError:
-            return found  # the database is away: keep serving what was running
-        found = Experiment.model_validate(rows[0]["spec"]) if rows else None
-        self._running = (time.monotonic(), found)
-        return found
+            return  # the database is away: keep serving what was running
+        self._running = Experiment.model_validate(rows[0]["spec"]) if rows else None
+
+    def _refresh_loop(self) -> None:
+        while not self._stopping.wait(self.refresh_s):
+            self._refresh()
 
     def create(
         self, spec: dict, start: bool = True, served: Recommender | None = None
@@ -115,7 +127,7 @@ class Experiments:
                                          "running" if start else "paused")  # fmt: skip
         except StoreError as exc:  # created meanwhile by another replica
             raise ExperimentConflictError(str(exc)) from None
-        self._forget_running()
+        self._refresh()  # this replica at once; the others within refresh_s
         return experiment
 
     def set_status(self, name: str, status: str) -> None:
@@ -129,7 +141,7 @@ class Experiments:
             self.store.set_experiment_status(name, status)
         except ValueError as exc:
             raise ExperimentError(str(exc)) from None
-        self._forget_running()
+        self._refresh()  # this replica at once; the others within refresh_s
 
     def listed(self) -> list[dict]:
         """Every experiment: name, kind, status, variants, created_at."""
@@ -214,9 +226,6 @@ class Experiments:
                 "experiment runs at a time)"
             )
 
-    def _forget_running(self) -> None:
-        self._running = (float("-inf"), None)
-
     # -- impressions ----------------------------------------------------------------
 
     def record(
@@ -268,8 +277,9 @@ class Experiments:
 
     def close(self) -> None:
         self._stopping.set()
-        if self._writer is not None:
-            self._writer.join(timeout=10)
+        for thread in (self._writer, self._refresher):
+            if thread is not None:
+                thread.join(timeout=10)
         self.flush()
 
     def _start_writer(self) -> None:
