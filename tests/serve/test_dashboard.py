@@ -38,9 +38,13 @@ def live(tmp_path_factory) -> Iterator[Live]:
     """The shop's service on 127.0.0.1 in a thread, with an experiment that has served
     every shopper and a quarantined row of hostile text."""
     from llmrec.config import load_settings
+    from llmrec.eval.pipeline import run_evaluation
 
-    settings = stock_shop(load_settings(home=tmp_path_factory.mktemp("dashboard")))
+    home = tmp_path_factory.mktemp("dashboard")
+    settings = stock_shop(load_settings(home=home))
     store = Store.open(settings.effective_database_url)
+    run_evaluation(store, settings, home / "report", ["leave_last_one_out"], ["MostPop"],
+                   tune_sources=False)  # fmt: skip
     store.add_quarantine("upload.csv", "events", [Rejection(7, "unknown event type", HOSTILE)])
     admin = {"Authorization": f"Bearer {create_key(store, ['admin'], 'a')[1]}"}
     read = {"Authorization": f"Bearer {create_key(store, ['read', 'write'], 'r')[1]}"}
@@ -76,6 +80,8 @@ def test_the_overview_says_what_the_store_and_the_service_hold(live):
     assert sum(r["events"] for r in activity) == len(SHOP_PURCHASES) < counts["events"]
     assert counts["quarantine"] == 1 and body["data"]["quarantine"][0]["raw"] == HOSTILE
     assert body["models"]["served"]["sources"] == ["ease", "popular"]
+    [evaluated] = body["models"]["last_evaluation"]["rows"]
+    assert evaluated["system"] == "MostPop" and evaluated["users"] == len(SHOP_PURCHASES)
     routes = {(s["method"], s["route"]) for s in body["traffic"]["series"]}
     assert ("GET", "/users/{user_id}/recommendations") in routes
     assert len(body["traffic"]["bounds"]) == len(body["traffic"]["series"][0]["buckets"])
@@ -108,6 +114,7 @@ def test_the_page_draws_the_overview_refuses_without_a_key_and_shows_text_as_tex
             row = page.locator(f"#report tr[data-variant='{variant['variant']}'] td")
             assert row.nth(1).inner_text() == str(variant["users"])
             assert row.nth(3).inner_text() == f"{variant['click_through']:.4f}"
+        assert "MostPop" in page.inner_text("#evaluation")
         assert HOSTILE in page.inner_text("#quarantine")
         assert page.evaluate("window.pwned") is None
         assert page.locator("#quarantine img, #quarantine script").count() == 0

@@ -8,6 +8,8 @@ import math
 import time
 from typing import TYPE_CHECKING
 
+from llmrec.store.store import LAST_EVALUATION
+
 if TYPE_CHECKING:
     from llmrec.app.service import Service
 
@@ -18,9 +20,10 @@ VERSIONS_SHOWN = 20
 
 def overview(service: Service) -> dict:
     """Counts, events per day and type (the last :data:`ACTIVITY_DAYS` days of data),
-    the newest quarantined rows with their reasons, the published model versions and the
-    served model (its sources and the ranker's held-out comparison), and every experiment
-    with the report of the running one (else the newest)."""
+    the newest quarantined rows with their reasons, the published model versions, the
+    served model (its sources and the ranker's held-out comparison) and the last offline
+    evaluation (`llmrec evaluate`), and every experiment with the report of the running
+    one (else the newest)."""
     store = service.store
     activity = store.events_per_day(ACTIVITY_DAYS)
     quarantine = store.quarantine_frame(limit=QUARANTINE_SHOWN)
@@ -61,7 +64,8 @@ def _models(service: Service) -> dict:
         versions.append({"version": int(row.version), "published_at": float(row.published_at),
                          "bytes": int(row.bytes), "trainer": row.trainer, "summary": summary,
                          "served": row.version == state.version})  # fmt: skip
-    return {"served": served, "versions": versions}
+    return {"served": served, "versions": versions,
+            "last_evaluation": service.store.meta(LAST_EVALUATION)}  # fmt: skip
 
 
 def _experiments(service: Service) -> dict:

@@ -26,6 +26,7 @@ from llmrec.models import SOURCES
 from llmrec.models.memo import FitMemo
 from llmrec.recommender import CONTENT_SOURCES, DEFAULT_SOURCES, Recommender
 from llmrec.store import Store
+from llmrec.store.store import LAST_EVALUATION
 from llmrec.training import build_recommender, item_vector_frame
 
 ORIGINAL_TEXT = "{title}. {tags}. {description}"
@@ -193,4 +194,23 @@ def run_evaluation(
                         name, system, split, catalogue, fit_seconds=fit_seconds, diversity=lam
                     )
                 )
-    return results, write_report(results, out, title, tuned)
+    report = write_report(results, out, title, tuned)
+    store.set_meta(LAST_EVALUATION, evaluation_summary(results, report))
+    return results, report
+
+
+def evaluation_summary(results: Sequence[SystemResult], report: Path) -> dict:
+    """What the dashboard shows of an evaluation: when, where its report is, and each
+    system's main metrics per split (the configured diversity only)."""
+    rows = [
+        {"split": r.split, "system": r.system,
+         "users": len(r.per_user) if r.per_user is not None else None}
+        | {m: _finite(r.metrics.get(m)) for m in ("ndcg@10", "recall@10", "mrr", "coverage@10")}
+        for r in results
+        if r.diversity is None
+    ]
+    return {"at": time.time(), "report": str(report), "rows": rows}
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None

@@ -45,6 +45,7 @@ _MIGRATION_LOCK_ID = 0x6C6C6D726563  # "llmrec": the PostgreSQL advisory lock of
 _JSON_COLUMNS = frozenset({"tags", "attributes", "keywords", "problems"})
 _KEYS_PER_QUERY = 900  # below SQLite's smallest limit on bound parameters
 _MODEL_VERSION = "model_version"  # the store_meta row naming the served model version
+LAST_EVALUATION = "last_evaluation"  # the store_meta row of the last `llmrec evaluate`
 _SUMMARY_TOP = 100  # top items kept with the summary: a larger --top recomputes it
 ITEM_TEXT_COLUMNS: tuple[str, ...] = (
     "item_id",
@@ -465,15 +466,29 @@ class Store(ExperimentRecords):
             self._set_model_version(conn, version)
 
     def _set_model_version(self, conn: Connection, version: int) -> None:
+        self._put_meta(conn, _MODEL_VERSION, {"version": version})
+        self._publish(conn, "model", [version])
+
+    def set_meta(self, name: str, value: dict) -> None:
+        """Keep a small JSON value under ``name`` (e.g. the last offline evaluation)."""
+        with self.engine.begin() as conn:
+            self._put_meta(conn, name, value)
+
+    def meta(self, name: str) -> dict | None:
+        """The value kept under ``name``, or None."""
+        table = schema.store_meta
+        with self.engine.connect() as conn:
+            return conn.execute(select(table.c.value).where(table.c.name == name)).scalar()
+
+    def _put_meta(self, conn: Connection, name: str, value: dict) -> None:
         table = schema.store_meta
         upsert = _INSERTS[self.backend](table).values(
-            name=_MODEL_VERSION, value={"version": version}, updated_at=int(time.time())
+            name=name, value=value, updated_at=int(time.time())
         )
         conn.execute(upsert.on_conflict_do_update(
             index_elements=["name"],
             set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
         ))  # fmt: skip
-        self._publish(conn, "model", [version])
 
     def model_version(self, version: int | None = None) -> dict | None:
         """The served model version (or ``version``) as a dict of its columns, None when

@@ -81,6 +81,15 @@ function drawModels(models) {
           fixed(v.bytes / 1e6, 1), v.trainer, (v.summary || {}).users, (v.summary || {}).events,
           (v.summary || {}).fit_seconds,
         ]), [0, 3, 5, 6, 7]);
+  const evaluation = models.last_evaluation;
+  $("evaluation-note").textContent = evaluation
+    ? `(${new Date(evaluation.at * 1000).toISOString().slice(0, 19)} UTC; report: ${evaluation.report})`
+    : "(none yet: llmrec evaluate)";
+  table("evaluation", ["split", "system", "users", "NDCG@10", "Recall@10", "MRR", "coverage@10"],
+        (evaluation ? evaluation.rows : []).map((r) => [
+          r.split, r.system, r.users, fixed(r["ndcg@10"], 4), fixed(r["recall@10"], 4),
+          fixed(r.mrr, 4), fixed(r["coverage@10"], 3),
+        ]), [2, 3, 4, 5, 6]);
 }
 
 function drawTraffic(traffic) {
@@ -96,7 +105,7 @@ function drawTraffic(traffic) {
   });
   const byRoute = {};
   for (const s of traffic.series) {
-    const key = `${s.method} ${s.route}`;
+    const key = s.route === "unmatched" ? "static files, unknown paths" : `${s.method} ${s.route}`;
     const entry = byRoute[key] || (byRoute[key] = { count: 0, errors: 0, seconds: 0 });
     entry.count += s.count;
     entry.seconds += s.seconds;
