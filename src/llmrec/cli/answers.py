@@ -18,6 +18,7 @@ from llmrec.cli.common import (
     _answering,
     _CandidatesOption,
     _count_progress,
+    _EngineOption,
     _ExcludeOption,
     _FormatOption,
     _item_frame,
@@ -25,6 +26,7 @@ from llmrec.cli.common import (
     _open_store,
     _print_items,
     _print_measures,
+    _RayAddressOption,
     _settings,
     _user_errors,
     console,
@@ -102,10 +104,8 @@ def recommend_all(
     out: Annotated[Path, typer.Option(help="folder of the Parquet files")],
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="items per user")] = 10,
     chunk_users: Annotated[int, typer.Option(min=1, help="users per file")] = 2_000,
-    engine: Annotated[str, typer.Option(help="in-process or ray")] = "in-process",
-    ray_address: Annotated[
-        str | None, typer.Option(help="a Ray cluster (ray://host:10001); default: a local one")
-    ] = None,
+    engine: _EngineOption = "in-process",
+    ray_address: _RayAddressOption = None,
 ) -> None:
     """Every known user's list from the trained model, into Parquet files under OUT (an
     offline cache); a rerun after a kill keeps the files already written."""

@@ -57,6 +57,11 @@ _FormatOption = Annotated[
         help="table (for the terminal), markdown, json or csv (these two keep every digit)",
     ),
 ]
+# Where a batch job runs (llmrec.engine).
+_EngineOption = Annotated[str, typer.Option(help="in-process or ray")]
+_RayAddressOption = Annotated[
+    str | None, typer.Option(help="a Ray cluster (ray://host:10001); default: a local one")
+]
 # Item lists the answer must leave out or keep to, as on the HTTP API.
 _ExcludeOption = Annotated[
     list[str] | None, typer.Option("--exclude", help="never this item id (repeatable)")

@@ -17,9 +17,11 @@ from rich.progress import (
 from llmrec.cli.apps import app, models_app
 from llmrec.cli.common import (
     _count_progress,
+    _EngineOption,
     _FormatOption,
     _open_store,
     _print_measures,
+    _RayAddressOption,
     _settings,
     _stage_progress,
     _user_errors,
@@ -34,22 +36,30 @@ from llmrec.progress import progress_display
 
 
 @app.command()
-def embed(ctx: typer.Context) -> None:
+def embed(
+    ctx: typer.Context, engine: _EngineOption = "in-process", ray_address: _RayAddressOption = None
+) -> None:
     """Encode every item's text (title, tags, description and the LLM's text) into the
-    embedding cache; only new or changed texts are encoded."""
+    embedding cache; only new or changed texts are encoded, and each batch is kept as it
+    is done (a rerun after a kill goes on). `--engine ray`: the batches on Ray workers."""
     from llmrec.embed import load_encoder
     from llmrec.embed.vectors import embed_items
+    from llmrec.engine import make_engine
 
     settings = _settings(ctx)
+    with _user_errors():
+        chosen = make_engine(engine, ray_address)
     with _user_errors(), _open_store(settings) as store, load_encoder(settings.embed) as encoder:
         total = len(store.item_ids())
         with _count_progress("items", total) as advance:
-            _, report = embed_items(store, encoder, settings.embed, progress=advance)
+            _, report = embed_items(store, encoder, settings.embed, progress=advance,
+                                    engine=chosen)  # fmt: skip
     _print_measures(f"embed items: {escape(report.encoder_id)}", [
         ("items", report.items),
         ("encoded now", report.encoded),
         ("from the cache", report.cache_hits),
         ("seconds", f"{report.seconds:.1f}"),
+        ("engine", chosen.name),
     ])  # fmt: skip
 
 

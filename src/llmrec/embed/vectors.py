@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from llmrec.config import EmbedSettings
-from llmrec.embed.cache import CachedEncoder
+from llmrec.embed.cache import BatchEngine, CachedEncoder
 from llmrec.embed.encoders import TextEncoder
 from llmrec.embed.item_text import item_texts
 from llmrec.store import Store
@@ -40,14 +40,16 @@ def embed_items(
     settings: EmbedSettings,
     items: pd.DataFrame | None = None,
     progress: Callable[[int], None] | None = None,
+    engine: BatchEngine | None = None,
 ) -> tuple[ItemVectors, EmbedReport]:
-    """Vectors for ``items`` (default: the whole catalogue), encoding only new texts."""
+    """Vectors for ``items`` (default: the whole catalogue), encoding only new texts (on
+    ``engine``'s workers when given, e.g. Ray)."""
     started = time.perf_counter()
     catalogue = store.items_frame() if items is None else items
     texts = item_texts(
         catalogue, store.item_texts_frame(), settings.item_template, settings.max_text_chars
     )
-    cached = CachedEncoder(encoder, store, settings.batch_size)
+    cached = CachedEncoder(encoder, store, settings.batch_size, engine, settings)
     vectors = cached.encode(texts.tolist(), progress)
     report = EmbedReport(
         len(texts), cached.encoded, cached.hits, time.perf_counter() - started, encoder.encoder_id
