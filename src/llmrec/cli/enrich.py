@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 from llmrec.cli.apps import enrich_app
 from llmrec.cli.common import (
     _count_progress,
+    _EngineOption,
     _open_store,
     _print_measures,
+    _RayAddressOption,
     _settings,
     _user_errors,
     console,
@@ -34,19 +36,25 @@ def enrich_items_command(
         list[str] | None, typer.Option("--items", help="only these item ids (repeatable)")
     ] = None,
     limit: Annotated[int | None, _LIMIT] = None,
+    engine: _EngineOption = "in-process",
+    ray_address: _RayAddressOption = None,
 ) -> None:
-    """Write a grounded description and 3–8 keywords per item (cached; resumable)."""
+    """Write a grounded description and 3–8 keywords per item (cached; resumable).
+    `--engine ray`: the model calls on Ray workers, each loading the configured model."""
+    from llmrec.engine import make_engine
     from llmrec.enrich.descriptions import enrich_items
     from llmrec.llm import load_llm
 
     settings = _settings(ctx)
+    with _user_errors():
+        chosen = make_engine(engine, ray_address)
     with _user_errors(), _open_store(settings) as store, load_llm(settings.llm) as llm:
         total = _count_of(len(store.item_ids()), items, limit)
-        report = _run_enrichment(
-            "items",
-            lambda p: enrich_items(store, llm, settings, item_ids=items, limit=limit, progress=p),
-            total,
-        )
+        def run(progress):
+            return enrich_items(store, llm, settings, item_ids=items, limit=limit,
+                                progress=progress, engine=chosen)  # fmt: skip
+
+        report = _run_enrichment("items", run, total)
         _print_enrich_report(report)
 
 

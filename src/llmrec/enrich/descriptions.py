@@ -23,7 +23,7 @@ from llmrec.enrich.guard import GuardResult, check_description
 from llmrec.enrich.text import clean_text, natural_title, script_of
 from llmrec.errors import UnknownIdError
 from llmrec.llm.base import LLM, ChatRequest, Message
-from llmrec.llm.cache import CachedLLM, PromptId
+from llmrec.llm.cache import BatchEngine, CachedLLM, PromptId
 from llmrec.store import Store
 
 PROMPT = PromptId("describe-item", 1)
@@ -146,12 +146,14 @@ def enrich_items(
     item_ids: Sequence[str] | None = None,
     limit: int | None = None,
     progress: ProgressCallback | None = None,
+    engine: BatchEngine | None = None,
 ) -> EnrichReport:
     """Describe items (all, or ``item_ids``; at most ``limit``) and store the results.
 
     With ``limit``, the items with the most events come first (those users meet most),
     then the rest in id order. Answers already cached are reused without a call;
-    rerunning after a kill resumes.
+    rerunning after a kill resumes. ``engine`` (e.g. Ray): the model calls on its
+    workers, each loading ``settings.llm``; the guard and the writes stay here.
     """
     started = time.perf_counter()
     items = store.items_frame()
@@ -163,7 +165,7 @@ def enrich_items(
         items = items[items["item_id"].isin(wanted)]
     if limit is not None:
         items = _most_popular_first(items, store.top_items(limit)["item_id"]).head(limit)
-    cached = CachedLLM(llm, store)
+    cached = CachedLLM(llm, store, engine, settings.llm)
     report = EnrichReport("items", llm.model_id, PROMPT.version, total=len(items))
     max_chars = settings.enrich.max_input_chars
     rows = [row for _, row in items.iterrows()]
