@@ -14,6 +14,7 @@ workers can at best double one.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -35,15 +36,16 @@ ENGINES = {"in-process": lambda: InProcess(), "Ray, 1 worker": lambda: RayEngine
            "Ray, 2 workers": lambda: RayEngine(num_cpus=2)}  # fmt: skip
 
 
-def _fresh(source: Store, folder: Path) -> Store:
-    """A store holding ``source``'s items and events and nothing derived from them."""
-    store = Store.open(f"sqlite:///{folder / 'store.db'}")
-    store.upsert_items(source.items_frame())
-    store.add_events(source.events_frame())
-    return store
+def _fresh(source: Path, folder: Path) -> Store:
+    """A copy of the ``source`` SQLite store (its items and events; no vectors or LLM
+    answers yet), through SQLite's backup API."""
+    copy = folder / "store.db"
+    with sqlite3.connect(source) as original, sqlite3.connect(copy) as target:
+        original.backup(target)
+    return Store.open(f"sqlite:///{copy}")
 
 
-def embedding(source: Store, settings: Settings, engine) -> tuple[int, float]:
+def embedding(source: Path, settings: Settings, engine) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as folder, _fresh(source, Path(folder)) as store, \
             load_encoder(settings.embed) as encoder:  # fmt: skip
         started = time.perf_counter()
@@ -51,7 +53,7 @@ def embedding(source: Store, settings: Settings, engine) -> tuple[int, float]:
         return report.encoded, time.perf_counter() - started
 
 
-def enrichment(source: Store, settings: Settings, engine, items: int) -> tuple[int, float]:
+def enrichment(source: Path, settings: Settings, engine, items: int) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as folder, _fresh(source, Path(folder)) as store, \
             load_llm(settings.llm) as llm:  # fmt: skip
         started = time.perf_counter()
@@ -70,21 +72,23 @@ def main() -> None:
     table = Table(title="batch jobs: this process against local Ray workers (2 cores)")
     for column in ("job", "engine", "work", "seconds", "rate", "× in-process"):
         table.add_column(column, justify="right")
-    with Store.open(settings.effective_database_url) as source:
-        load_dataset("movielens-100k", source, settings, DATA)
-        for job, run, unit, per in (
-            ("embedding", lambda e: embedding(source, settings, e), "texts", 1.0),
-            ("enrichment", lambda e: enrichment(source, settings, e, args.enrich_items),
-             "model calls", 60.0),
-        ):  # fmt: skip
-            base = None
-            for name, make in ENGINES.items():
-                done, seconds = run(make())
-                rate = done / seconds * per
-                base = base or rate
-                table.add_row(job, name, f"{done:,} {unit}", f"{seconds:.1f}",
-                              f"{rate:,.1f} {unit}/{'s' if per == 1 else 'min'}",
-                              f"{rate / base:.2f}")  # fmt: skip
+    with Store.open(settings.effective_database_url) as loaded:
+        load_dataset("movielens-100k", loaded, settings, DATA)
+    source = settings.home / "llmrec.db"
+    jobs = (
+        ("embedding", lambda e: embedding(source, settings, e), "texts", 1.0),
+        ("enrichment", lambda e: enrichment(source, settings, e, args.enrich_items),
+         "model calls", 60.0),
+    )  # fmt: skip
+    for job, run, unit, per in jobs:
+        base = None
+        for name, make in ENGINES.items():
+            done, seconds = run(make())
+            rate = done / seconds * per
+            base = base or rate
+            table.add_row(job, name, f"{done:,} {unit}", f"{seconds:.1f}",
+                          f"{rate:,.1f} {unit}/{'s' if per == 1 else 'min'}",
+                          f"{rate / base:.2f}")  # fmt: skip
     Console(width=140).print(table)
 
 
