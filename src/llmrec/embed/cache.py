@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,13 +19,8 @@ from llmrec.data.hashing import text_hash
 from llmrec.embed.encoders import TextEncoder
 from llmrec.store import Store
 
-
-class BatchEngine(Protocol):
-    name: str
-
-    def map(
-        self, function: Callable[[Any, Any], Any], shared: Any, chunks: Sequence[tuple[int, Any]]
-    ) -> Iterator[tuple[int, Any]]: ...
+if TYPE_CHECKING:
+    from llmrec.engine import Engine
 
 
 class CachedEncoder:
@@ -38,7 +33,7 @@ class CachedEncoder:
         encoder: TextEncoder,
         store: Store,
         batch_size: int = 256,
-        engine: BatchEngine | None = None,
+        engine: Engine | None = None,
         settings: EmbedSettings | None = None,
     ) -> None:
         if engine is not None and engine.name != "in-process" and settings is None:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from llmrec.config import EmbedSettings
-from llmrec.embed.cache import BatchEngine, CachedEncoder
+from llmrec.embed.cache import CachedEncoder
 from llmrec.embed.encoders import TextEncoder
 from llmrec.embed.item_text import item_texts
 from llmrec.store import Store
+
+if TYPE_CHECKING:
+    from llmrec.engine import Engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +44,7 @@ def embed_items(
     settings: EmbedSettings,
     items: pd.DataFrame | None = None,
     progress: Callable[[int], None] | None = None,
-    engine: BatchEngine | None = None,
+    engine: Engine | None = None,
 ) -> tuple[ItemVectors, EmbedReport]:
     """Vectors for ``items`` (default: the whole catalogue), encoding only new texts (on
     ``engine``'s workers when given, e.g. Ray)."""

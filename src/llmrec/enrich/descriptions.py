@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,8 +24,11 @@ from llmrec.enrich.guard import GuardResult, check_description
 from llmrec.enrich.text import clean_text, natural_title, script_of
 from llmrec.errors import UnknownIdError
 from llmrec.llm.base import LLM, ChatRequest, Message
-from llmrec.llm.cache import BatchEngine, CachedLLM, PromptId
+from llmrec.llm.cache import CachedLLM, PromptId
 from llmrec.store import Store
+
+if TYPE_CHECKING:
+    from llmrec.engine import Engine
 
 PROMPT = PromptId("describe-item", 1)
 RETRY_SEEDS = (0, 1, 2, 3)  # 0: greedy; the others sample
@@ -146,7 +150,7 @@ def enrich_items(
     item_ids: Sequence[str] | None = None,
     limit: int | None = None,
     progress: ProgressCallback | None = None,
-    engine: BatchEngine | None = None,
+    engine: Engine | None = None,
 ) -> EnrichReport:
     """Describe items (all, or ``item_ids``; at most ``limit``) and store the results.
 
