@@ -214,3 +214,24 @@ def test_a_large_upload_is_split_by_bytes_too(tmp_path: Path):
     client.close()
     assert [offset for offset, _ in batches] == [0, 10, 20]
     assert all(len(str(b)) < 12_000 for _, b in batches)
+
+
+def test_experiments_and_the_overview_from_the_client(live):
+    arms = [{"name": "model", "share": 0.5}, {"name": "pop", "share": 0.5, "strategy": "popular"}]
+    with Client(live.base, live.keys["all"]) as client:
+        made = client.create_experiment({"name": "from-client", "variants": arms}, start=False)
+        assert isinstance(made, s.ExperimentOut) and made.status == "paused"
+        half = [{"name": "a", "share": 0.25}, {"name": "b", "share": 0.25}]
+        with pytest.raises(BadRequestError, match=r"sum to 0\.5"):
+            client.create_experiment({"name": "bad", "variants": half})
+        assert client.set_experiment_status("from-client", "running").status == "running"
+        listed = client.recommendations("ana", k=2)
+        assert listed.experiment == "from-client" and listed.request_id
+        report = client.experiment_report("from-client")
+        assert report["impressions"] == 1
+        assert [e["name"] for e in client.experiments()] == ["from-client"]
+        assert client.overview()["experiments"]["shown"] == "from-client"
+        assert client.set_experiment_status("from-client", "stopped").status == "stopped"
+        with pytest.raises(ApiError) as gone:
+            client.experiment_report("nope")
+        assert gone.value.status == 404

@@ -85,6 +85,7 @@ class _Call:
     body: dict | None = None
     headers: dict[str, str] = field(default_factory=dict)
     answered: frozenset[int] = frozenset()  # statuses whose body is the answer, not an error
+    as_json: bool = False  # without a response model: the parsed JSON (else the text)
 
 
 class _Endpoints:
@@ -156,7 +157,23 @@ class _Endpoints:
         headers = {"Idempotency-Key": uuid.uuid4().hex} if kind == "events" else {}
         return _Call("POST", f"/{kind}", s.WriteOut, body={kind: rows}, headers=headers)
 
+    @staticmethod
+    def create_experiment(spec: dict, start: bool) -> _Call:
+        params = [] if start else [("start", "false")]
+        return _Call("POST", "/admin/experiments", s.ExperimentOut, params, body=spec)
+
+    @staticmethod
+    def experiment_status(name: str, status: str) -> _Call:
+        return _Call("POST", f"/admin/experiments/{_quoted(name)}/status", s.ExperimentOut,
+                     body={"status": status})  # fmt: skip
+
+    @staticmethod
+    def experiment_report(name: str) -> _Call:
+        return _Call("GET", f"/admin/experiments/{_quoted(name)}/report", None, as_json=True)
+
     health = staticmethod(lambda: _Call("GET", "/healthz", s.HealthOut))
+    experiments = staticmethod(lambda: _Call("GET", "/admin/experiments", None, as_json=True))
+    overview = staticmethod(lambda: _Call("GET", "/admin/overview", None, as_json=True))
     ready = staticmethod(lambda: _Call("GET", "/readyz", s.ReadyOut, answered=frozenset({503})))
     metrics = staticmethod(lambda: _Call("GET", "/metrics", None))
     retrain = staticmethod(lambda: _Call("POST", "/admin/retrain", s.RetrainOut))
@@ -364,6 +381,26 @@ class Client(_Base):
         """``GET /metrics``: Prometheus text."""
         return self._send(_Endpoints.metrics())
 
+    def create_experiment(self, spec: dict, start: bool = True) -> s.ExperimentOut:
+        """``POST /admin/experiments``: ``spec`` as ``llmrec.experiments.Experiment``."""
+        return self._send(_Endpoints.create_experiment(spec, start))
+
+    def experiments(self) -> list[dict]:
+        """``GET /admin/experiments``."""
+        return self._send(_Endpoints.experiments())
+
+    def set_experiment_status(self, name: str, status: str) -> s.ExperimentOut:
+        """Pause (``paused``), resume (``running``) or stop (``stopped``) one."""
+        return self._send(_Endpoints.experiment_status(name, status))
+
+    def experiment_report(self, name: str) -> dict:
+        """``GET /admin/experiments/{name}/report`` (JSON)."""
+        return self._send(_Endpoints.experiment_report(name))
+
+    def overview(self) -> dict:
+        """``GET /admin/overview``: what the dashboard draws."""
+        return self._send(_Endpoints.overview())
+
 
 class AsyncClient(_Base):
     """The same methods as :class:`Client`, awaited (``httpx.AsyncClient``)."""
@@ -484,6 +521,21 @@ class AsyncClient(_Base):
     async def metrics(self) -> str:
         return await self._send(_Endpoints.metrics())
 
+    async def create_experiment(self, spec: dict, start: bool = True) -> s.ExperimentOut:
+        return await self._send(_Endpoints.create_experiment(spec, start))
+
+    async def experiments(self) -> list[dict]:
+        return await self._send(_Endpoints.experiments())
+
+    async def set_experiment_status(self, name: str, status: str) -> s.ExperimentOut:
+        return await self._send(_Endpoints.experiment_status(name, status))
+
+    async def experiment_report(self, name: str) -> dict:
+        return await self._send(_Endpoints.experiment_report(name))
+
+    async def overview(self) -> dict:
+        return await self._send(_Endpoints.overview())
+
 
 _ERRORS: dict[int, type[ApiError]] = {
     400: BadRequestError, 413: BadRequestError, 422: BadRequestError,
@@ -495,7 +547,7 @@ _ERRORS: dict[int, type[ApiError]] = {
 def _answer(call: _Call, response: httpx.Response) -> Any:
     if response.is_success or response.status_code in call.answered:
         if call.answer is None:
-            return response.text
+            return response.json() if call.as_json else response.text
         return call.answer.model_validate(response.json())
     try:
         detail = response.json().get("detail", response.text)
