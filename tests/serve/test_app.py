@@ -558,6 +558,10 @@ def test_exclude_and_candidates_on_every_list_endpoint(service):
     assert not set(_ids(again)) & set(found[:2])
     kept = service.client.post("/search", json=body | {"candidates": ["1", "2"]}, headers=read)
     assert set(_ids(kept)) <= {"1", "2"}
+    # an unknown id excludes nothing (not the model's last item either)
+    last = str(service.client.app.state.service.model().item_ids_[-1])
+    only_last = body | {"candidates": [last], "exclude": ["no-such-item"]}
+    assert _ids(service.client.post("/search", json=only_last, headers=read)) == [last]
 
 
 def test_an_item_list_beyond_the_limit_is_refused_naming_it(service):

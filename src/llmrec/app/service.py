@@ -214,8 +214,9 @@ class Service:
         if not rec.knows_user(user_id):
             vector, strategy = self._newcomer_taste(rec, user_id, ask.interests)
             if vector is not None:
-                allowed = rec.item_mask(ask.candidates, ask.filters or None, ask.exclude)
-                found = _by_vector(rec, vector, k, allowed, set(), self._item_index(rec))
+                allowed = rec.item_mask(ask.candidates, ask.filters or None)
+                found = _by_vector(rec, vector, k, allowed, set(ask.exclude or ()),
+                                   self._item_index(rec))  # fmt: skip
                 return UserList(user_id, strategy, self._framed(rec, found))
         frame = rec.recommend([user_id], k=k, filters=ask.filters or None,
                               diversity=ask.diversity, candidates=ask.candidates,
@@ -299,8 +300,9 @@ class Service:
                 taste, seen = rec.taste(user_id)
                 if taste is not None:
                     vector = vector + PERSONAL_WEIGHT * taste
-            allowed = rec.item_mask(candidates, exclude=exclude)
-            found = _by_vector(rec, vector, k, allowed, seen, self._item_index(rec))
+            allowed = rec.item_mask(candidates)
+            found = _by_vector(rec, vector, k, allowed, seen | set(exclude or ()),
+                               self._item_index(rec))  # fmt: skip
             return self._framed(rec, found)
 
     def chat(
@@ -562,8 +564,9 @@ def _by_vector(
     index: VectorIndex | None = None,
 ) -> pd.DataFrame:
     """Items by cosine to a text-space vector among the ``allowed`` ones (a mask over the
-    model's items; None: all), the ``seen`` ones left out: through the approximate
-    ``index`` when given, else exactly."""
+    model's items; None: all), the ``seen`` ones (ids) left out: through the approximate
+    ``index`` when given, else exactly. Exclusions belong in ``seen``: as a mask they
+    would hand the index every other id."""
     if index is not None:
         only = rec.item_ids_[np.flatnonzero(allowed)].tolist() if allowed is not None else None
         found = index.search(vector, k, exclude=[seen], allowed=only)
@@ -572,7 +575,8 @@ def _by_vector(
     if allowed is not None:
         scores = np.where(allowed, scores, -np.inf)
     if seen:
-        scores[rec.item_ids_.get_indexer(list(seen))] = -np.inf
+        cols = rec.item_ids_.get_indexer(list(seen))
+        scores[cols[cols >= 0]] = -np.inf  # an unknown id (-1) is no item, not the last
     top = np.argsort(-scores, kind="stable")[:k]
     top = top[np.isfinite(scores[top])]
     return pd.DataFrame({"item_id": rec.item_ids_[top], "score": scores[top], "sources": "text"})
