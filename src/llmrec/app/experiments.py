@@ -44,10 +44,9 @@ class UnknownExperimentError(ExperimentError, UnknownIdError):
 class Experiments:
     """The store's experiments for one service; ``record`` queues an impression and a
     background thread writes them in batches of at most ``batch`` rows, at least every
-    ``flush_s``. A full queue (``max_queued``: the database is down or too slow) drops
-    impressions: serving lists never waits for the record. Impressions not stored (a full
-    queue, the database away) are counted per experiment and the count is stored once the
-    database answers again: the report says how many it is missing."""
+    ``flush_s``; serving a list never waits for the record. Impressions not stored (the
+    queue of ``max_queued`` full, the database away) are counted per experiment and the
+    count is stored once the database answers again: the report says how many it misses."""
 
     def __init__(
         self,
@@ -98,7 +97,11 @@ class Experiments:
             rows = [r for r in self.store.experiments_list() if r["status"] == "running"]
         except StoreError:
             return  # the database is away: keep serving what was running
-        self._running = Experiment.model_validate(rows[0]["spec"]) if rows else None
+        running = Experiment.model_validate(rows[0]["spec"]) if rows else None
+        self._running = running
+        # a version no running variant serves need not stay in memory
+        serving = {v.model_version for v in running.variants} if running else set()
+        self._versions = {v: m for v, m in self._versions.items() if v in serving}
 
     def _refresh_loop(self) -> None:
         while not self._stopping.wait(self.refresh_s):
@@ -115,13 +118,13 @@ class Experiments:
             experiment = Experiment.model_validate(spec)
         except ValidationError as exc:
             raise ExperimentError(_problems(exc)) from None
-        for variant in experiment.variants:
-            if variant.model_version is not None:
-                self._check_version(variant, served)
         if self.store.experiment(experiment.name) is not None:
             raise ExperimentConflictError(f"an experiment named {experiment.name!r} exists")
         if start:
             self._none_running_but(experiment.name)
+        for variant in experiment.variants:  # the slow check last: it loads each version
+            if variant.model_version is not None:
+                self._check_version(variant, served)
         try:
             self.store.create_experiment(experiment.name, experiment.model_dump(),
                                          "running" if start else "paused")  # fmt: skip
