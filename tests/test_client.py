@@ -9,7 +9,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -207,7 +206,7 @@ def test_retry_after_as_an_http_date_and_bad_options():
     assert str(error) == "GET /u: 422 query.k: too small"
 
 
-def test_a_large_upload_is_split_by_bytes_too(tmp_path: Path):
+def test_a_large_upload_is_split_by_bytes_too():
     client = Client("http://x", batch_records=1_000, batch_bytes=10_000)
     rows = [{"item_id": f"i{n}", "title": "x" * 900} for n in range(30)]
     batches = list(client._batches(rows))

@@ -10,7 +10,8 @@ On that held-out fifth the model's order is compared with each source's own orde
 with their rank fusion; when one of those ranks it better, it leads (``lead_``): its
 order is the ranker's, and the model orders only what it cannot rank. A learned
 combination that ranks below one of its own inputs on lists it never saw would subtract
-from that input.
+from that input. (Early stopping chose the model's rounds on the same fifth: the model
+has a slight edge there, so a lead has to be clearly better to take over.)
 """
 
 from __future__ import annotations
