@@ -629,3 +629,18 @@ def test_a_new_model_takes_the_served_models_users(fitted_recommender, ml100k_fr
     weighted = Recommender(sources=("popular",), ranker=False,
                            event_weights={"rating": 3.0}).fit(fewer)  # fmt: skip
     assert not weighted.take_histories(served)
+    # over the same catalogue the histories are shared cheaply, yet change separately
+    same = copy.deepcopy(fitted_recommender)
+    assert same.take_histories(served)
+    before = served.histories_.items_of("1").tolist()
+    assert same.histories_.items_of("1").tolist() == before
+    same.update(pd.DataFrame({"user_id": ["1", "newer"], "item_id": ["1682", "1"],
+                              "event_type": "like", "timestamp": [9, 9]}))  # fmt: skip
+    same.forget("500")
+    same.update(pd.DataFrame({"user_id": ["1"], "item_id": ["8"], "event_type": "dislike",
+                              "timestamp": [9]}))  # fmt: skip
+    assert same.histories_.items_of("1").tolist() != before
+    assert served.histories_.items_of("1").tolist() == before
+    assert len(served.histories_.items_of("500")) > 0 == len(same.histories_.items_of("500"))
+    assert "newer" in same.histories_.user_ids and "newer" not in served.histories_.user_ids
+    assert served.item_ids_[list(served.histories_.negatives_of("1"))].tolist() == ["7"]

@@ -300,6 +300,11 @@ class ServeSettings(BaseModel):
         description="most recently active users whose lists are ranked in the "
         "background when a model loads (0: none)",
     )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info",
+        description="the service's own log lines on stderr (model versions served, the "
+        "database lost and found again); uvicorn's access log stays off",
+    )
     malloc_arenas: int = Field(
         2,
         ge=0,

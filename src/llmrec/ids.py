@@ -63,3 +63,10 @@ class GrowingIndex:
 
     def tolist(self) -> list[str]:
         return list(self._ids)
+
+    def copy(self) -> GrowingIndex:
+        """An independent copy (appending to one leaves the other), without re-hashing
+        every id."""
+        copy = object.__new__(GrowingIndex)
+        copy._ids, copy._positions = list(self._ids), dict(self._positions)
+        return copy

@@ -857,7 +857,11 @@ class Recommender:
         two read events alike and ``served`` holds every item of this model (else the
         events of the others are not in its histories); returns whether it did."""
         self._check_fitted()
-        if self._weights() != served._weights() or not self.item_ids_.isin(served.item_ids_).all():
+        if self._weights() != served._weights():
+            return False
+        # equals first: isin over arrow strings walks every id in Python (0.6 s at 100k)
+        same = self.item_ids_.equals(served.item_ids_)
+        if not same and (served.item_ids_.get_indexer(self.item_ids_) < 0).any():
             return False
         self.histories_ = served.histories_.remapped(served.item_ids_, self.item_ids_)
         self.list_cache_.clear()

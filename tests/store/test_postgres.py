@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from llmrec.config import Settings
@@ -60,3 +61,33 @@ def test_postgres_reports_updates_and_quarantine(
     assert (second.stored, second.duplicates) == (1, 0)
     assert pg_store.counts()["quarantine"] == 1
     assert pg_store.items_frame()["title"].tolist() == ["Alpha 2"]
+
+
+def test_postgres_stores_a_batch_of_events_as_sqlite_does(pg_store: Store, store: Store):
+    """One batch as one statement (arrays per column): missing fields stay NULL, an event
+    sent twice in the batch or again later is stored once, any text arrives unchanged."""
+    from llmrec.data.validate import validate_frame
+
+    raw = pd.DataFrame({
+        "user_id": ["u1", "u1", "ü-用户", "u2", "u3"],
+        "item_id": ["a", "a", "b", None, "c'); DROP TABLE events; --"],
+        "event_type": ["click", "click", "rating", "search", "view"],
+        "value": [None, None, 4.5, None, None],
+        "query": [None, None, None, "red shoes, 'cheap'", None],
+        "timestamp": [10, 10, None, 12, 13],
+    })  # fmt: skip
+    events = validate_frame(raw, RecordKind.EVENTS, "events")[0]  # two clicks: two events
+    events = pd.concat([events, events.iloc[[0]]], ignore_index=True)  # one sent twice
+    for target in (pg_store, store):
+        first = target.add_events(events)
+        assert (first.written, first.unchanged) == (5, 1)
+        again = target.add_events(events.iloc[[0, 2]])
+        assert (again.written, again.unchanged) == (0, 2)
+
+    def stored(target: Store) -> list:
+        frame = target.events_frame(["user_id", "item_id", "event_type", "value", "query",
+                                     "timestamp"])  # fmt: skip
+        return sorted(map(str, frame.astype(object).where(frame.notna(), None).values.tolist()))
+
+    assert stored(pg_store) == stored(store)
+    assert len(stored(pg_store)) == 5

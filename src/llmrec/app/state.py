@@ -180,8 +180,10 @@ class ModelState:
             if current is None or current["version"] == self.version:
                 return
             recorded = self._record()
+            started = time.perf_counter()
             try:
                 model = load_version(self.settings, self.store, current, with_users=False)
+                loaded = time.perf_counter()
                 # the served model's users, up to date: no read of every stored event
                 with self.lock.reading():
                     took = self.model is not None and model.take_histories(self.model)
@@ -195,8 +197,15 @@ class ModelState:
             except BaseException:
                 self._stop_recording(recorded)
                 raise
+            users = time.perf_counter()
             self._swap(model, recorded=recorded, version=current["version"])
             self.fallback = None
+            _log.info(
+                "llmrec: serving model version %s (fetched and read in %.2f s, users %s in "
+                "%.2f s, swapped in %.2f s)", current["version"], loaded - started,
+                "taken" if took else "read from the store", users - loaded,
+                time.perf_counter() - users,
+            )  # fmt: skip
 
     def _record(self) -> list[Callable[[Recommender], None]]:
         """Start recording the changes applied from now on, for a model being loaded."""

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from llmrec.config import (
-    Settings,
-)
-from llmrec.errors import LlmrecError
-
-if TYPE_CHECKING:
-    pass
 from llmrec.cli.apps import app, keys_app, llm_app
 from llmrec.cli.common import _open_store, _settings, _user_errors, console, err_console
+from llmrec.config import Settings
+from llmrec.errors import LlmrecError
 
 # -- service ------------------------------------------------------------------------------
 
@@ -46,12 +42,22 @@ def _service(settings: Settings, host: str, port: int):
     from llmrec.serve.allocator import bound_malloc
     from llmrec.serve.server import server_config
 
+    _log_to_stderr(settings.serve.log_level)
     if settings.serve.malloc_arenas:
         bound_malloc(settings.serve.malloc_arenas, settings.serve.malloc_mmap_threshold_kib << 10)
     with _user_errors():
         app_ = create_app(settings)
     err_console.print(f"llmrec service on http://{host}:{port}/ (API docs: /docs)")
     return uvicorn.Server(server_config(app_, settings.serve, host, port))
+
+
+def _log_to_stderr(level: str) -> None:
+    """llmrec's own log lines, timestamped, on stderr (where the service's are read)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("llmrec")
+    logger.handlers = [handler]
+    logger.setLevel(level.upper())
 
 
 @keys_app.command("create")

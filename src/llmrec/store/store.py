@@ -271,7 +271,6 @@ class Store(ExperimentRecords):
         stored writes nothing and gets the first write's result back (``replayed``).
         """
         columns = ["event_key", *EVENT_COLUMNS]
-        stmt = _INSERTS[self.backend](schema.events).on_conflict_do_nothing()
         table = schema.event_receipts
         # RETURNING says whether the row went in: rowcount is -1 on PostgreSQL (psycopg)
         receipt_stmt = (
@@ -294,7 +293,7 @@ class Store(ExperimentRecords):
                 # Index order gives page locality in the identity index.
                 ordered = events.sort_values(["timestamp", "event_key"], na_position="first")
                 rows = _records(ordered, columns)
-                written = _executemany(conn, stmt, rows, columns) if rows else 0
+                written = _insert_new(conn, schema.events, rows, columns) if rows else 0
                 if receipt is not None:
                     conn.execute(
                         table.update().where(table.c.receipt == receipt).values(stored=written)
@@ -361,9 +360,8 @@ class Store(ExperimentRecords):
     def _insert_ignore(self, table, rows: list[tuple], columns: list[str] | None = None) -> int:
         if not rows:
             return 0
-        stmt = _INSERTS[self.backend](table).on_conflict_do_nothing()
         with self.engine.begin() as conn:
-            return _executemany(conn, stmt, rows, columns)
+            return _insert_new(conn, table, rows, columns)
 
     def _upsert(
         self, table, key: str, frame: pd.DataFrame, columns: list[str], changed: str = ""
@@ -975,6 +973,32 @@ def _executemany(
     if count is None or count < 0:
         raise StoreError("the database driver does not report how many rows were written")
     return min(int(count), len(rows))
+
+
+def _insert_new(conn: Connection, table, rows: list[tuple], columns: list[str] | None) -> int:
+    """Insert the ``rows`` (each holding ``columns``, default every column) that do not
+    conflict with stored ones; returns how many went in.
+
+    On PostgreSQL the rows go as one array per column into a single ``INSERT … SELECT
+    FROM unnest(…)``: one statement planned and executed instead of one per row, which
+    took 2–3× the client's and the server's CPU (a conflict inside the batch is skipped
+    as between batches: DO NOTHING sees the rows the statement inserted)."""
+    names = columns or [c.name for c in table.columns]
+    if conn.dialect.name != "postgresql":
+        stmt = _INSERTS[conn.dialect.name](table).on_conflict_do_nothing()
+        return _executemany(conn, stmt, rows, names)
+    quote = conn.dialect.identifier_preparer.quote
+    arrays = [f"%s::{table.c[n].type.compile(dialect=conn.dialect)}[]" for n in names]
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"SELECT * FROM unnest({', '.join(arrays)}) ON CONFLICT DO NOTHING"
+    )
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
 
 
 def _typed_events(frame: pd.DataFrame) -> pd.DataFrame:

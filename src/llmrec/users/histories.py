@@ -119,15 +119,25 @@ class UserHistories:
 
     def remapped(self, item_ids: pd.Index, new_item_ids: pd.Index) -> UserHistories:
         """The same histories over another catalogue's columns (a new model of the same
-        items): items ``new_item_ids`` lacks are left out."""
-        to_new = new_item_ids.get_indexer(item_ids)
+        items): items ``new_item_ids`` lacks are left out. The copy shares no state
+        that either changes in place (sequences are replaced, never written into), so
+        over the same columns it costs a list copy, not a pass over every event."""
         copy = object.__new__(UserHistories)
-        copy.user_ids = GrowingIndex(self.user_ids)
-        copy.sequences = []
-        for seq in self.sequences:
-            mapped = to_new[seq]
-            copy.sequences.append(mapped[mapped >= 0])
+        copy.user_ids = self.user_ids.copy()
         copy.last_time = self.last_time.copy()
+        if new_item_ids.equals(item_ids):
+            copy.sequences = list(self.sequences)
+            copy.negative = {user: set(cols) for user, cols in self.negative.items()}
+            return copy
+        to_new = new_item_ids.get_indexer(item_ids)
+        copy.sequences = []
+        if self.sequences:
+            mapped = to_new[np.concatenate(self.sequences)]
+            kept = mapped >= 0
+            # each user's kept columns: split where the next user's began
+            ends = np.cumsum([len(s) for s in self.sequences])
+            kept_before = np.concatenate([[0], np.cumsum(kept)])
+            copy.sequences = np.split(mapped[kept], kept_before[ends[:-1]])
         copy.negative = {
             user: {int(to_new[c]) for c in cols if to_new[c] >= 0}
             for user, cols in self.negative.items()
