@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -48,9 +47,9 @@ from llmrec.eval.tuning import validation_split
 from llmrec.models import Interactions
 from llmrec.store import Store
 from llmrec.training import item_vector_frame
+from side_env import side_python
 
 REPO = Path(__file__).resolve().parents[1]
-VENV = REPO / ".reference-venv"
 # RecBole 1.2.1 imports pkg_resources (setuptools < 70) and needs numpy < 2.
 REFERENCE_PACKAGES = (
     "recbole==1.2.1", "torch==2.13.0", "numpy<2", "scipy<1.12", "pandas<3", "setuptools<70",
@@ -63,16 +62,6 @@ FOLDERS = {
 # converge; 128 (as the reference run of issue 20 used) converges in 20–40.
 RECBOLE_SETTINGS = {"train_batch_size": 128, "learning_rate": 1e-3, "MAX_ITEM_LIST_LENGTH": 50}
 console = Console(width=160)
-
-
-def reference_python() -> Path:
-    """The reference environment's interpreter, created and filled on first use."""
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        console.print(f"creating {VENV} with {', '.join(REFERENCE_PACKAGES)} (a few minutes)")
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *REFERENCE_PACKAGES], check=True)
-    return python
 
 
 def training_sequences(events: pd.DataFrame) -> dict[str, list[str]]:
@@ -132,7 +121,8 @@ class RecBoleModel:
             (Path(work) / "job.json").write_text(json.dumps(job))
             worker = Path(__file__).with_name("reference_worker.py")
             started = time.perf_counter()
-            subprocess.run([str(reference_python()), str(worker), work], check=True)
+            python = side_python(".reference-venv", REFERENCE_PACKAGES, console)
+            subprocess.run([str(python), str(worker), work], check=True)
             self.worker_seconds_ = time.perf_counter() - started
             result = json.loads((Path(work) / "result.json").read_text())
         self.log_ = result["log"]

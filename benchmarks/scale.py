@@ -144,14 +144,14 @@ def main() -> None:
                      f"{p50:.1f} / {p99:.1f}"))  # fmt: skip
 
         async def both():
-            return await asyncio.gather(*(ingest(base, key, args.seconds, args.items)
-                                          for base in (a, b)))  # fmt: skip
+            return await asyncio.gather(*(ingest(base, key, args.seconds, args.items, tag=tag)
+                                          for base, tag in ((a, "a"), (b, "b"))))  # fmt: skip
 
         through_both = asyncio.run(both())
         rows.append(("events stored/s through 2 replicas (4 writers each), errors",
                      f"{sum(r[0] for r in through_both):,.0f}, "
                      f"{sum(r[1] for r in through_both)}"))  # fmt: skip
-        one, errors = asyncio.run(ingest(a, key, args.seconds, args.items))
+        one, errors = asyncio.run(ingest(a, key, args.seconds, args.items, tag="one"))
         rows.append(("events stored/s through 1 replica (4 writers), errors",
                      f"{one:,.0f}, {errors}"))  # fmt: skip
 

@@ -136,10 +136,16 @@ async def hammer(base: str, key: str, clients: int, seconds: float, users: list[
 
 
 async def ingest(
-    base: str, key: str, seconds: float, items: int, users: list[str] | None = None
+    base: str,
+    key: str,
+    seconds: float,
+    items: int,
+    users: list[str] | None = None,
+    tag: str = "load",
 ) -> tuple[float, int]:
-    """4 writers posting batches of 100 events for ``seconds``: each event of a new user,
-    or, given ``users``, of one of them (as a service's traffic mostly is)."""
+    """4 writers posting batches of 100 events for ``seconds``: each event of a new user
+    (named after ``tag``: loads run side by side need their own), or, given ``users``, of
+    one of them (as a service's traffic mostly is)."""
     stored, errors, batch = 0, 0, 0
     stop = time.perf_counter() + seconds
     rng = np.random.default_rng(2)
@@ -151,7 +157,7 @@ async def ingest(
             while time.perf_counter() < stop:
                 batch += 1
                 who = [users[u] for u in rng.integers(len(users), size=100)] if users else [
-                    f"load-{w}-{batch}-{i}" for i in range(100)]  # fmt: skip
+                    f"{tag}-{w}-{batch}-{i}" for i in range(100)]  # fmt: skip
                 body = orjson.dumps({"events": [
                     {"user_id": user, "item_id": f"i{(batch * 100 + i) % items}",
                      "event_type": "click"} for i, user in enumerate(who)

@@ -58,3 +58,22 @@ def test_chosen_settings_keep_their_types(ml100k_frames):
     found = tune("als", lambda: Recommender(sources=("als",), ranker=False), grid, validation)
     assert type(found.params["factors"]) is int  # implicit rejects a float
     assert found.params["regularization"] == 0.1
+
+
+@pytest.mark.slow
+def test_trials_on_ray_score_what_they_score_here(ml100k_frames):
+    pytest.importorskip("ray")
+    from llmrec.engine import RayEngine
+
+    events, _ = ml100k_frames
+    validation = validation_split(leave_last_one_out(events))
+    grid = {"l2": (1.0, 100.0, 500.0)}
+    make = lambda: Recommender(sources=("ease",), ranker=False)  # noqa: E731
+    seen: list[str] = []
+    here = tune("ease", make, grid, validation)
+    there = tune("ease", make, grid, validation, progress=seen.append,
+                 engine=RayEngine(num_cpus=2))  # fmt: skip
+    assert there.params == here.params == {"l2": 500.0}
+    assert sorted(seen) == sorted(f"ease {{'l2': {v}}}" for v in grid["l2"])
+    pd.testing.assert_series_equal(there.trials["ndcg@10"], here.trials["ndcg@10"], rtol=1e-9)
+    assert there.trials["l2"].tolist() == list(grid["l2"])

@@ -91,3 +91,43 @@ def test_postgres_stores_a_batch_of_events_as_sqlite_does(pg_store: Store, store
 
     assert stored(pg_store) == stored(store)
     assert len(stored(pg_store)) == 5
+
+
+def test_two_writers_crossing_the_same_events_both_succeed(pg_store: Store, postgres_url: str):
+    """Replica A stores batches x then y while replica B stores y then x (a client's
+    retry sent to the other replica): PostgreSQL breaks the deadlock by failing one
+    transaction, which is tried again, so both writes succeed and each event is stored
+    once."""
+    import threading
+    import time
+
+    from llmrec.data.validate import validate_frame
+    from llmrec.store import store as store_module
+
+    def batch(user: str) -> pd.DataFrame:
+        raw = pd.DataFrame({"user_id": user, "item_id": ["a", "b", "c"],
+                            "event_type": "click", "timestamp": [1, 2, 3]})  # fmt: skip
+        return validate_frame(raw, RecordKind.EVENTS, "events")[0]
+
+    x, y = batch("x"), batch("y")
+    inserted = store_module._insert_new
+
+    def slowly(*args, **kwargs):  # each holds its first batch's rows while the other starts
+        written = inserted(*args, **kwargs)
+        time.sleep(0.3)
+        return written
+
+    results: dict[str, list] = {}
+    with Store.open(postgres_url) as other, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store_module, "_insert_new", slowly)
+        writers = [
+            threading.Thread(target=lambda: results.update(a=pg_store.add_event_groups([x, y]))),
+            threading.Thread(target=lambda: results.update(b=other.add_event_groups([y, x]))),
+        ]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+    assert set(results) == {"a", "b"}
+    written = sum(r.written for r in results["a"] + results["b"])
+    assert written == 6 and pg_store.counts()["events"] == 6

@@ -147,15 +147,21 @@ def evaluate(
         typer.Option(help="tune each source's hyper-parameters on a validation split first"),
     ] = True,
     fmt: _FormatOption = OutputFormat.TABLE,
+    engine: _EngineOption = "in-process",
+    ray_address: _RayAddressOption = None,
 ) -> None:
     """Offline evaluation on the stored events: llmrec, its ablations and the baselines
     on the same splits, each source tuned on a validation split of the training events;
-    writes report.md, PNG plots, results.json and tuning.json to OUT."""
+    writes report.md, PNG plots, results.json and tuning.json to OUT. `--engine ray`:
+    the tuning trials as Ray tasks."""
+    from llmrec.engine import make_engine
     from llmrec.eval.evaluate import results_table
     from llmrec.eval.pipeline import run_evaluation
     from llmrec.eval.report import TABLE_COLUMNS, few_users_warning, users_scored
 
     settings = _settings(ctx)
+    with _user_errors():
+        chosen = make_engine(engine, ray_address)
     with _user_errors(), _open_store(settings) as store, progress_display(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=err_console, transient=True,
@@ -171,6 +177,7 @@ def evaluate(
             results, report = run_evaluation(
                 store, settings, out, split or ["leave_last_one_out"], system or None,
                 seed=seed, progress=step, tune_sources=tune, event_types=event_type,
+                engine=chosen,
             )  # fmt: skip
         except ValueError as exc:
             raise LlmrecError(str(exc)) from None

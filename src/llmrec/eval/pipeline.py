@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from llmrec.config import Settings
+from llmrec.engine import Engine
 from llmrec.eval.evaluate import (
     SystemResult,
     candidate_recall,
@@ -81,6 +82,7 @@ def run_evaluation(
     title: str = "llmrec offline evaluation",
     tune_sources: bool = True,
     event_types: Sequence[str] | None = None,
+    engine: Engine | None = None,
 ) -> tuple[list[SystemResult], Path]:
     """Evaluate on the store's events (only those of ``event_types`` when given);
     ``progress(label, total)`` is told each step.
@@ -88,7 +90,9 @@ def run_evaluation(
     With ``tune_sources``, the source of each chosen baseline is tuned (its class's ``grid``) on
     a validation split of each split's training events and the baseline is fitted with
     the chosen settings. llmrec and its ablations run as ``settings`` configure them —
-    the model ``llmrec train`` fits — so their numbers describe what a user gets."""
+    the model ``llmrec train`` fits — so their numbers describe what a user gets.
+    ``engine``: where the tuning trials run (:func:`~llmrec.eval.tuning.tune`); the
+    systems are fitted here, where their shared fits are reused."""
     unknown = set(split_names) - set(SPLITS)
     if unknown:
         raise ValueError(f"unknown split(s) {sorted(unknown)}; known: {', '.join(SPLITS)}")
@@ -153,6 +157,7 @@ def run_evaluation(
                     validation,
                     catalogue,
                     progress=lambda label, name=split.name: step(f"{name}: tuning {label}"),
+                    engine=engine,
                 )
                 tuned.append((split.name, found))
         params = {found.source: found.params for name, found in tuned if name == split.name}

@@ -9,12 +9,14 @@ values around the usual defaults.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
+from llmrec.engine import Engine, InProcess
 from llmrec.eval.evaluate import evaluate_system
 from llmrec.eval.splits import Split, make_split
 from llmrec.recommender import Recommender
@@ -41,26 +43,33 @@ def tune(
     items: pd.DataFrame | None = None,
     metric: str = "ndcg@10",
     progress: Callable[[str], None] | None = None,
+    engine: Engine | None = None,
 ) -> Tuned:
     """Fit ``make()`` with every combination of ``grid`` (options of ``source``, as its
     class's ``grid``) on ``validation.train`` and keep the one with the best ``metric`` on
-    ``validation.test`` (the first one on ties)."""
+    ``validation.test`` (the first one on ties). ``engine``: where the trials run (in this
+    process by default; on Ray each trial is a task, and the split and the recommender
+    are shipped once)."""
     if not grid:
         return Tuned(source, {}, pd.DataFrame(), metric)
     names = list(grid)
-    rows = []
-    for values in itertools.product(*(grid[n] for n in names)):
-        params = dict(zip(names, values, strict=True))
+    trials = [dict(zip(names, values, strict=True))
+              for values in itertools.product(*(grid[n] for n in names))]  # fmt: skip
+    shared = (make(), source, validation, items, metric)
+    rows: list[dict] = [{}] * len(trials)
+    for index, row in (engine or InProcess()).map(_trial, shared, list(enumerate(trials))):
+        rows[index] = row
         if progress is not None:
-            progress(f"{source} {params}")
-        result = evaluate_system(
-            source,
-            lambda p=params: make().set_params(sources={source: p}),
-            validation,
-            items,
-            ks=(10,),
-        )
-        rows.append({**params, metric: result.metrics[metric], "fit_s": result.fit_seconds})
+            progress(f"{source} {trials[index]}")
     best = max(range(len(rows)), key=lambda i: (rows[i][metric], -i))  # first of ties
     # the grid's own values: a frame row would turn an int setting into a float
-    return Tuned(source, {n: rows[best][n] for n in names}, pd.DataFrame(rows), metric)
+    return Tuned(source, dict(trials[best]), pd.DataFrame(rows), metric)
+
+
+def _trial(shared: tuple, params: dict[str, object]) -> dict[str, object]:
+    """One setting of a grid, fitted and scored on the validation split (a function of
+    this module: Ray ships it by reference)."""
+    base, source, validation, items, metric = shared
+    system = copy.deepcopy(base).set_params(sources={source: params})
+    result = evaluate_system(source, lambda: system, validation, items, ks=(10,))
+    return {**params, metric: result.metrics[metric], "fit_s": result.fit_seconds}

@@ -9,6 +9,7 @@ keeps every chunk it acknowledged and a rerun adds only what is missing.
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import secrets
 import time
@@ -23,7 +24,7 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from llmrec.data.records import COLUMNS, RecordKind
 from llmrec.errors import StoreError, StoreUnavailableError
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _MIGRATION_LOCK_ID = 0x6C6C6D726563  # "llmrec": the PostgreSQL advisory lock of migrations
 _JSON_COLUMNS = frozenset({"tags", "attributes", "keywords", "problems"})
+_TRANSIENT_TRIES = 5  # a write that deadlocked is tried again, this many times in all
 _KEYS_PER_QUERY = 900  # below SQLite's smallest limit on bound parameters
 _MODEL_VERSION = "model_version"  # the store_meta row naming the served model version
 LAST_EVALUATION = "last_evaluation"  # the store_meta row of the last `llmrec evaluate`
@@ -270,6 +272,23 @@ class Store(ExperimentRecords):
         receipt is committed with its events, and a batch whose receipt is already
         stored writes nothing and gets the first write's result back (``replayed``).
         """
+        attempt = 1
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    return self._write_event_groups(conn, groups, receipts)
+            except DBAPIError as exc:
+                if attempt == _TRANSIENT_TRIES or not _transient(exc):
+                    raise
+            time.sleep(random.uniform(0, 0.02 * attempt))
+            attempt += 1
+
+    def _write_event_groups(
+        self,
+        conn: Connection,
+        groups: Sequence[pd.DataFrame],
+        receipts: Sequence[str | None] | None,
+    ) -> list[WriteResult]:
         columns = ["event_key", *EVENT_COLUMNS]
         table = schema.event_receipts
         # RETURNING says whether the row went in: rowcount is -1 on PostgreSQL (psycopg)
@@ -278,29 +297,28 @@ class Store(ExperimentRecords):
         )
         results, published = [], []
         now = int(time.time())
-        with self.engine.begin() as conn:
-            for events, receipt in zip(groups, receipts or [None] * len(groups), strict=True):
-                if receipt is not None:
-                    claimed = conn.execute(
-                        receipt_stmt.values(receipt=receipt, stored=0, created_at=now)
-                    ).first()
-                    if claimed is None:  # an earlier attempt of this request was committed
-                        first = conn.execute(
-                            select(table.c.stored).where(table.c.receipt == receipt)
-                        ).scalar_one()
-                        results.append(WriteResult(int(first), len(events), replayed=True))
-                        continue
-                # Index order gives page locality in the identity index.
-                ordered = events.sort_values(["timestamp", "event_key"], na_position="first")
-                rows = _records(ordered, columns)
-                written = _insert_new(conn, schema.events, rows, columns) if rows else 0
-                if receipt is not None:
-                    conn.execute(
-                        table.update().where(table.c.receipt == receipt).values(stored=written)
-                    )
-                results.append(WriteResult(written, len(events) - written))
-                published.append(ordered)
-            self._publish_events(conn, published)
+        for events, receipt in zip(groups, receipts or [None] * len(groups), strict=True):
+            if receipt is not None:
+                claimed = conn.execute(
+                    receipt_stmt.values(receipt=receipt, stored=0, created_at=now)
+                ).first()
+                if claimed is None:  # an earlier attempt of this request was committed
+                    first = conn.execute(
+                        select(table.c.stored).where(table.c.receipt == receipt)
+                    ).scalar_one()
+                    results.append(WriteResult(int(first), len(events), replayed=True))
+                    continue
+            # Index order gives page locality in the identity index.
+            ordered = events.sort_values(["timestamp", "event_key"], na_position="first")
+            rows = _records(ordered, columns)
+            written = _insert_new(conn, schema.events, rows, columns) if rows else 0
+            if receipt is not None:
+                conn.execute(
+                    table.update().where(table.c.receipt == receipt).values(stored=written)
+                )
+            results.append(WriteResult(written, len(events) - written))
+            published.append(ordered)
+        self._publish_events(conn, published)
         return results
 
     def _publish_events(self, conn: Connection, frames: list[pd.DataFrame]) -> None:
@@ -975,6 +993,13 @@ def _executemany(
     return min(int(count), len(rows))
 
 
+def _transient(error: DBAPIError) -> bool:
+    """A PostgreSQL error that says "try the transaction again": a deadlock (two
+    replicas inserting the same events in another order: a client's retry sent to the
+    other replica) or a serialization failure."""
+    return getattr(error.orig, "sqlstate", None) in ("40P01", "40001")
+
+
 def _insert_new(conn: Connection, table, rows: list[tuple], columns: list[str] | None) -> int:
     """Insert the ``rows`` (each holding ``columns``, default every column) that do not
     conflict with stored ones; returns how many went in.
@@ -993,12 +1018,8 @@ def _insert_new(conn: Connection, table, rows: list[tuple], columns: list[str] |
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
         f"SELECT * FROM unnest({', '.join(arrays)}) ON CONFLICT DO NOTHING"
     )
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
-        return int(cursor.rowcount)
-    finally:
-        cursor.close()
+    arrays = tuple(list(column) for column in zip(*rows, strict=True))
+    return int(conn.exec_driver_sql(sql, arrays).rowcount)
 
 
 def _typed_events(frame: pd.DataFrame) -> pd.DataFrame:
