@@ -173,7 +173,6 @@ def main() -> None:
             time.sleep(0.05)
         swap = time.perf_counter() - published
         reader.join()
-        wait_warm([a, b])
         _, failed, _ = reading["result"]
         rows.append(("model swap: s from publish to both replicas serving it; failed requests",
                      f"{swap:.2f}; {failed}"))  # fmt: skip

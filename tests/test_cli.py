@@ -242,6 +242,8 @@ def test_evaluate_writes_a_report_with_plots(tmp_path: Path, ml100k: Path):
     assert "| ease | l2=" in text
     bad = llmrec("evaluate", "--split", "random", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown split" in bad.stderr
+    elsewhere = llmrec("evaluate", "--ray-address", "ray://cluster:10001", cwd=tmp_path)
+    assert elsewhere.returncode == 2 and "--ray-address needs --engine ray" in elsewhere.stderr
 
 
 @pytest.mark.slow

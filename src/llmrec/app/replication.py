@@ -75,14 +75,10 @@ class Replication:
 
 
 def event_frame(rows: list) -> pd.DataFrame:
-    """Told event rows (``EVENT_FIELDS`` each) as the typed frame a local write applies."""
-    frame = pd.DataFrame(rows, columns=EVENT_FIELDS)
-    return frame.astype(
-        {
-            "user_id": "string",
-            "item_id": "string",
-            "event_type": "string",
-            "value": "float64",
-            "timestamp": "Int64",
-        }
-    )
+    """Told event rows (``EVENT_FIELDS`` each) as a frame a local write applies: ids and
+    types as Python strings (what the histories read; an Arrow column would be converted
+    back, a few hundred rows at a time, on every replica), numbers typed."""
+    frame = pd.DataFrame(rows, columns=EVENT_FIELDS, dtype=object)
+    frame["value"] = pd.to_numeric(frame["value"]).astype("float64")
+    frame["timestamp"] = frame["timestamp"].astype("Int64")
+    return frame

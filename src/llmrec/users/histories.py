@@ -91,20 +91,33 @@ class UserHistories:
     def update(self, events: pd.DataFrame, item_ids: pd.Index, policy: EventPolicy) -> None:
         """Apply validated events: negative feedback is remembered, positive items are
         appended in time order (each once; new users get a row). Events of items not in
-        ``item_ids`` are left out."""
-        events = events[events["item_id"].notna()].sort_values("timestamp", kind="stable")
-        self._add_negative(events[policy.negative_mask(events["event_type"])], item_ids)
-        positive = events[policy.positive_mask(events["event_type"])]
-        cols = item_ids.get_indexer(positive["item_id"].astype(str))
-        positive, cols = positive[cols >= 0], cols[cols >= 0]
-        users = pd.Index(pd.unique(positive["user_id"].astype(str)))
-        new_users = users[self.user_ids.get_indexer(users) < 0]
-        if len(new_users):
+        ``item_ids`` are left out.
+
+        Every replica runs this for every event any replica stores, a few hundred at a
+        time: the columns become plain arrays once, not a pandas step per operation."""
+        events = events[events["item_id"].notna()]
+        if not len(events):
+            return
+        times = events["timestamp"].to_numpy(np.float64, na_value=np.nan)
+        order = np.argsort(times, kind="stable")  # unknown times last
+        times = times[order]
+        users = events["user_id"].to_numpy(object, na_value="")[order]
+        cols = item_ids.get_indexer(events["item_id"].astype(str).to_numpy(object)[order])
+        types, kind = np.unique(events["event_type"].to_numpy(object)[order].astype(str),
+                                return_inverse=True)  # fmt: skip
+        negative = np.array([policy.is_negative(t) for t in types])[kind] & (cols >= 0)
+        for user, col in zip(users[negative].tolist(), cols[negative].tolist(), strict=True):
+            self.negative.setdefault(str(user), set()).add(col)
+        positive = np.array([policy.is_positive(t) for t in types])[kind] & (cols >= 0)
+        users = [str(u) for u in users[positive].tolist()]
+        cols, times = cols[positive], times[positive]
+        new_users = [u for u in dict.fromkeys(users) if u not in self.user_ids]
+        if new_users:
             self.user_ids.append(new_users)
             self.sequences += [_EMPTY for _ in new_users]
             self.last_time = np.r_[self.last_time, np.full(len(new_users), np.nan)]
-        rows = self.user_ids.get_indexer(positive["user_id"].astype(str))
-        np.fmax.at(self.last_time, rows, positive["timestamp"].to_numpy(np.float64))
+        rows = self.user_ids.get_indexer(users)
+        np.fmax.at(self.last_time, rows, times)
         added: dict[int, list[int]] = {}  # each user's new items, in time order, once
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
             mine = added.setdefault(row, [])
