@@ -1,7 +1,7 @@
 """Why training stays on one node: implicit's ALS (what llmrec's ``als`` source runs)
 against Spark's ALS in local mode, on the same interactions, on this machine.
 
-    python benchmarks/training_engines.py [--events 1000000,5000000] [--fits 3]
+    python benchmarks/training_engines.py [--events 1000000] [--fits 3]
 
 Data: MovieLens-100K's leave-last-one-out training events (both models' NDCG@10 on its
 test items, llmrec's metric code, shows they learn the same thing) and ``serve.py``'s
@@ -28,6 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 from rich.console import Console
 from rich.table import Table
+from threadpoolctl import threadpool_limits
 
 from llmrec.config import DEFAULT_EVENT_WEIGHTS
 from llmrec.eval import metrics
@@ -53,7 +54,8 @@ def implicit_fits(matrix: sp.csr_matrix, fits: int) -> tuple[list[float], np.nda
             num_threads=2,
         )  # fmt: skip
         started = time.perf_counter()
-        model.fit(matrix, show_progress=False)
+        with threadpool_limits(1, "blas"):  # as llmrec's source: implicit's threads, not BLAS's
+            model.fit(matrix, show_progress=False)
         seconds.append(time.perf_counter() - started)
     return seconds, model.user_factors, model.item_factors
 
@@ -84,10 +86,13 @@ def ndcg(users: np.ndarray, items: np.ndarray, train: Interactions, test: pd.Dat
     rows = train.user_ids.get_indexer(test["user_id"].astype(str))
     cols = train.item_ids.get_indexer(test["item_id"].astype(str))
     known = (rows >= 0) & (cols >= 0)
-    relevant = sp.csr_matrix((np.ones(known.sum()), (rows[known], cols[known])),
-                             shape=train.matrix.shape)[rows[known]]  # fmt: skip
-    scores = users[rows[known]] @ items.T
-    scores[train.matrix[rows[known]].nonzero()] = -np.inf
+    if not known.any():
+        raise ValueError("no test user or item is in the training matrix")
+    rows, cols = rows[known], cols[known]  # one test item per user (leave-last-one-out)
+    relevant = sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), cols)),
+                             shape=(len(rows), train.n_items))  # fmt: skip
+    scores = users[rows] @ items.T
+    scores[train.matrix[rows].nonzero()] = -np.inf
     ranked = np.argsort(-scores, axis=1)[:, :10]
     hit = metrics.hits(ranked, relevant)
     return float(metrics.ndcg_at_k(hit, metrics.relevant_counts(relevant), 10).mean())
@@ -95,7 +100,8 @@ def ndcg(users: np.ndarray, items: np.ndarray, train: Interactions, test: pd.Dat
 
 def movielens() -> tuple[Interactions, pd.DataFrame]:
     events = pd.read_csv(DATA / "ml-100k" / "u.data", sep="\t",
-                         names=["user_id", "item_id", "value", "timestamp"])  # fmt: skip
+                         names=["user_id", "item_id", "value", "timestamp"],
+                         dtype={"user_id": str, "item_id": str})  # fmt: skip
     events["event_type"] = "rating"
     split = leave_last_one_out(events)
     return Interactions.from_events(split.train, event_weights=DEFAULT_EVENT_WEIGHTS), split.test
@@ -103,7 +109,7 @@ def movielens() -> tuple[Interactions, pd.DataFrame]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", default="1000000,5000000")
+    parser.add_argument("--events", default="1000000")
     parser.add_argument("--fits", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "results" / "training-engines")
     args = parser.parse_args()

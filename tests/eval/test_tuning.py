@@ -73,7 +73,7 @@ def test_trials_on_ray_score_what_they_score_here(ml100k_frames):
     here = tune("ease", make, grid, validation)
     there = tune("ease", make, grid, validation, progress=seen.append,
                  engine=RayEngine(num_cpus=2))  # fmt: skip
-    assert there.params == here.params == {"l2": 500.0}
+    assert there.params == here.params
     assert sorted(seen) == sorted(f"ease {{'l2': {v}}}" for v in grid["l2"])
     pd.testing.assert_series_equal(there.trials["ndcg@10"], here.trials["ndcg@10"], rtol=1e-9)
     assert there.trials["l2"].tolist() == list(grid["l2"])

@@ -131,3 +131,32 @@ def test_two_writers_crossing_the_same_events_both_succeed(pg_store: Store, post
     assert set(results) == {"a", "b"}
     written = sum(r.written for r in results["a"] + results["b"])
     assert written == 6 and pg_store.counts()["events"] == 6
+
+
+def test_postgres_keeps_vectors_answers_links_and_rejections_as_sqlite_does(
+    pg_store: Store, store: Store
+):
+    """Every insert-if-new table goes through the one-statement array insert on
+    PostgreSQL: bytes, text, numbers and NULLs come back as SQLite gives them."""
+    import numpy as np
+
+    from llmrec.data.validate import Rejection
+
+    vectors = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
+    answer = ("text ü 用户", "stop", 1, 1, 0.1, 0)
+    for target in (pg_store, store):
+        with target.engine.begin() as conn:
+            for table in ("embeddings", "llm_cache"):
+                conn.exec_driver_sql(f"DELETE FROM {table}")
+        assert target.put_embeddings("enc", ["a", "b", "c"], vectors) == 3
+        assert target.put_embeddings("enc", ["a", "d"], vectors[:2]) == 1
+        assert target.put_llm_outputs([("k0", "m", "p", 1, *answer, None),
+                                       ("k0", "m", "p", 1, *answer, None)]) == 1  # fmt: skip
+        target.add_links(pd.DataFrame({"user_id": ["u0", "u0"], "friend_id": ["u1", "u2"]}))
+        target.add_quarantine("e.csv", "events", [Rejection(2, "bad", "u0,i1,'x'")])
+    for target in (pg_store, store):
+        found = target.embeddings("enc", ["a", "b", "c", "d"], 8)
+        np.testing.assert_array_equal(np.stack([found[h] for h in "abc"]), vectors)
+        np.testing.assert_array_equal(found["d"], vectors[1])
+    assert pg_store.llm_outputs(["k0"]) == store.llm_outputs(["k0"])
+    assert pg_store.counts()["quarantine"] == store.counts()["quarantine"] == 1
