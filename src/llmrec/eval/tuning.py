@@ -70,6 +70,8 @@ def _trial(shared: tuple, params: dict[str, object]) -> dict[str, object]:
     """One setting of a grid, fitted and scored on the validation split (a function of
     this module: Ray ships it by reference)."""
     base, source, validation, items, metric = shared
-    system = copy.deepcopy(base).set_params(sources={source: params})
+    # a fresh copy per trial, sharing the (large, read-only) item vectors
+    vectors = {id(base.item_vectors): base.item_vectors}
+    system = copy.deepcopy(base, vectors).set_params(sources={source: params})
     result = evaluate_system(source, lambda: system, validation, items, ks=(10,))
     return {**params, metric: result.metrics[metric], "fit_s": result.fit_seconds}
