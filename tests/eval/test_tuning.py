@@ -77,3 +77,44 @@ def test_trials_on_ray_score_what_they_score_here(ml100k_frames):
     assert sorted(seen) == sorted(f"ease {{'l2': {v}}}" for v in grid["l2"])
     pd.testing.assert_series_equal(there.trials["ndcg@10"], here.trials["ndcg@10"], rtol=1e-9)
     assert there.trials["l2"].tolist() == list(grid["l2"])
+
+
+class _Counting:
+    """The in-process engine, counting the trials it is given."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.ran: list[dict] = []
+
+    def map(self, function, shared, chunks):
+        for index, params in chunks:
+            self.ran.append(params)
+            yield index, function(shared, params)
+
+
+def test_a_rerun_scores_only_the_trials_it_lacks(ml100k_frames, tmp_path):
+    """Each finished trial is kept at once: after a kill (here: a grid cut short) the
+    rerun scores the rest only; other data or settings are other trials."""
+    events, _ = ml100k_frames
+    validation = validation_split(leave_last_one_out(events))
+    make = lambda: Recommender(sources=("ease",), ranker=False)  # noqa: E731
+    kept = tmp_path / "trials"
+    first = _Counting()
+    tune("ease", make, {"l2": (1.0, 100.0)}, validation, engine=first, kept=kept)
+    again, seen = _Counting(), []
+    found = tune("ease", make, {"l2": (1.0, 100.0, 500.0)}, validation, engine=again,
+                 kept=kept, progress=seen.append)  # fmt: skip
+    assert first.ran == [{"l2": 1.0}, {"l2": 100.0}] and again.ran == [{"l2": 500.0}]
+    assert seen == ["ease {'l2': 1.0} (kept)", "ease {'l2': 100.0} (kept)", "ease {'l2': 500.0}"]
+    fresh = tune("ease", make, {"l2": (1.0, 100.0, 500.0)}, validation)
+    pd.testing.assert_frame_equal(found.trials.drop(columns="fit_s"),
+                                  fresh.trials.drop(columns="fit_s"))  # fmt: skip
+    # another split or other settings of the recommender: nothing kept applies
+    other = validation_split(leave_last_one_out(events.iloc[1000:]))
+    moved = _Counting()
+    tune("ease", make, {"l2": (1.0,)}, other, engine=moved, kept=kept)
+    seeded = _Counting()
+    tune("ease", lambda: make().set_params(seed=1), {"l2": (1.0,)}, validation,
+         engine=seeded, kept=kept)  # fmt: skip
+    assert moved.ran == seeded.ran == [{"l2": 1.0}]

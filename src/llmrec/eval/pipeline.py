@@ -92,7 +92,8 @@ def run_evaluation(
     the chosen settings. llmrec and its ablations run as ``settings`` configure them —
     the model ``llmrec train`` fits — so their numbers describe what a user gets.
     ``engine``: where the tuning trials run (:func:`~llmrec.eval.tuning.tune`); the
-    systems are fitted here, where their shared fits are reused."""
+    systems are fitted here, where their shared fits are reused. Each finished trial is
+    kept in ``out/tuning-trials``: a rerun after a kill scores only those it lacks."""
     unknown = set(split_names) - set(SPLITS)
     if unknown:
         raise ValueError(f"unknown split(s) {sorted(unknown)}; known: {', '.join(SPLITS)}")
@@ -158,6 +159,7 @@ def run_evaluation(
                     catalogue,
                     progress=lambda label, name=split.name: step(f"{name}: tuning {label}"),
                     engine=engine,
+                    kept=Path(out) / "tuning-trials",
                 )
                 tuned.append((split.name, found))
         params = {found.source: found.params for name, found in tuned if name == split.name}
