@@ -18,13 +18,13 @@ from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from llmrec.data.records import COLUMNS, RecordKind
 from llmrec.errors import StoreError, StoreUnavailableError
@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _MIGRATION_LOCK_ID = 0x6C6C6D726563  # "llmrec": the PostgreSQL advisory lock of migrations
 _JSON_COLUMNS = frozenset({"tags", "attributes", "keywords", "problems"})
-_TRANSIENT_TRIES = 5  # a write that deadlocked is tried again, this many times in all
+T = TypeVar("T")
+_TRANSIENT_TRIES = 5  # runs of a write transaction PostgreSQL fails as a deadlock
 _KEYS_PER_QUERY = 900  # below SQLite's smallest limit on bound parameters
 _MODEL_VERSION = "model_version"  # the store_meta row naming the served model version
 LAST_EVALUATION = "last_evaluation"  # the store_meta row of the last `llmrec evaluate`
@@ -272,12 +273,20 @@ class Store(ExperimentRecords):
         receipt is committed with its events, and a batch whose receipt is already
         stored writes nothing and gets the first write's result back (``replayed``).
         """
+        return self._transaction(partial(self._write_event_groups, groups=groups,
+                                         receipts=receipts))  # fmt: skip
+
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        """``work(conn)`` in one transaction. One that PostgreSQL fails as a deadlock or a
+        serialization failure (two replicas writing the same rows in another order: a
+        client's retry sent to the other replica) is run again, up to
+        ``_TRANSIENT_TRIES`` times, after a short random pause."""
         attempt = 1
         while True:
             try:
                 with self.engine.begin() as conn:
-                    return self._write_event_groups(conn, groups, receipts)
-            except DBAPIError as exc:
+                    return work(conn)
+            except Exception as exc:
                 if attempt == _TRANSIENT_TRIES or not _transient(exc):
                     raise
             time.sleep(random.uniform(0, 0.02 * attempt))
@@ -378,8 +387,7 @@ class Store(ExperimentRecords):
     def _insert_ignore(self, table, rows: list[tuple], columns: list[str] | None = None) -> int:
         if not rows:
             return 0
-        with self.engine.begin() as conn:
-            return _insert_new(conn, table, rows, columns)
+        return self._transaction(lambda conn: _insert_new(conn, table, rows, columns))
 
     def _upsert(
         self, table, key: str, frame: pd.DataFrame, columns: list[str], changed: str = ""
@@ -400,10 +408,14 @@ class Store(ExperimentRecords):
             set_=updated,
             where=table.c.content_hash != insert.excluded.content_hash,
         )
-        with self.engine.begin() as conn:
+
+        def write(conn: Connection) -> int:
             written = _executemany(conn, stmt, rows)
             if changed and written:
                 self._publish(conn, changed, frame[key].astype(str).tolist())
+            return written
+
+        written = self._transaction(write)
         return WriteResult(written, len(rows) - written)
 
     def add_api_key(self, key_id: str, secret_hash: str, scopes: Sequence[str], name: str) -> None:
@@ -993,11 +1005,10 @@ def _executemany(
     return min(int(count), len(rows))
 
 
-def _transient(error: DBAPIError) -> bool:
-    """A PostgreSQL error that says "try the transaction again": a deadlock (two
-    replicas inserting the same events in another order: a client's retry sent to the
-    other replica) or a serialization failure."""
-    return getattr(error.orig, "sqlstate", None) in ("40P01", "40001")
+def _transient(error: Exception) -> bool:
+    """A PostgreSQL error that says "try the transaction again" (deadlock, serialization
+    failure), wrapped by SQLAlchemy or raised by the driver's own cursor."""
+    return getattr(getattr(error, "orig", None) or error, "sqlstate", None) in ("40P01", "40001")
 
 
 def _insert_new(conn: Connection, table, rows: list[tuple], columns: list[str] | None) -> int:
