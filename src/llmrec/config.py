@@ -133,6 +133,40 @@ class EnrichSettings(BaseModel):
     interest_events: int = Field(50, ge=1, description="most recent positive events read per user")
 
 
+class LLMRerankSettings(BaseModel):
+    """The LLM re-ordering the top of short histories' lists (:mod:`llmrec.rank.llm_rerank`).
+
+    Off by default: with the bundled model it lowered accuracy in every history-length
+    bucket measured (README, "LLM re-ranker"); a stronger model behind ``llm`` may differ,
+    which ``benchmarks/llm_rerank.py`` measures.
+    """
+
+    enabled: bool = Field(False, description="re-rank known users' lists with the LLM")
+    max_history: int = Field(
+        20, ge=1, description="only users with at most this many items in their history"
+    )
+    candidates: int = Field(20, ge=2, le=100, description="top of the ranker's list shown")
+    picks: int = Field(10, ge=1, le=100, description="candidates the model names, best first")
+    weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="the model's order against the ranker's (1: its picks first)",
+    )
+    max_prompt_chars: int = Field(
+        2_800,
+        ge=400,
+        description="prompt length the candidates' descriptions are cut to fit (a CJK "
+        "character counts three); keep it under the model's context (llm.context_per_slot)",
+    )
+
+    @model_validator(mode="after")
+    def _picks_within_candidates(self) -> LLMRerankSettings:
+        if self.picks > self.candidates:
+            raise ValueError(f"picks ({self.picks}) exceeds candidates ({self.candidates})")
+        return self
+
+
 class EmbedSettings(BaseModel):
     """Which text encoder turns item and query text into vectors.
 
@@ -362,6 +396,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    llm_rerank: LLMRerankSettings = Field(default_factory=LLMRerankSettings)
     recommender: RecommenderSettings = Field(default_factory=RecommenderSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)

@@ -11,6 +11,7 @@ returns is plain data (items as dicts with titles), ready for JSON or a table.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -27,13 +28,16 @@ from llmrec.data.validate import validate_frame, validate_frames
 from llmrec.errors import LlmrecError, UnknownIdError
 from llmrec.experiments import Experiment, Variant, team_draft
 from llmrec.explain import explain
+from llmrec.llm.cache import CachedLLM
 from llmrec.presentation import distinct_titles
 from llmrec.rank.filters import item_filters
+from llmrec.rank.llm_rerank import Candidate, fused_order, llm_picks
 from llmrec.recommender import Recommender
 from llmrec.retrieve.index import VectorIndex
 from llmrec.store import Store
 from llmrec.store.store import WriteResult
 
+_log = logging.getLogger("llmrec.serve")
 PERSONAL_WEIGHT = 0.3  # how far a search leans to the user's taste
 INTERLEAVED = "interleaved"  # the variant recorded for a list drafted from both variants
 
@@ -112,6 +116,7 @@ class Service:
         self._texts: tuple[Recommender | None, tuple] = (None, ())
         self._generated: tuple[float | None, dict[str, str]] = (None, {})
         self._presenting = threading.Lock()
+        self._reranking = threading.Lock()
         # the model's approximate item index (large catalogues): (model, index or None
         # while it is built)
         self._index: tuple[Recommender | None, VectorIndex | None] = (None, None)
@@ -150,7 +155,8 @@ class Service:
         if running is not None and (running.kind != "ab" or not variant.plain_model):
             return None
         with self.state.lock.reading_if_free() as free:
-            top = rec.kept_top(user_id, k, diversity) if free and rec.knows_user(user_id) else None
+            kept = free and rec.knows_user(user_id) and not self._reranks(rec, user_id)
+            top = rec.kept_top(user_id, k, diversity) if kept else None
             if top is None:
                 return None
             items = self._titled(
@@ -184,9 +190,16 @@ class Service:
         item_filters(filters)
         ask = _Ask(diversity, filters, interests, explain_items, candidates, exclude)
         running = self._experiment_of(user_id)
+        if running is None:
+            with self.state.lock.reading():
+                if not self._reranks(rec, user_id):
+                    return self._list(rec, user_id, k, ask)
+                depth = max(k, self.settings.llm_rerank.candidates)
+                found = self._list(rec, user_id, depth, ask)
+                history = self._history_titles(rec, user_id)
+            # the model's answer takes seconds: asked without holding the model's lock
+            return replace(found, items=self._llm_reranked(user_id, history, found.items)[:k])
         with self.state.lock.reading():
-            if running is None:
-                return self._list(rec, user_id, k, ask)
             if running.kind == "ab":
                 variant = running.variant_of(user_id)
                 found = self._variant_list(rec, variant, user_id, k, ask)
@@ -227,6 +240,38 @@ class Service:
             for item in items:
                 item["reasons"] = _reasons(rec, user_id, item["item_id"])
         return UserList(user_id, "model" if known else "popular", items)
+
+    def _reranks(self, rec: Recommender, user_id: str) -> bool:
+        """Whether the LLM re-orders this user's list: on, and a short known history."""
+        rerank = self.settings.llm_rerank
+        if not rerank.enabled or not rec.knows_user(user_id):
+            return False
+        return len(rec.histories_.items_of(str(user_id))) <= rerank.max_history
+
+    def _history_titles(self, rec: Recommender, user_id: str) -> list[str]:
+        _, titles, _ = self._item_text(rec)
+        return [titles[c] for c in rec.histories_.items_of(str(user_id))]
+
+    def _llm_reranked(self, user_id: str, history: list[str], items: list[dict]) -> list[dict]:
+        """``items`` re-ordered by the LLM (:mod:`llmrec.rank.llm_rerank`); as they are,
+        with a logged warning, when the model cannot answer."""
+        rerank = self.settings.llm_rerank
+        top = items[: rerank.candidates]
+        shown = [
+            Candidate(i["item_id"], i["title"] or "",
+                      i["generated_description"] or i["description"] or "")
+            for i in top
+        ]  # fmt: skip
+        try:
+            llm = CachedLLM(self.state.llm(), self.store)
+            with self._reranking:  # one model, one request at a time
+                [picks] = llm_picks(llm, [(user_id, history, shown)], rerank.picks,
+                                    rerank.max_prompt_chars)  # fmt: skip
+        except Exception as exc:  # an unreachable server or a failing model: the ranker's list
+            _log.warning("llmrec: LLM re-ranking failed, the ranker's list served: %s", exc)
+            return items
+        order = fused_order(len(top), picks, rerank.weight)
+        return [top[i] | {"rank": rank} for rank, i in enumerate(order, 1)] + items[len(top) :]
 
     def _variant_list(
         self, rec: Recommender, variant: Variant, user_id: str, k: int, ask: _Ask

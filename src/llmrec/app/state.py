@@ -324,6 +324,13 @@ class ModelState:
         with self._encoding:  # one text at a time through the encoder
             return encoder.encode([text])[0]
 
+    def llm(self) -> LLM:
+        """The configured language model, loaded on first use."""
+        with self._loading:
+            if self._llm is None:
+                self._llm = load_llm(self.settings.llm)
+            return self._llm
+
     # -- chat ------------------------------------------------------------------------
 
     def catalogue(self) -> Catalogue:
@@ -347,13 +354,12 @@ class ModelState:
             if conversation_id in self.conversations:
                 self.conversations.move_to_end(conversation_id)
                 return conversation_id, self.conversations[conversation_id]
-            if self._llm is None:
-                self._llm = load_llm(self.settings.llm)
+        llm = self.llm()
         taste, seen = None, set()
         if user_id is not None:
             with self.lock.reading():
                 taste, seen = self.model.taste(user_id)
-        session = ChatSession(self.catalogue(), self.encoder, CachedLLM(self._llm, self.store),
+        session = ChatSession(self.catalogue(), self.encoder, CachedLLM(llm, self.store),
                               taste=taste, seen=seen, user_id=user_id)  # fmt: skip
         new_id = uuid.uuid4().hex
         with self.chat_lock:
