@@ -201,8 +201,8 @@ def test_an_older_model_file_is_refused_with_the_command_that_fixes_it(
 
     old = copy.deepcopy(fitted_recommender)
     # format 4 kept every user's history inside; 5 had sources scoring 0 for "cannot score";
-    # 6 had no ranker lead
-    for version in (4, 5, 6):
+    # 6 had no ranker lead; 7 no sources over the LLM's text
+    for version in (4, 5, 6, 7):
         with (tmp_path / f"v{version}.pkl").open("wb") as handle:
             pickle.dump((version, old), handle)
         with pytest.raises(
@@ -211,7 +211,7 @@ def test_an_older_model_file_is_refused_with_the_command_that_fixes_it(
             Recommender.load(tmp_path / f"v{version}.pkl")
     with (tmp_path / "v9.pkl").open("wb") as handle:
         pickle.dump((9, old), handle)
-    with pytest.raises(ValueError, match=r"v9.pkl: not a llmrec model of format 7"):
+    with pytest.raises(ValueError, match=r"v9.pkl: not a llmrec model of format 8"):
         Recommender.load(tmp_path / "v9.pkl")
 
 
@@ -644,3 +644,41 @@ def test_a_new_model_takes_the_served_models_users(fitted_recommender, ml100k_fr
     assert len(served.histories_.items_of("500")) > 0 == len(same.histories_.items_of("500"))
     assert "newer" in same.histories_.user_ids and "newer" not in served.histories_.user_ids
     assert served.item_ids_[list(served.histories_.negatives_of("1"))].tolist() == ["7"]
+
+
+def test_the_llms_text_is_scored_by_sources_of_its_own(ml100k_frames, genre_vectors, tmp_path):
+    events, items = ml100k_frames
+    train = events.head(40_000)
+    # stand-in for the vectors of what the LLM wrote: it wrote nothing usable for a third
+    written = genre_vectors.iloc[::3].index
+    others = genre_vectors.drop(index=written)
+    generated = pd.DataFrame(np.roll(others.to_numpy(), 1, axis=0), index=others.index)
+    model = Recommender(sources=("covisit", "content", "content_llm", "popular"),
+                        item_vectors=genre_vectors, generated_vectors=generated,
+                        cold_views=1, ranker_max_users=200).fit(train, items)  # fmt: skip
+    assert model.active_sources_ == ("covisit", "content", "content_llm", "popular")
+    assert any(name.startswith("content_llm") for name in model.ranker_.feature_names_)
+    history = model._history(model.histories_.rows(["1"]))
+    own, llm = (model.scorers_[s].score(history)[0] for s in ("content", "content_llm"))
+    silent = ~model.item_ids_.isin(generated.index[generated.abs().sum(axis=1) > 0])
+    assert model.item_ids_.isin(written)[silent].mean() > 0.9  # (and items without genres)
+    assert np.isnan(llm[silent]).all() and np.isfinite(llm[~silent]).all()
+    assert np.isfinite(own).all()  # the item's own text: every item
+    read = model.scorers_["content_llm"].vectors_  # the LLM's vectors, not the item's
+    np.testing.assert_array_equal(read, generated.reindex(model.item_ids_).fillna(0.0))
+    # saved and loaded whole; a new item is scored by its own text, not by the LLM's
+    loaded = Recommender.load(model.save(tmp_path / "model.llmrec"), train)
+    pd.testing.assert_frame_equal(loaded.recommend(["1", "7"]), model.recommend(["1", "7"]))
+    new = pd.DataFrame({"item_id": ["new-1"], "title": ["A new film"], "tags": [["Drama"]]})
+    loaded.add_items(new, genre_vectors.iloc[[0]].set_axis(["new-1"]))
+    history = loaded._history(loaded.histories_.rows(["1"]))
+    assert np.isfinite(loaded.scorers_["content"].score(history)[0, -1])
+    assert np.isnan(loaded.scorers_["content_llm"].score(history)[0, -1])
+
+
+def test_the_llms_text_sources_are_left_out_without_its_vectors(ml100k_frames, genre_vectors):
+    events, items = ml100k_frames
+    with pytest.warns(UserWarning, match="content_llm left out: no generated_vectors"):
+        model = Recommender(sources=("covisit", "content_llm"), item_vectors=genre_vectors,
+                            ranker=False).fit(events.head(20_000), items)  # fmt: skip
+    assert model.active_sources_ == ("covisit",)

@@ -184,9 +184,15 @@ class EmbedSettings(BaseModel):
     timeout_s: float = Field(60.0, gt=0)
     max_retries: int = Field(4, ge=0)
     item_template: str = Field(
-        "{title}. {tags}. {description} {generated_description} {keywords}",
+        "{title}. {tags}. {description}",
         description="item text embedded; fields: title, tags, description, "
-        "generated_description, keywords (the last two from `llmrec enrich items`)",
+        "generated_description, keywords (the last two from `llmrec enrich items`: by "
+        "default they have vectors of their own, generated_template)",
+    )
+    generated_template: str = Field(
+        "{generated_description} {keywords}",
+        description="the LLM's text of an item, embedded apart for the sources that read "
+        "it (content_llm, content_cf_llm); same fields",
     )
     max_text_chars: int = Field(2_000, ge=50, description="item text is cut to this")
 

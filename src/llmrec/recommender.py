@@ -49,8 +49,12 @@ if TYPE_CHECKING:
     from llmrec.embed.encoders import TextEncoder
     from llmrec.explain.reasons import Explanation
 
+# Each kind of text the sources read: the item's own, the LLM's (by item column; None
+# when no source reads it or it is missing).
+_Texts = dict[str, np.ndarray | None]
 DEFAULT_SOURCES = ("ease", "sasrec", "covisit", "itemknn", "content", "content_cf", "popular")
 CONTENT_SOURCES = frozenset(name for name, source in SOURCES.items() if source.needs_text)
+GENERATED_TEXT_SOURCES = frozenset(s for s in CONTENT_SOURCES if SOURCES[s].text == "generated")
 ORDER_SOURCES = frozenset(name for name, source in SOURCES.items() if source.learns_order)
 # Constructor arguments of an older release, each one source option (deprecated).
 _SOURCE_KNOBS = {
@@ -66,8 +70,9 @@ _SOURCE_KNOBS = {
     "sasrec_max_epochs": ("sasrec", "max_epochs"),
 }
 # 4: SASRec's own transformer blocks; 5: no user state (histories come from the events);
-# 6: sources say "cannot score" by NaN (unscored_items_); 7: the ranker's lead_
-_FORMAT_VERSION = 7
+# 6: sources say "cannot score" by NaN (unscored_items_); 7: the ranker's lead_;
+# 8: sources over the LLM's text (generated_dim_)
+_FORMAT_VERSION = 8
 LIST_DEPTH = 150  # a kept ranked list serves k ≤ 50 (MMR picks from the best 3k)
 
 
@@ -91,6 +96,10 @@ class Recommender:
     need ``items`` with text in ``fit``; ``item_vectors`` (a frame indexed by item id) or
     else ``encoder`` (a :class:`~llmrec.embed.encoders.TextEncoder`, not saved with the
     model) provides the vectors; with neither, the default encoder does, with a warning.
+    Sources over the LLM's text (``content_llm``, ``content_cf_llm``) read
+    ``generated_vectors`` instead (a frame indexed by item id of the vectors of what
+    ``llmrec enrich items`` wrote; items without a row cannot be scored by them); without
+    it they are left out, with a warning.
     ``fit_memo`` (a :class:`~llmrec.models.memo.FitMemo`) shares fitted sources with
     other recommenders fitted on the same events, as an evaluation's baselines and
     ablations are.
@@ -120,6 +129,7 @@ class Recommender:
         sasrec_dropout: float | None = None,
         sasrec_max_epochs: int | None = None,
         item_vectors: pd.DataFrame | None = None,
+        generated_vectors: pd.DataFrame | None = None,
         encoder: TextEncoder | None = None,
         item_text_template: str = "{title}. {tags}. {description}",
         refit_sources: bool = False,
@@ -149,6 +159,7 @@ class Recommender:
         self.sasrec_dropout = sasrec_dropout
         self.sasrec_max_epochs = sasrec_max_epochs
         self.item_vectors = item_vectors
+        self.generated_vectors = generated_vectors
         self.encoder = encoder
         self.item_text_template = item_text_template
         self.refit_sources = refit_sources
@@ -197,9 +208,9 @@ class Recommender:
                 configs[name] = type(config).model_validate({**config.model_dump(), field: value})
         return configs
 
-    def _fit_source(self, name: str, vectors: np.ndarray | None, data: Interactions) -> Scorer:
+    def _fit_source(self, name: str, texts: _Texts, data: Interactions) -> Scorer:
         scorer = SOURCES[name].from_config(
-            self.source_configs_[name], seed=self.seed, item_vectors=vectors
+            self.source_configs_[name], seed=self.seed, item_vectors=texts[SOURCES[name].text]
         )
         return self.fit_memo.fit(scorer, data) if self.fit_memo is not None else scorer.fit(data)
 
@@ -262,8 +273,11 @@ class Recommender:
         )
         self.n_fitted_items_ = len(item_ids)
         vectors = self._item_vectors(item_ids)
+        texts = {"item": vectors, "generated": self._generated_vectors(item_ids)}
         sources = [
-            s for s in self.source_configs_ if s not in CONTENT_SOURCES or vectors is not None
+            s
+            for s in self.source_configs_
+            if s not in CONTENT_SOURCES or texts[SOURCES[s].text] is not None
         ]
         if events["timestamp"].isna().all():
             sources = _without_order(sources)
@@ -271,6 +285,8 @@ class Recommender:
                 self.source_configs_.setdefault(s, SOURCES[s].Config())
         self.active_sources_ = tuple(sources)
         self.vectors_ = vectors
+        generated = texts["generated"]
+        self.generated_dim_ = generated.shape[1] if generated is not None else None
         self.tags_ = tag_matrix(self.items_)
         self.attributes_ = ItemAttributes.from_items(self.items_)
         weights = self._weights()
@@ -288,18 +304,18 @@ class Recommender:
                 full,
                 weights,
                 sources,
-                lambda s, data: self._fit_source(s, vectors, data),
+                lambda s, data: self._fit_source(s, texts, data),
                 self._scoring_of,
                 training,
                 self._stage,
             )
             if self.refit_sources and self.ranker_ is not None:
-                self._refit_sources(full, vectors)
+                self._refit_sources(full, texts)
         else:
             self.scorers_ = {}
             for s in sources:
                 self._stage(f"fitting {s} on every event")
-                self.scorers_[s] = self._fit_source(s, vectors, full)
+                self.scorers_[s] = self._fit_source(s, texts, full)
         # Without a refit the sources keep what they learned before each user's newest
         # events and score from the full history, as the ranker was trained.
         self._set_state(full, events, weights)
@@ -323,7 +339,7 @@ class Recommender:
         events = _undated_shuffled(events[events["item_id"].notna()], self.seed)
         return events.assign(timestamp=events["timestamp"].astype("float64")), rejected
 
-    def _refit_sources(self, full: Interactions, vectors: np.ndarray | None) -> None:
+    def _refit_sources(self, full: Interactions, texts: _Texts) -> None:
         """The sources again on every event, the ranker's held-out newest items too:
         from scratch, except SASRec, which trains ``sasrec_refit_epochs`` more epochs
         from what it learned without them (a whole fit again would double the time; 0
@@ -335,7 +351,24 @@ class Recommender:
                     warm = copy.deepcopy(self.scorers_[s])  # the memo may share this one
                     self.scorers_[s] = warm.fit_more(full, self.sasrec_refit_epochs)
             else:
-                self.scorers_[s] = self._fit_source(s, vectors, full)
+                self.scorers_[s] = self._fit_source(s, texts, full)
+
+    def _generated_vectors(self, item_ids: pd.Index) -> np.ndarray | None:
+        """The LLM's text vectors by item column (zeros where it wrote nothing), when a
+        source reads them."""
+        wanted = [s for s in self.source_configs_ if SOURCES[s].text == "generated"]
+        if not wanted:
+            return None
+        if self.generated_vectors is None:
+            warnings.warn(
+                f"{', '.join(wanted)} left out: no generated_vectors (the vectors of what "
+                "`llmrec enrich items` wrote) were given",
+                UserWarning,
+                stacklevel=4,
+            )
+            return None
+        given = self.generated_vectors.reindex(item_ids.astype(str))
+        return np.ascontiguousarray(given.fillna(0.0).to_numpy(np.float32))
 
     def _item_vectors(self, item_ids: pd.Index) -> np.ndarray | None:
         if not CONTENT_SOURCES & set(self.sources):
@@ -806,8 +839,10 @@ class Recommender:
             added = np.ascontiguousarray(vectors.to_numpy(np.float32))
             self.vectors_ = np.vstack([self.vectors_, added])
             for scorer in self.scorers_.values():
-                if scorer.scores_new_items:
+                if scorer.scores_new_items and scorer.text == "item":
                     scorer.add_items(added)
+                elif scorer.scores_new_items:  # nothing generated for them yet
+                    scorer.add_items(np.zeros((len(added), self.generated_dim_), np.float32))
         zeros = np.zeros(len(items))
         self.stats_ = ItemStats(
             np.r_[self.stats_.popularity, zeros],

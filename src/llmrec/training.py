@@ -26,7 +26,7 @@ from llmrec.embed import load_encoder
 from llmrec.embed.vectors import embed_items
 from llmrec.errors import ConfigError, LlmrecError, ModelFileError
 from llmrec.models import source_configs
-from llmrec.recommender import CONTENT_SOURCES, Recommender
+from llmrec.recommender import CONTENT_SOURCES, GENERATED_TEXT_SOURCES, Recommender
 from llmrec.store import Store
 from llmrec.store.artifacts import ArtifactStore
 
@@ -48,20 +48,42 @@ def item_vector_frame(
     settings: Settings,
     template: str | None = None,
     progress: Callable[[int], None] | None = None,
+    items: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Unit text vectors of every catalogue item (rows indexed by item id), from the cache."""
+    """Unit text vectors of the catalogue's ``items`` (default: all; rows indexed by item
+    id), from the cache; ``template`` instead of ``embed.item_template``."""
     embed = settings.embed
     if template is not None:
         embed = embed.model_copy(update={"item_template": template})
     with load_encoder(settings.embed) as encoder:
-        vectors, _ = embed_items(store, encoder, embed, progress=progress)
+        vectors, _ = embed_items(store, encoder, embed, items=items, progress=progress)
     return pd.DataFrame(vectors.vectors, index=vectors.item_ids)
 
 
-def build_recommender(settings: Settings, vectors: pd.DataFrame | None) -> Recommender:
-    """The recommender ``settings.recommender`` configures (unfitted). A source or source
-    option the settings got wrong raises :class:`~llmrec.errors.ConfigError` naming it,
-    before any work."""
+def generated_vector_frame(
+    store: Store, settings: Settings, progress: Callable[[int], None] | None = None
+) -> pd.DataFrame | None:
+    """Unit vectors of what the LLM wrote about each item (``embed.generated_template``),
+    for the items whose description the guard did not reject; None when there are none
+    (``llmrec enrich items`` has not run)."""
+    texts = store.item_texts_frame()
+    if texts.empty:
+        return None
+    usable = texts.loc[texts["verdict"] != "rejected", "item_id"]
+    items = store.items_frame()
+    items = items[items["item_id"].isin(usable)]
+    if items.empty:
+        return None
+    return item_vector_frame(store, settings, settings.embed.generated_template, progress, items)
+
+
+def build_recommender(
+    settings: Settings, vectors: pd.DataFrame | None, generated: pd.DataFrame | None = None
+) -> Recommender:
+    """The recommender ``settings.recommender`` configures (unfitted), with the item text
+    ``vectors`` and the LLM's text vectors ``generated``. A source or source option the
+    settings got wrong raises :class:`~llmrec.errors.ConfigError` naming it, before any
+    work."""
     config = settings.recommender
     try:
         sources = source_configs(config.sources)
@@ -78,6 +100,7 @@ def build_recommender(settings: Settings, vectors: pd.DataFrame | None) -> Recom
         cold_views=config.cold_views,
         ranker_max_users=config.ranker_max_users,
         item_vectors=vectors,
+        generated_vectors=generated,
         seed=config.seed,
         repeat_tags=tuple(config.repeat_tags),
     )
@@ -98,6 +121,9 @@ def train_from_store(
     if CONTENT_SOURCES & set(settings.recommender.sources) and not items.empty:
         advance = progress("embedding items", len(items)) if progress else None
         model.set_params(item_vectors=item_vector_frame(store, settings, progress=advance))
+    if GENERATED_TEXT_SOURCES & set(settings.recommender.sources):
+        advance = progress("embedding the LLM's item texts", None) if progress else None
+        model.set_params(generated_vectors=generated_vector_frame(store, settings, advance))
     model.fit(events, items if not items.empty else None, progress=progress)
     path = model.save(settings.effective_model_file)
     report = TrainReport(

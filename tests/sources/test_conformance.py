@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from llmrec.models import (
     ALS,
@@ -13,6 +14,9 @@ from llmrec.models import (
     ContentScorer,
     ContentToCFScorer,
     CoVisitation,
+    GeneratedContentScorer,
+    GeneratedContentToCFScorer,
+    History,
     ItemKNN,
     MostPopular,
     SASRec,
@@ -107,6 +111,36 @@ class TestContentToCFScorer(ScorerContract):
     def test_an_item_without_events_is_scored_like_the_others(self, fitted):
         scores = fitted.score(history_of([[0, 1], [3, 4, 5]]))
         assert (scores[:, COLD_ITEM] != 0).all() and (np.ptp(scores, axis=1) > 0).all()
+
+
+class TestGeneratedContentScorer(ScorerContract):
+    reads_order = True
+
+    def make_scorer(self) -> Scorer:
+        return GeneratedContentScorer(ITEM_VECTORS, recent=5)
+
+
+class TestGeneratedContentToCFScorer(ScorerContract):
+    def make_scorer(self) -> Scorer:
+        return GeneratedContentToCFScorer(ITEM_VECTORS, dim=2)
+
+
+@pytest.mark.parametrize("source", [GeneratedContentScorer, GeneratedContentToCFScorer])
+def test_items_the_llm_wrote_nothing_about_cannot_be_scored_by_its_text(source):
+    silent = ITEM_VECTORS.copy()
+    silent[[2, COLD_ITEM]] = 0.0  # no usable description for i2 and the cold item
+    scorer = source.from_config(item_vectors=silent).fit(tiny_interactions())
+    scores = scorer.score(history_of([[0, 1], [3, 4, 5]]))
+    assert np.isnan(scores[:, [2, COLD_ITEM]]).all()
+    assert np.isfinite(np.delete(scores, [2, COLD_ITEM], axis=1)).all()
+    # added later: scored from their text where the LLM wrote some
+    scorer.add_items(np.stack([ITEM_VECTORS[0], np.zeros_like(ITEM_VECTORS[0])]))
+    history = history_of([[0, 1]])
+    history = History(sp.hstack([history.matrix, sp.csr_matrix((1, 2))]).tocsr(),
+                      history.sequences, history.user_rows)  # fmt: skip
+    added = scorer.score(history)[0, -2:]
+    assert np.isfinite(added[0]) and np.isnan(added[1])
+    assert source.text == "generated" and ContentScorer.text == "item"
 
 
 class TestTextPriorEASE(ScorerContract):

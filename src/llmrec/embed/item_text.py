@@ -23,7 +23,7 @@ def check_template(template: str) -> None:
     unknown = names - TEMPLATE_FIELDS
     if unknown:
         raise ConfigError(
-            f"embed.item_template names unknown field(s) {sorted(unknown)}; "
+            f"the item text template {template!r} names unknown field(s) {sorted(unknown)}; "
             f"known: {sorted(TEMPLATE_FIELDS)}"
         )
 

@@ -28,13 +28,17 @@ from llmrec.models.memo import FitMemo
 from llmrec.recommender import CONTENT_SOURCES, DEFAULT_SOURCES, Recommender
 from llmrec.store import Store
 from llmrec.store.store import LAST_EVALUATION
-from llmrec.training import build_recommender, item_vector_frame
+from llmrec.training import build_recommender, generated_vector_frame, item_vector_frame
 
 ORIGINAL_TEXT = "{title}. {tags}. {description}"
+# The LLM's text mixed into the item's own (embed.item_template's default before it got
+# vectors of its own): an ablation.
+MIXED_TEXT = "{title}. {tags}. {description} {generated_description} {keywords}"
+GENERATED_SOURCES = ("content_llm", "content_cf_llm")
 NO_CONTENT = ("ease", "sasrec", "covisit", "itemknn", "popular")
 BASELINES = frozenset(
     {"MostPop", "ItemKNN", "EASE", "EASE+text", "ALS", "BPR", "SASRec", "CoVisit", "Content",
-     "Content→CF"}
+     "Content→CF", "LLM text→CF"}
 )  # fmt: skip
 
 
@@ -42,9 +46,12 @@ def systems(
     vectors: pd.DataFrame | None,
     enriched: pd.DataFrame | None = None,
     settings: Settings | None = None,
+    generated: pd.DataFrame | None = None,
 ) -> dict:
     """Baselines (one source, no ranker), llmrec (as ``settings.recommender`` configures
-    it, the model ``llmrec train`` fits), and its ablations, by name."""
+    it, the model ``llmrec train`` fits), and its ablations, by name. ``enriched``: item
+    vectors of the item's text and the LLM's together; ``generated``: vectors of the
+    LLM's text alone."""
 
     def rec(v=vectors, **options) -> Callable[[], Recommender]:
         return lambda: Recommender(item_vectors=v, **options)
@@ -60,13 +67,20 @@ def systems(
         "CoVisit": rec(sources=("covisit",), ranker=False),
         "Content": rec(sources=("content",), ranker=False),
         "Content→CF": rec(sources=("content_cf",), ranker=False),
-        "llmrec": (lambda: build_recommender(settings, vectors)) if settings else rec(),
+        "llmrec": (lambda: build_recommender(settings, vectors, generated))
+        if settings
+        else rec(),
         "llmrec −ranker (RRF)": rec(ranker=False),
         "llmrec −content": rec(sources=NO_CONTENT),
         "llmrec +text prior": rec(sources=(*DEFAULT_SOURCES, "ease_text")),
     }
     if enriched is not None:
-        chosen["llmrec +LLM text"] = rec(enriched)
+        chosen["llmrec +LLM text mixed"] = rec(enriched)
+    if generated is not None:
+        chosen["llmrec +LLM text"] = rec(sources=(*DEFAULT_SOURCES, *GENERATED_SOURCES),
+                                         generated_vectors=generated)  # fmt: skip
+        chosen["LLM text→CF"] = rec(sources=("content_cf_llm",), ranker=False,
+                                    generated_vectors=generated)  # fmt: skip
     return chosen
 
 
@@ -104,10 +118,11 @@ def run_evaluation(
         kinds = f" of type {', '.join(event_types)}" if event_types else ""
         raise ValueError(f"the store has no events{kinds} to evaluate on")
     vectors = item_vector_frame(store, settings, ORIGINAL_TEXT) if not items.empty else None
-    enriched = None
+    enriched = generated = None
     if not store.item_texts_frame().empty:
-        enriched = item_vector_frame(store, settings)
-    chosen = systems(vectors, enriched, settings)
+        enriched = item_vector_frame(store, settings, MIXED_TEXT)
+        generated = generated_vector_frame(store, settings)
+    chosen = systems(vectors, enriched, settings, generated)
     if system_names:
         missing = set(system_names) - set(chosen)
         if missing:

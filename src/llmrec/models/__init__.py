@@ -12,7 +12,12 @@ from collections.abc import Mapping, Sequence
 from pydantic import ValidationError
 
 from llmrec.models.base import History, Interactions, Scorer, SourceConfig
-from llmrec.models.content import ContentScorer, ContentToCFScorer
+from llmrec.models.content import (
+    ContentScorer,
+    ContentToCFScorer,
+    GeneratedContentScorer,
+    GeneratedContentToCFScorer,
+)
 from llmrec.models.ease import EASE
 from llmrec.models.factors import ALS, BPR
 from llmrec.models.neighbours import CoVisitation, ItemKNN
@@ -31,6 +36,8 @@ SOURCES: dict[str, type[Scorer]] = {
         SASRec,
         ContentScorer,
         ContentToCFScorer,
+        GeneratedContentScorer,
+        GeneratedContentToCFScorer,
         TextPriorEASE,
         MostPopular,
     )
@@ -44,6 +51,8 @@ __all__ = [
     "CoVisitation",
     "ContentScorer",
     "ContentToCFScorer",
+    "GeneratedContentScorer",
+    "GeneratedContentToCFScorer",
     "History",
     "Interactions",
     "ItemKNN",

@@ -15,7 +15,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -177,7 +177,9 @@ class Scorer(ABC):
     (the registry key in :data:`llmrec.models.SOURCES`, the settings table
     ``[recommender.sources.<name>]`` and the ranker's feature prefix), ``Config`` (its
     hyper-parameters), ``grid`` (the values tuning tries, keys of ``Config``),
-    ``needs_text`` (it is fitted with the items' text vectors), ``learns_order`` (it
+    ``needs_text`` (it is fitted with the items' text vectors; ``text`` says which:
+    ``"item"``, the item's own text, or ``"generated"``, what the LLM wrote about it),
+    ``learns_order`` (it
     learns from the order of events: left out when no event has a time) and
     ``scores_new_items`` (it has ``add_items(vectors)`` for items added after the fit).
     """
@@ -186,6 +188,7 @@ class Scorer(ABC):
     Config: ClassVar[type[SourceConfig]] = SourceConfig
     grid: ClassVar[Mapping[str, tuple]] = {}
     needs_text: ClassVar[bool] = False
+    text: ClassVar[Literal["item", "generated"]] = "item"
     learns_order: ClassVar[bool] = False
     scores_new_items: ClassVar[bool] = False
 

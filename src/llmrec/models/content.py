@@ -6,6 +6,11 @@
   regression learns to map warm items' text vectors to their collaborative factors
   (a truncated SVD of the interaction matrix); every item is then scored through its
   *mapped* factors, so a cold item is scored exactly like a warm one.
+- :class:`GeneratedContentScorer`, :class:`GeneratedContentToCFScorer`: the same two
+  over the vectors of what the LLM wrote about each item (``llmrec enrich items``: its
+  description and keywords), kept apart from the item's own text so that the ranker
+  weighs each by what the data supports. An item the LLM wrote nothing usable about has
+  a zero vector there and cannot be scored (NaN).
 
 ``item_vectors[i]`` must be the unit text vector of the fitted data's ``item_ids[i]``.
 """
@@ -119,3 +124,29 @@ class ContentToCFScorer(Scorer):
     def _score(self, history: History) -> np.ndarray:
         users = np.asarray(history.matrix @ self.fold_in_)
         return (users @ self.mapped_.T).astype(np.float32)
+
+
+class _GeneratedText:
+    """Over the LLM's text: items without it (zero vectors) cannot be scored."""
+
+    text = "generated"
+
+    def _learned_items(self, data: Interactions) -> None:
+        super()._learned_items(data)
+        vectors = np.asarray(self.item_vectors)
+        self.unscored_items_ = np.flatnonzero(~vectors.any(axis=1))
+
+    def add_items(self, vectors: np.ndarray) -> None:
+        """New items are scored from their generated text where they have one."""
+        first = self.n_items_
+        super().add_items(vectors)
+        silent = first + np.flatnonzero(~np.asarray(vectors).any(axis=1))
+        self.unscored_items_ = np.r_[self.unscored_items_, silent]
+
+
+class GeneratedContentScorer(_GeneratedText, ContentScorer):
+    name = "content_llm"
+
+
+class GeneratedContentToCFScorer(_GeneratedText, ContentToCFScorer):
+    name = "content_cf_llm"
