@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from llmrec.models import (
     ALS,
@@ -132,3 +133,34 @@ def test_content_scorers_score_cold_items(loo):
     assert content.shape == (5, data.n_items)
     mapped = ContentToCFScorer(vectors, dim=8).fit(data).score(history)
     assert np.isfinite(mapped).all() and mapped.std() > 0
+
+
+@pytest.mark.parametrize(("n_items", "dims"), [(40, 8), (30, 64), (300, 32)])
+def test_the_text_prior_is_its_closed_form_without_the_text_matrix(n_items, dims):
+    """TextPriorEASE never forms the text's n×n matrix; its weights are still exactly
+    the module docstring's closed form, computed here the direct way."""
+    from llmrec.models.ease import ease_weights
+    from llmrec.models.text_ease import TextPriorEASE
+
+    rng = np.random.default_rng(n_items)
+    vectors = rng.normal(size=(n_items, dims))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    users = 60
+    x = (rng.random((users, n_items)) < 0.1).astype(np.float32)
+    data = Interactions(
+        user_ids=pd.Index([f"u{u}" for u in range(users)]),
+        item_ids=pd.Index([f"i{i}" for i in range(n_items)]),
+        matrix=sp.csr_matrix(x),
+        sequences=[np.flatnonzero(row) for row in x],
+        last_time=np.zeros(users),
+        item_first_time=np.zeros(n_items),
+        item_last_times=[np.zeros(int(row.sum())) for row in x],
+    )
+    l2, prior, text_l2 = 50.0, 30.0, 10.0
+    fitted = TextPriorEASE(vectors, l2=l2, prior=prior, text_l2=text_l2).fit(data)
+    text = ease_weights(vectors @ vectors.T, text_l2)
+    precision = np.linalg.inv(x.T.astype(np.float64) @ x + (l2 + prior) * np.eye(n_items))
+    expected = np.eye(n_items) - (l2 + prior) * precision + prior * precision @ text
+    expected -= precision * (np.diag(expected) / np.diag(precision))[None, :]
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(fitted.weights_, expected, atol=1e-6)

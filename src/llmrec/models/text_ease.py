@@ -13,6 +13,13 @@ Two ridge regressions, each with a zero diagonal, each solved exactly:
    ``B = B̃ − P·diag(diag(B̃) / diag(P))`` (the Lagrange step that zeroes the diagonal,
    as in EASE).
 
+Only ``XᵀX + (l2 + prior)·I`` is inverted as an n×n matrix, as in EASE: the text's
+matrix is never formed. With ``M = (EᵀE + text_l2·I)⁻¹`` (d×d, d the text dimensions),
+Woodbury gives ``P_t = (EEᵀ + text_l2·I)⁻¹ = (I − E·M·Eᵀ) / text_l2`` and ``S = I −
+P_t·diag(1/diag(P_t))``, so ``P·S = P − (P − (P·E)·M·Eᵀ)·diag(1/diag(P_t)) / text_l2``:
+n²·d operations instead of two more n³ (a fit at 9,742 items: see
+docs/decisions/recommender.md).
+
 An item nobody had (a zero column of ``X``) keeps the prior's column smoothed through
 ``P``: it is scored from its text, so the source ``needs_text`` and never says "cannot
 score". ``prior`` → 0 is EASE; a large ``prior`` is the text matrix alone.
@@ -27,7 +34,6 @@ import numpy as np
 from pydantic import Field
 
 from llmrec.models.base import History, Interactions, Scorer, SourceConfig
-from llmrec.models.ease import ease_weights
 
 
 class TextPriorEASE(Scorer):
@@ -68,12 +74,11 @@ class TextPriorEASE(Scorer):
                 f"the text-prior EASE holds n_items² matrices: {data.n_items} items is above "
                 f"max_items={self.max_items}; use ALS or content_cf for this catalogue"
             )
-        text = ease_weights(vectors @ vectors.T, self.text_l2)
         gram = (data.matrix.T @ data.matrix).toarray().astype(np.float64)
         penalty = self.l2 + self.prior
         gram[np.diag_indices_from(gram)] += penalty
         precision = np.linalg.inv(gram)
-        weights = self.prior * (precision @ text)
+        weights = self.prior * _times_text_matrix(precision, vectors, self.text_l2)
         weights[np.diag_indices_from(weights)] += 1.0
         weights -= penalty * precision
         weights -= precision * (np.diag(weights) / np.diag(precision))[None, :]
@@ -83,3 +88,16 @@ class TextPriorEASE(Scorer):
 
     def _score(self, history: History) -> np.ndarray:
         return np.asarray(history.matrix @ self.weights_, dtype=np.float32)
+
+
+def _times_text_matrix(precision: np.ndarray, vectors: np.ndarray, text_l2: float) -> np.ndarray:
+    """``precision @ S``, S the text's EASE matrix (``ease_weights(E Eᵀ, text_l2)``),
+    without forming S (see the module docstring)."""
+    dims = vectors.shape[1]
+    inner = np.linalg.inv(vectors.T @ vectors + text_l2 * np.eye(dims))  # M, d × d
+    # diag(P_t) = (1 − e_i·M·e_iᵀ) / text_l2, each positive (P_t is positive definite)
+    text_diagonal = (1.0 - np.einsum("ij,jk,ik->i", vectors, inner, vectors)) / text_l2
+    product = (precision @ vectors) @ inner @ vectors.T  # P·E·M·Eᵀ
+    np.subtract(precision, product, out=product)
+    product /= text_l2 * text_diagonal[None, :]
+    return np.subtract(precision, product, out=product)
