@@ -153,6 +153,12 @@ class LLMRerankSettings(BaseModel):
         le=1.0,
         description="the model's order against the ranker's (1: its picks first)",
     )
+    timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="longest wait for the model; then the ranker's list is served (the "
+        "answer, when it comes, is kept for the user's next request)",
+    )
     max_prompt_chars: int = Field(
         2_800,
         ge=400,

@@ -5,6 +5,9 @@ ranker's list with a warning when the server cannot be reached."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
@@ -85,6 +88,47 @@ def test_an_unreachable_model_serves_the_rankers_list_with_a_warning(
     assert [item["item_id"] for item in answer.json()["items"]] == expected
     assert "LLM re-ranking failed, the ranker's list served" in caplog.text
     assert "127.0.0.1" in caplog.text  # the server named in the warning
+
+
+class _Stuck(BaseHTTPRequestHandler):
+    """Reads the request and answers nothing for a while (a model on a busy machine)."""
+
+    def do_GET(self):  # the model list the client reads first
+        body = b'{"object": "list", "data": [{"id": "m", "object": "model"}]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(2)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_slow_model_never_holds_a_list_longer_than_its_wait(
+    trained_settings, service, plain, caplog
+):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stuck)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        settings = reranking(trained_settings, url, "key", max_history=100_000, timeout_s=0.3)
+        reranked = Service.open(settings, service.store)
+        with caplog.at_level(logging.WARNING, logger="llmrec.serve"):
+            started = time.perf_counter()
+            found = reranked.for_user("1", 5)
+            waited = time.perf_counter() - started
+        reranked.close()
+    finally:
+        server.shutdown()
+    assert ids(found) == ids(plain.for_user("1", 5))
+    assert waited < 1.5  # the 0.3 s wait and the scoring, not the model's 2 s
+    assert "did not re-rank within 0.3 s (llm_rerank.timeout_s)" in caplog.text
 
 
 def test_picks_beyond_candidates_are_refused():

@@ -11,7 +11,6 @@ returns is plain data (items as dicts with titles), ready for JSON or a table.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from llmrec.app.experiments import Experiments
+from llmrec.app.reranking import LLMReranking
 from llmrec.app.state import ModelState
 from llmrec.config import Settings
 from llmrec.data.readers import Rejection
@@ -28,16 +28,13 @@ from llmrec.data.validate import validate_frame, validate_frames
 from llmrec.errors import LlmrecError, UnknownIdError
 from llmrec.experiments import Experiment, Variant, team_draft
 from llmrec.explain import explain
-from llmrec.llm.cache import CachedLLM
 from llmrec.presentation import distinct_titles
 from llmrec.rank.filters import item_filters
-from llmrec.rank.llm_rerank import Candidate, fused_order, llm_picks
 from llmrec.recommender import Recommender
 from llmrec.retrieve.index import VectorIndex
 from llmrec.store import Store
 from llmrec.store.store import WriteResult
 
-_log = logging.getLogger("llmrec.serve")
 PERSONAL_WEIGHT = 0.3  # how far a search leans to the user's taste
 INTERLEAVED = "interleaved"  # the variant recorded for a list drafted from both variants
 
@@ -113,10 +110,10 @@ class Service:
         self.store = store
         self.state = state if state is not None else ModelState(settings, store)
         self.experiments = Experiments(store, settings)
+        self.reranking = LLMReranking(settings.llm_rerank, self.state, store)
         self._texts: tuple[Recommender | None, tuple] = (None, ())
         self._generated: tuple[float | None, dict[str, str]] = (None, {})
         self._presenting = threading.Lock()
-        self._reranking = threading.Lock()
         # the model's approximate item index (large catalogues): (model, index or None
         # while it is built)
         self._index: tuple[Recommender | None, VectorIndex | None] = (None, None)
@@ -133,6 +130,7 @@ class Service:
 
     def close(self) -> None:
         self.experiments.close()
+        self.reranking.close()
         self.state.close()
 
     def model(self) -> Recommender:
@@ -198,7 +196,7 @@ class Service:
                 found = self._list(rec, user_id, depth, ask)
                 history = self._history_titles(rec, user_id)
             # the model's answer takes seconds: asked without holding the model's lock
-            return replace(found, items=self._llm_reranked(user_id, history, found.items)[:k])
+            return replace(found, items=self.reranking.reorder(user_id, history, found.items)[:k])
         with self.state.lock.reading():
             if running.kind == "ab":
                 variant = running.variant_of(user_id)
@@ -251,27 +249,6 @@ class Service:
     def _history_titles(self, rec: Recommender, user_id: str) -> list[str]:
         _, titles, _ = self._item_text(rec)
         return [titles[c] for c in rec.histories_.items_of(str(user_id))]
-
-    def _llm_reranked(self, user_id: str, history: list[str], items: list[dict]) -> list[dict]:
-        """``items`` re-ordered by the LLM (:mod:`llmrec.rank.llm_rerank`); as they are,
-        with a logged warning, when the model cannot answer."""
-        rerank = self.settings.llm_rerank
-        top = items[: rerank.candidates]
-        shown = [
-            Candidate(i["item_id"], i["title"] or "",
-                      i["generated_description"] or i["description"] or "")
-            for i in top
-        ]  # fmt: skip
-        try:
-            llm = CachedLLM(self.state.llm(), self.store)
-            with self._reranking:  # one model, one request at a time
-                [picks] = llm_picks(llm, [(user_id, history, shown)], rerank.picks,
-                                    rerank.max_prompt_chars)  # fmt: skip
-        except Exception as exc:  # an unreachable server or a failing model: the ranker's list
-            _log.warning("llmrec: LLM re-ranking failed, the ranker's list served: %s", exc)
-            return items
-        order = fused_order(len(top), picks, rerank.weight)
-        return [top[i] | {"rank": rank} for rank, i in enumerate(order, 1)] + items[len(top) :]
 
     def _variant_list(
         self, rec: Recommender, variant: Variant, user_id: str, k: int, ask: _Ask
