@@ -2,7 +2,7 @@
 
     python benchmarks/accuracy.py [--dataset movielens-100k] [--data ../shared/data]
         [--splits leave_last_one_out,...] [--systems llmrec,EASE,...] [--out reports/accuracy]
-        [--no-tune] [--event-types play,...]
+        [--no-tune] [--event-types play,...] [--seed 0]
 
 MovieLens-100K by default (also movielens-latest-small, amazon-2018-magazine-subscriptions,
 and lastfm-2k, whose plays are undated: ``--splits random_user --event-types play``), all
@@ -61,9 +61,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "accuracy")
     parser.add_argument("--no-tune", action="store_true", help="sources at their defaults")
     parser.add_argument("--event-types", default=None, help="comma-separated; default all")
+    parser.add_argument("--seed", type=int, default=0, help="the split's, the catalogue "
+                        "order's and every recommender's seed")  # fmt: skip
     args = parser.parse_args()
 
     settings, store = bench_store(args.dataset, args.data, args.home)
+    recommender = settings.recommender.model_copy(update={"seed": args.seed})
+    settings = settings.model_copy(update={"recommender": recommender})
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:  # fmt: skip
@@ -79,6 +83,7 @@ def main() -> None:
             args.systems.split(",") if args.systems else None, progress=step,
             title=f"{args.dataset}, full ranking", tune_sources=not args.no_tune,
             event_types=args.event_types.split(",") if args.event_types else None,
+            seed=args.seed,
         )  # fmt: skip
     table = results_table([r for r in results if r.diversity is None], TABLE_COLUMNS)
     seconds = time.perf_counter() - started

@@ -49,12 +49,15 @@ def systems(
     generated: pd.DataFrame | None = None,
 ) -> dict:
     """Baselines (one source, no ranker), llmrec (as ``settings.recommender`` configures
-    it, the model ``llmrec train`` fits), and its ablations, by name. ``enriched``: item
+    it, the model ``llmrec train`` fits), and its ablations, by name, each at the
+    settings' seed. ``enriched``: item
     vectors of the item's text and the LLM's together; ``generated``: vectors of the
     LLM's text alone."""
 
+    seed = settings.recommender.seed if settings is not None else 0
+
     def rec(v=vectors, **options) -> Callable[[], Recommender]:
-        return lambda: Recommender(item_vectors=v, **options)
+        return lambda: Recommender(item_vectors=v, seed=seed, **options)
 
     chosen = {
         "MostPop": rec(sources=("popular",), ranker=False),
