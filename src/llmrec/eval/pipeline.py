@@ -70,12 +70,13 @@ def systems(
         "CoVisit": rec(sources=("covisit",), ranker=False),
         "Content": rec(sources=("content",), ranker=False),
         "Content→CF": rec(sources=("content_cf",), ranker=False),
-        "llmrec": (lambda: build_recommender(settings, vectors, generated))
-        if settings
-        else rec(),
+        "llmrec": (lambda: build_recommender(settings, vectors, generated)) if settings else rec(),
         "llmrec −ranker (RRF)": rec(ranker=False),
         "llmrec −content": rec(sources=NO_CONTENT),
         "llmrec +text prior": rec(sources=(*DEFAULT_SOURCES, "ease_text")),
+        "llmrec text-prior EASE": rec(
+            sources=tuple("ease_text" if s == "ease" else s for s in DEFAULT_SOURCES)
+        ),
     }
     if enriched is not None:
         chosen["llmrec +LLM text mixed"] = rec(enriched)
