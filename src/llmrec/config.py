@@ -136,9 +136,10 @@ class EnrichSettings(BaseModel):
 class LLMRerankSettings(BaseModel):
     """The LLM re-ordering the top of short histories' lists (:mod:`llmrec.rank.llm_rerank`).
 
-    Off by default: with the bundled model it lowered accuracy in every history-length
-    bucket measured (README, "LLM re-ranker"); a stronger model behind ``llm`` may differ,
-    which ``benchmarks/llm_rerank.py`` measures.
+    Off by default: the bundled model does not rank (trusted alone it halved NDCG@10 for
+    longer histories; fused at the default weight it is noise: README, "LLM re-ranker");
+    a stronger model behind ``llm`` may differ, which ``benchmarks/llm_rerank.py``
+    measures.
     """
 
     enabled: bool = Field(False, description="re-rank known users' lists with the LLM")
