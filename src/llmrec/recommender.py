@@ -71,8 +71,8 @@ _SOURCE_KNOBS = {
 }
 # 4: SASRec's own transformer blocks; 5: no user state (histories come from the events);
 # 6: sources say "cannot score" by NaN (unscored_items_); 7: the ranker's lead_;
-# 8: sources over the LLM's text (generated_dim_)
-_FORMAT_VERSION = 8
+# 8: sources over the LLM's text (generated_dim_); 9: the ranker's cold_model_
+_FORMAT_VERSION = 9
 LIST_DEPTH = 150  # a kept ranked list serves k ≤ 50 (MMR picks from the best 3k)
 
 
@@ -91,7 +91,8 @@ class Recommender:
     them on everything (SASRec: ``sasrec_refit_epochs`` more epochs, see
     :meth:`_refit_sources`), so that they know those items too. ``cold_views`` times, a
     tenth of the items is treated as new so that the ranker also learns to rank items
-    nobody has touched (see :meth:`_cold_view`). The ranker learns from at most
+    nobody has touched (``pipeline.train_ranker``; a model of the ranker's own orders
+    them, ``rank.ranker``). The ranker learns from at most
     ``ranker_max_users`` users (a seeded sample; None: all). Content sources
     need ``items`` with text in ``fit``; ``item_vectors`` (a frame indexed by item id) or
     else ``encoder`` (a :class:`~llmrec.embed.encoders.TextEncoder`, not saved with the
@@ -466,7 +467,8 @@ class Recommender:
             last_times=self.histories_.last_times(history.user_rows),
             now=self.now_,
         )
-        return final_scores(self.ranker_, x, names), x, names
+        # Each history is a list of its own: one item, nothing to reorder.
+        return final_scores(self.ranker_, x, names, np.arange(len(x))), x, names
 
     def proposing_sources(
         self, col: int, sequence: np.ndarray, user_id: str | None = None
@@ -651,7 +653,7 @@ class Recommender:
             exclude[r, list(self.histories_.negatives_of(user))] = True
         blocked = exclude if allowed is None else exclude | ~allowed[None, :]
         x, names, found = self._pool(history, blocked)
-        score = final_scores(self.ranker_, x, names)
+        score = final_scores(self.ranker_, x, names, found.pairs[:, 0])
         masks = found.source_masks()
         lists = []
         for r, user in enumerate(users):

@@ -53,8 +53,10 @@ def _models(service: Service) -> dict:
             "sources": list(model.active_sources_),
             "ranker": None if ranker is None else {
                 "lists": ranker.groups_trained_,
+                "cold_lists": ranker.cold_groups_trained_,
                 "holdout_ndcg": _finite(ranker.holdout_ndcg_),
                 "lead": ranker.lead_,
+                "cold_lead": ranker.cold_lead_,
             },
         }  # fmt: skip
     newest = service.store.model_versions_frame().head(VERSIONS_SHOWN)

@@ -66,9 +66,12 @@ def candidate_pool(
     return x, names, found
 
 
-def final_scores(ranker: LambdaRanker | None, x: np.ndarray, names: list[str]) -> np.ndarray:
-    """The ranker's scores of feature rows ``x``; without a ranker, the reciprocal rank
-    fusion of the sources' ranks (a source that cannot score an item adds nothing)."""
+def final_scores(
+    ranker: LambdaRanker | None, x: np.ndarray, names: list[str], lists: np.ndarray
+) -> np.ndarray:
+    """The ranker's scores of feature rows ``x``, ``lists[r]`` the list (user) of row r;
+    without a ranker, the reciprocal rank fusion of the sources' ranks (a source that
+    cannot score an item adds nothing)."""
     if ranker is not None:
-        return ranker.predict(x)
+        return ranker.predict(x, lists)
     return rank_fusion(x, names)

@@ -1,7 +1,8 @@
 """How the ranker learns: hold out each user's newest items, fit the sources on the
 rest, and rank each held-out item among the candidates proposed from the history just
 before it; and, so that it can rank items nobody has touched, cold views in which a
-random tenth of the items is new to the content sources. Every user with three items
+random tenth of the items is new to the content sources (the ranker learns those views
+with a model of their own, ``rank.ranker``). Every user with three items
 gives at least one list: a ranker that learnt only from long histories ranks short ones
 worse than its best source (docs/results/ranker-study/).
 
@@ -89,6 +90,7 @@ def fit_ranker(
         groups.append(start + found.pairs[:, 0])
         advance(len(batch))
     offset = len(queries)
+    warm_rows = sum(len(x) for x in feats)
     if any(scorer.needs_text for scorer in scorers.values()):
         advance = stage("cold-item views", training.cold_views)
         for draw in range(training.cold_views):
@@ -114,7 +116,10 @@ def fit_ranker(
         )
         return None, scorers
     stage("training the ranker (LambdaRank)", None)
-    ranker = LambdaRanker(seed=training.seed).fit(np.vstack(feats), labels_all, groups_all, names)
+    cold = np.arange(len(labels_all)) >= warm_rows
+    ranker = LambdaRanker(seed=training.seed).fit(
+        np.vstack(feats), labels_all, groups_all, names, cold=cold
+    )
     return ranker, scorers
 
 
