@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from llmrec.config import Settings
 from llmrec.data.records import RecordKind
@@ -40,3 +41,18 @@ def test_popularity_ties_on_cold_items_do_not_follow_item_ids(
     (most_pop,) = results
     # by id every user would get all their held-out items first (NDCG@10 = 1)
     assert most_pop.metrics["ndcg@10"] < 0.8
+
+
+def test_systems_that_cannot_score_new_items_alone_on_cold_items_are_refused_by_name(
+    store: Store, settings: Settings, tmp_path
+):
+    catalogue = pd.DataFrame({"item_id": [f"i{n}" for n in range(30)], "title": "Item"})
+    store.upsert_items(validate_frame(catalogue, RecordKind.ITEMS, "items")[0])
+    events = pd.DataFrame({"user_id": [f"u{n % 10}" for n in range(90)],
+                           "item_id": [f"i{n % 30}" for n in range(90)],
+                           "timestamp": np.arange(90.0)})  # fmt: skip
+    store.add_events(validate_frame(events, RecordKind.EVENTS, "events")[0])
+    with pytest.raises(ValueError, match=r"cold_items split .* EASE, llmrec −content cannot"):
+        run_evaluation(store, settings, tmp_path / "report", split_names=("cold_items",),
+                       system_names=("EASE", "llmrec −content"), diversities=())  # fmt: skip
+    assert not (tmp_path / "report").exists()

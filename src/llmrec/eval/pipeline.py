@@ -156,6 +156,12 @@ def run_evaluation(
         }
         for split in splits
     }
+    if not any(per_split.values()):
+        raise ValueError(
+            "nothing to evaluate: on the cold_items split only systems with a source that "
+            f"reads item text (or MostPop, the floor) can score new items; "
+            f"{', '.join(sorted(chosen))} cannot"
+        )
     total = sum(len(per_split[s.name]) + (trials if s.candidates is None else 0) for s in splits)
 
     def step(label: str) -> None:
