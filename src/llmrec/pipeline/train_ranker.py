@@ -21,12 +21,11 @@ import pandas as pd
 
 from llmrec.models import History, Interactions, Scorer
 from llmrec.pipeline.scoring import Scoring, candidate_pool
-from llmrec.rank.ranker import LambdaRanker
+from llmrec.rank.ranker import MIN_LISTS, LambdaRanker
 
 # progress(stage, total or None) -> the stage's advance(n) callback
 StageProgress = Callable[[str, int | None], Callable[[int], None]]
 _BATCH = 256
-_MIN_LISTS = 10  # lists with a positive the ranker needs (LambdaRanker's own floor)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -104,21 +103,22 @@ def fit_ranker(
             advance(1)
     labels_all = np.concatenate(labels) if labels else np.zeros(0)
     groups_all = np.concatenate(groups) if groups else np.zeros(0, int)
-    answered = len(np.unique(groups_all[labels_all > 0]))
-    if answered < _MIN_LISTS:
+    # Only the held-out items' lists count: the cold views alone train no ranker.
+    warm = np.arange(len(labels_all)) < warm_rows
+    answered = len(np.unique(groups_all[warm & (labels_all > 0)]))
+    if answered < MIN_LISTS:
         # Too few users with three items (a small shop), or too few whose held-out item
         # any source proposed: nothing to learn the ranking from, so ranks are fused.
         warnings.warn(
             f"only {answered} training lists have a held-out item among the candidates "
-            f"(at least {_MIN_LISTS} needed; a user needs 3 items to give one): the ranker "
+            f"(at least {MIN_LISTS} needed; a user needs 3 items to give one): the ranker "
             "is not trained and the sources' ranks are fused (reciprocal rank fusion)",
             stacklevel=4,
         )
         return None, scorers
     stage("training the ranker (LambdaRank)", None)
-    cold = np.arange(len(labels_all)) >= warm_rows
     ranker = LambdaRanker(seed=training.seed).fit(
-        np.vstack(feats), labels_all, groups_all, names, cold=cold
+        np.vstack(feats), labels_all, groups_all, names, cold=~warm
     )
     return ranker, scorers
 

@@ -36,7 +36,7 @@ _FUSION = "fusion"
 _MODEL = "model"
 _LEADS_BY = 1e6  # far above any score the model gives, so that the lead's order is first
 _AGE = "item_age_days"  # NaN: the item has no events (rank.features)
-_MIN_LISTS = 10
+MIN_LISTS = 10  # lists with a positive the warm model needs
 
 
 class LambdaRanker:
@@ -85,7 +85,7 @@ class LambdaRanker:
             "verbose": -1,
         }
         warm = _Lists.of(features, labels, sizes, has_positive & ~cold_list)
-        if warm.count < _MIN_LISTS:
+        if warm.count < MIN_LISTS:
             raise ValueError(
                 f"only {warm.count} validation users have their next item among the "
                 "candidates: too little to train the ranker"
@@ -96,14 +96,14 @@ class LambdaRanker:
         )
         self.groups_trained_ = warm.count
         self.cold_model_, self.cold_holdout_ndcg_, self.cold_lead_ = None, {}, None
-        self.cold_groups_trained_ = int((has_positive & cold_list).sum())
-        if self.cold_groups_trained_ >= _MIN_LISTS:
+        self.cold_groups_trained_ = 0
+        cold_count = int((has_positive & cold_list).sum())
+        if cold_count >= MIN_LISTS:
             every = _Lists.of(features, labels, sizes, has_positive)
             self.cold_model_, _, self.cold_holdout_ndcg_, self.cold_lead_ = self._fit_judged(
                 params, every, cold_list[has_positive], names
             )
-        else:
-            self.cold_groups_trained_ = 0
+            self.cold_groups_trained_ = cold_count
         return self
 
     def _fit_judged(self, params: dict, lists: _Lists, judged: np.ndarray, names: list[str]):
