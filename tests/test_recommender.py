@@ -201,18 +201,19 @@ def test_an_older_model_file_is_refused_with_the_command_that_fixes_it(
 
     old = copy.deepcopy(fitted_recommender)
     # format 4 kept every user's history inside; 5 had sources scoring 0 for "cannot score";
-    # 6 had no ranker lead; 7 no sources over the LLM's text; 8 no cold model
-    for version in (4, 5, 6, 7, 8):
+    # 6 had no ranker lead; 7 no sources over the LLM's text; 8 no cold model; 9 took
+    # items with undated events for cold
+    for version in (4, 5, 6, 7, 8, 9):
         with (tmp_path / f"v{version}.pkl").open("wb") as handle:
             pickle.dump((version, old), handle)
         with pytest.raises(
             ValueError, match=rf"v{version}.pkl: .*older llmrec \(format {version}.*llmrec train"
         ):
             Recommender.load(tmp_path / f"v{version}.pkl")
-    with (tmp_path / "v10.pkl").open("wb") as handle:
-        pickle.dump((10, old), handle)
-    with pytest.raises(ValueError, match=r"v10.pkl: not a llmrec model of format 9"):
-        Recommender.load(tmp_path / "v10.pkl")
+    with (tmp_path / "v11.pkl").open("wb") as handle:
+        pickle.dump((11, old), handle)
+    with pytest.raises(ValueError, match=r"v11.pkl: not a llmrec model of format 10"):
+        Recommender.load(tmp_path / "v11.pkl")
 
 
 @pytest.mark.slow

@@ -71,8 +71,9 @@ _SOURCE_KNOBS = {
 }
 # 4: SASRec's own transformer blocks; 5: no user state (histories come from the events);
 # 6: sources say "cannot score" by NaN (unscored_items_); 7: the ranker's lead_;
-# 8: sources over the LLM's text (generated_dim_); 9: the ranker's cold_model_
-_FORMAT_VERSION = 9
+# 8: sources over the LLM's text (generated_dim_); 9: the ranker's cold_model_;
+# 10: items with undated events have an age (it had marked them all cold)
+_FORMAT_VERSION = 10
 LIST_DEPTH = 150  # a kept ranked list serves k ≤ 50 (MMR picks from the best 3k)
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from llmrec.models import History
+from llmrec.models import History, Interactions
 from llmrec.pipeline.features import candidate_features, cold_stats, item_stats, tag_matrix
 from tests.sources.contract import COLD_ITEM, tiny_interactions
 
@@ -19,6 +19,27 @@ def test_item_stats_and_the_cold_view():
     assert stats.cold.tolist() == [i == COLD_ITEM for i in range(data.n_items)]
     assert stats.trending.max() == 1.0 and np.isnan(stats.age_days[COLD_ITEM])
     assert cold_stats(3).cold.all() and not cold_stats(3).popularity.any()
+
+
+def test_only_items_without_events_have_no_age_when_events_are_undated():
+    # Play counts have no times: an item that was played is not cold (the ranker's cold
+    # model orders only the items whose age is NaN).
+    day = 86_400.0
+    events = pd.DataFrame(
+        {
+            "user_id": ["u", "u", "v", "v", "v"],
+            "item_id": ["a", "b", "b", "d", "c"],
+            "timestamp": [np.nan, np.nan, np.nan, 40 * day, 100 * day],
+        }
+    )
+    data = Interactions.from_events(events, item_ids=["a", "b", "c", "d", "new"])
+    stats = item_stats(data)
+    assert stats.cold.tolist() == [False, False, False, False, True]
+    # undated events count as the oldest
+    assert stats.age_days.tolist()[:4] == [60.0, 60.0, 0.0, 60.0]
+    assert np.isnan(stats.age_days[4])
+    undated = Interactions.from_events(events.assign(timestamp=np.nan), item_ids=["a", "new"])
+    assert item_stats(undated).age_days[0] == 0.0 and np.isnan(item_stats(undated).age_days[1])
 
 
 def test_features_per_pair_from_the_history_and_the_item_side():

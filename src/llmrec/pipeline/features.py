@@ -84,8 +84,14 @@ def cold_stats(n_items: int) -> ItemStats:
 
 def item_stats(data: Interactions) -> ItemStats:
     """Each item's popularity, trending popularity (30-day half-life), age in days and
-    whether it is cold, as of ``data``."""
+    whether it is cold, as of ``data``. The age is NaN for cold items only: the ranker
+    tells items without events by it (``rank.ranker``). Items whose events are all
+    undated count as the oldest (0 days when nothing is dated: play counts)."""
     counts = np.asarray(data.matrix.sum(axis=0)).ravel()
     trending = MostPopular(half_life_days=30).fit(data).item_scores_
+    cold = data.items_without_events
     age = (data.now - data.item_first_time) / _SECONDS_PER_DAY
-    return ItemStats(np.log1p(counts), trending, age, data.items_without_events)
+    undated = np.isnan(age) & ~cold
+    if undated.any():
+        age[undated] = np.nanmax(age, initial=0.0)
+    return ItemStats(np.log1p(counts), trending, age, cold)
