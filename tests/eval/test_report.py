@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from llmrec.eval.evaluate import SystemResult
-from llmrec.eval.report import write_report
+from llmrec.eval.report import paired_differences, write_report
 
 
 def _result(
@@ -65,3 +65,24 @@ def test_thirteen_systems_get_thirteen_looks_and_a_legend_beside_the_axes(tmp_pa
     assert len(looks) == 13
     legend = axes.get_legend().get_window_extent()
     assert legend.x0 >= axes.get_window_extent().x1  # not over the lines
+
+
+def test_systems_are_compared_with_the_reference_user_by_user(tmp_path: Path):
+    def scored(system: str, ndcg: list[float], users: list[str]) -> SystemResult:
+        per_user = pd.DataFrame({"user_id": users, "train_items": 3, "ndcg@10": ndcg})
+        metrics = {"ndcg@10": float(np.mean(ndcg))}
+        return SystemResult(system, "leave_last_one_out", 1.0, 0.1, metrics, per_user)
+
+    base = scored("no text", [0.0, 0.5, 0.7, 0.2], ["a", "b", "c", "d"])
+    # the same users in another order, each 0.1 or 0.3 better, and one user the
+    # reference did not score (left out of the pairs)
+    text = scored("text", [0.5, 0.3, 0.6, 0.8, 0.9], ["d", "a", "b", "c", "e"])
+    paired = paired_differences([base, text], "no text")
+    [row] = paired.to_dict(orient="records")
+    assert row["system"] == "text" and row["users"] == 4
+    assert abs(row["− no text"] - 0.2) < 1e-12
+    assert abs(row["paired SE"] - np.std([0.3, 0.1, 0.1, 0.3], ddof=1) / 2) < 1e-12
+    assert abs(row["relative"] - 0.2 / 0.35) < 1e-12
+    assert paired_differences([text], "no text").empty  # no reference in the run
+    report = write_report([base, text], tmp_path, "paired", reference="no text").read_text()
+    assert "NDCG@10 against no text, user by user" in report

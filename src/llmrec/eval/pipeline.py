@@ -24,7 +24,9 @@ from llmrec.eval.report import CANDIDATE_RECALL, RANKER_HOLDOUT, SOURCE_NDCG, wr
 from llmrec.eval.splits import SPLITS, make_split
 from llmrec.eval.tuning import tune, validation_split
 from llmrec.models import SOURCES
+from llmrec.models.ease import EASE
 from llmrec.models.memo import FitMemo
+from llmrec.models.text_ease import TextPriorEASE
 from llmrec.recommender import CONTENT_SOURCES, DEFAULT_SOURCES, Recommender
 from llmrec.store import Store
 from llmrec.store.store import LAST_EVALUATION
@@ -36,6 +38,17 @@ ORIGINAL_TEXT = "{title}. {tags}. {description}"
 MIXED_TEXT = "{title}. {tags}. {description} {generated_description} {keywords}"
 GENERATED_SOURCES = ("content_llm", "content_cf_llm")
 NO_CONTENT = ("ease", "sasrec", "covisit", "itemknn", "popular")
+TEXT_FREE = "llmrec −content"  # llmrec without any item text
+# The text prior's controls: its EASE without the text (the prior's l2, every item), and
+# the prior at EASE's own l2.
+_PRIOR_WITHOUT_TEXT = {
+    s: {"l2": TextPriorEASE.Config().l2, "min_item_users": 1} if s == "ease" else {}
+    for s in NO_CONTENT
+}
+_PRIOR_AT_EASE_L2 = {
+    "ease_text" if s == "ease" else s: {"l2": EASE.Config().l2} if s == "ease" else {}
+    for s in DEFAULT_SOURCES
+}
 BASELINES = frozenset(
     {"MostPop", "ItemKNN", "EASE", "EASE+text", "ALS", "BPR", "SASRec", "CoVisit", "Content",
      "Content→CF", "LLM text→CF"}
@@ -72,11 +85,13 @@ def systems(
         "Content→CF": rec(sources=("content_cf",), ranker=False),
         "llmrec": (lambda: build_recommender(settings, vectors, generated)) if settings else rec(),
         "llmrec −ranker (RRF)": rec(ranker=False),
-        "llmrec −content": rec(sources=NO_CONTENT),
+        TEXT_FREE: rec(sources=NO_CONTENT),
         "llmrec +text prior": rec(sources=(*DEFAULT_SOURCES, "ease_text")),
         "llmrec text-prior EASE": rec(
             sources=tuple("ease_text" if s == "ease" else s for s in DEFAULT_SOURCES)
         ),
+        "llmrec −content, EASE l2 100": rec(sources=_PRIOR_WITHOUT_TEXT),
+        "llmrec text-prior EASE l2 500": rec(sources=_PRIOR_AT_EASE_L2),
     }
     if enriched is not None:
         chosen["llmrec +LLM text mixed"] = rec(enriched)
@@ -226,7 +241,8 @@ def run_evaluation(
                         name, system, split, catalogue, fit_seconds=fit_seconds, diversity=lam
                     )
                 )
-    report = write_report(results, out, title, tuned)
+    # what text adds is read against llmrec without it, user by user
+    report = write_report(results, out, title, tuned, reference=TEXT_FREE)
     store.set_meta(LAST_EVALUATION, evaluation_summary(results, report))
     return results, report
 

@@ -91,6 +91,33 @@ def few_users_warning(results: Sequence[SystemResult], split: str) -> str | None
     )
 
 
+def paired_differences(results: Sequence[SystemResult], reference: str) -> pd.DataFrame:
+    """Each system's NDCG@10 minus ``reference``'s, user by user over the test users both
+    scored, and the standard error of that mean difference: far below either system's own
+    (the users' spread, most of it, is shared), so it tells a real lead from noise."""
+    base = next((r for r in results if r.system == reference), None)
+    if base is None or base.per_user is None:
+        return pd.DataFrame()
+    theirs = base.per_user.set_index("user_id")["ndcg@10"]
+    rows = []
+    for r in results:
+        if r is base or r.per_user is None:
+            continue
+        mine, against = r.per_user.set_index("user_id")["ndcg@10"].align(theirs, join="inner")
+        difference = (mine - against).dropna()
+        if len(difference) < 2:
+            continue
+        rows.append({
+            "system": r.system,
+            "ndcg@10": float(mine.mean()),
+            f"− {reference}": float(difference.mean()),
+            "relative": float(difference.mean() / against.mean()) if against.mean() else np.nan,
+            "paired SE": float(difference.std(ddof=1) / np.sqrt(len(difference))),
+            "users": len(difference),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def _diversity_plot(results: Sequence[SystemResult], split: str, path: Path) -> bool:
     curve = sorted(
         (
@@ -177,9 +204,11 @@ def write_report(
     folder: str | Path,
     title: str,
     tuned: Sequence[tuple[str, Tuned]] = (),
+    reference: str | None = None,
 ) -> Path:
     """Write ``report.md``, ``results.json``, ``per_user.parquet`` and the plots (and
-    ``tuning.json``: every setting tried, by split and source)."""
+    ``tuning.json``: every setting tried, by split and source); with a ``reference``
+    system, each system's paired NDCG@10 difference from it."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(
@@ -223,6 +252,15 @@ def write_report(
         if warning is not None:
             lines += [f"**Warning:** {warning}.", ""]
         lines += [_markdown(results_table(plain, TABLE_COLUMNS)), ""]
+        paired = paired_differences(plain, reference) if reference else pd.DataFrame()
+        if not paired.empty:
+            lines += [
+                f"NDCG@10 against {reference}, user by user over the users both scored, "
+                "with the standard error of the mean difference:",
+                "",
+                _markdown(paired),
+                "",
+            ]
         tuning = _tuning_table(tuned, split)
         if not tuning.empty:
             lines += [
