@@ -90,8 +90,8 @@ def systems(
         "llmrec text-prior EASE": rec(
             sources=tuple("ease_text" if s == "ease" else s for s in DEFAULT_SOURCES)
         ),
-        "llmrec −content, EASE l2 100": rec(sources=_PRIOR_WITHOUT_TEXT),
-        "llmrec text-prior EASE l2 500": rec(sources=_PRIOR_AT_EASE_L2),
+        "llmrec −content (EASE l2 100)": rec(sources=_PRIOR_WITHOUT_TEXT),
+        "llmrec text-prior EASE (l2 500)": rec(sources=_PRIOR_AT_EASE_L2),
     }
     if enriched is not None:
         chosen["llmrec +LLM text mixed"] = rec(enriched)
