@@ -259,6 +259,7 @@ def test_train_then_recommend_uses_the_hybrid_model(tmp_path: Path, ml100k: Path
     assert trained.returncode == 0, trained.stderr
     assert "ease, covisit, content, popular" in trained.stdout
     assert int(_table_value(trained.stdout, "users")) == 943
+    assert _table_value(trained.stdout, "of which fitting each source").startswith("ease ")
     assert (tmp_path / ".llmrec" / "model" / "recommender.pkl").is_file()
     known = llmrec("recommend", "--user", "1", "-k", "5", cwd=tmp_path, env=env)
     assert known.returncode == 0, known.stderr

@@ -44,6 +44,12 @@ def test_recommend_returns_ranked_unseen_items(fitted_recommender, ml100k_frames
     )
 
 
+def test_each_active_source_reports_its_fit_seconds(fitted_recommender):
+    seconds = fitted_recommender.source_seconds_
+    assert set(seconds) == set(fitted_recommender.active_sources_)
+    assert all(value > 0 for value in seconds.values())
+
+
 def test_unknown_user_gets_cold_start_not_an_error(fitted_recommender):
     out = fitted_recommender.recommend(["never-seen"], k=5)
     assert len(out) == 5

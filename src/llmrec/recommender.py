@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -211,10 +212,15 @@ class Recommender:
         return configs
 
     def _fit_source(self, name: str, texts: _Texts, data: Interactions) -> Scorer:
+        """Fit source ``name`` on ``data``; its seconds add to ``source_seconds_[name]``."""
+        started = time.perf_counter()
         scorer = SOURCES[name].from_config(
             self.source_configs_[name], seed=self.seed, item_vectors=texts[SOURCES[name].text]
         )
-        return self.fit_memo.fit(scorer, data) if self.fit_memo is not None else scorer.fit(data)
+        fitted = self.fit_memo.fit(scorer, data) if self.fit_memo is not None else scorer.fit(data)
+        spent = time.perf_counter() - started
+        self.source_seconds_[name] = self.source_seconds_.get(name, 0.0) + spent
+        return fitted
 
     def fit(
         self,
@@ -242,6 +248,8 @@ class Recommender:
         self, events: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None
     ) -> Self:
         self.source_configs_ = self._source_configs()
+        # each source's fits (the ranker's split, the cold views, on every event) summed
+        self.source_seconds_: dict[str, float] = {}
         self.__dict__.pop("_ranked_lists", None)
         events, rejected = self._readable_events(events, True, "; see rejected_")
         self.rejected_ = pd.DataFrame(

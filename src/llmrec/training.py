@@ -40,6 +40,7 @@ class TrainReport:
     sources: tuple[str, ...]
     ranker_groups: int
     seconds: float
+    source_seconds: dict[str, float]  # each source's fits summed (Recommender.source_seconds_)
     version: int | None = None  # the published model version (registry.artifacts set)
 
 
@@ -134,6 +135,7 @@ def train_from_store(
         sources=model.active_sources_,
         ranker_groups=model.ranker_.groups_trained_ if model.ranker_ is not None else 0,
         seconds=time.perf_counter() - started,
+        source_seconds=dict(model.source_seconds_),
     )
     if settings.registry.artifacts is None:
         return report

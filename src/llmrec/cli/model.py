@@ -79,6 +79,8 @@ def train(ctx: typer.Context) -> None:
         ("sources", ", ".join(report.sources)),
         ("ranker trained on (users' held-out items)", report.ranker_groups),
         ("seconds", f"{report.seconds:.1f}"),
+        ("of which fitting each source", ", ".join(
+            f"{name} {seconds:.1f}" for name, seconds in report.source_seconds.items())),
         ("model file", str(report.path)),
         *([("published as version", report.version)] if report.version is not None else []),
     ])  # fmt: skip
