@@ -16,11 +16,10 @@ has a slight edge there, so a lead has to be clearly better to take over.)
 Items nobody has touched are ordered by a second model (``cold_model_``) that learns from
 the cold-item views (lists of such items, ranked by what reads their text) and the warm
 lists together, its rounds chosen on a held-out fifth of both and its lead
-(``cold_lead_``) on the held-out cold views; it is the model of the other four fifths,
-not trained again on every list (the largest fit here, for a fifth more data). The
-model above and its lead learn from the warm lists alone. One model for both let the
-many cold views choose the warm lists' rounds and lead, and cost warm ranking
-(docs/decisions/recommender.md).
+(``cold_lead_``) on the held-out cold views, at twice the learning rate: it learns from
+the most rows, and half the rounds halve its fit. The model above and its lead learn
+from the warm lists alone. One model for both let the many cold views choose the warm
+lists' rounds and lead, and cost warm ranking (docs/decisions/recommender.md).
 In a list, the warm order decides where items without events stand; the cold model
 decides which of them stands where.
 """
@@ -46,6 +45,7 @@ class LambdaRanker:
         self,
         n_estimators: int = 300,
         learning_rate: float = 0.05,
+        cold_learning_rate: float = 0.1,
         num_leaves: int = 31,
         min_child_samples: int = 20,
         early_stopping_rounds: int = 30,
@@ -54,6 +54,7 @@ class LambdaRanker:
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
+        self.cold_learning_rate = cold_learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.early_stopping_rounds = early_stopping_rounds
@@ -102,25 +103,23 @@ class LambdaRanker:
         cold_count = int((has_positive & cold_list).sum())
         if cold_count >= MIN_LISTS:
             every = _Lists.of(features, labels, sizes, has_positive)
+            cold_params = params | {"learning_rate": self.cold_learning_rate}
             self.cold_model_, _, self.cold_holdout_ndcg_, self.cold_lead_ = self._fit_judged(
-                params, every, cold_list[has_positive], names, refit=False
+                cold_params, every, cold_list[has_positive], names
             )
             self.cold_groups_trained_ = cold_count
         return self
 
-    def _fit_judged(
-        self, params: dict, lists: _Lists, judged: np.ndarray, names: list[str], refit: bool = True
-    ):
+    def _fit_judged(self, params: dict, lists: _Lists, judged: np.ndarray, names: list[str]):
         """A model of ``lists``, its rounds chosen on a held-out fifth of them; then, on
         the held-out lists that are ``judged``, its NDCG@10 and that of each input that
         may lead instead, and the lead (None: the model). Returns the model trained on
-        every list (the held-out fifth too, docs/decisions/recommender.md; without
-        ``refit``, the model of the other four fifths), its rounds, the NDCGs and the
-        lead."""
+        every list (the held-out fifth too, docs/decisions/recommender.md), its rounds,
+        the NDCGs and the lead."""
         import lightgbm
 
         holdout = lists.draw_holdout(self.seed)
-        early, rounds, held_scores = self._early_stopped_rounds(params, lists, holdout, names)
+        rounds, held_scores = self._early_stopped_rounds(params, lists, holdout, names)
         held, chosen = lists.subset(holdout), judged[holdout]
         held_scores = held_scores[np.repeat(chosen, held.sizes)]
         held = held.subset(chosen)
@@ -129,16 +128,14 @@ class LambdaRanker:
         }
         ndcg = {name: ndcg_at_10(order, held.labels, held.sizes) for name, order in orders.items()}
         best = max(ndcg, key=ndcg.__getitem__)
-        if refit:
-            model = lightgbm.train(params, lists.dataset(names), num_boost_round=rounds)
-        else:
-            model = lightgbm.Booster(model_str=early.model_to_string(num_iteration=rounds))
+        model = lightgbm.train(params, lists.dataset(names), num_boost_round=rounds)
         return model, rounds, ndcg, None if best == _MODEL else best
 
-    def _early_stopped_rounds(self, params: dict, lists: _Lists, holdout: np.ndarray,
-                              names: list[str]):  # fmt: skip
-        """A model of the lists not in ``holdout``, the boosting rounds that rank the
-        ``holdout`` lists best, and the scores of their rows after that many rounds."""
+    def _early_stopped_rounds(
+        self, params: dict, lists: _Lists, holdout: np.ndarray, names: list[str]
+    ) -> tuple[int, np.ndarray]:
+        """Boosting rounds that rank the ``holdout`` lists best, and the scores of their
+        rows after that many rounds."""
         import lightgbm
 
         held = lists.subset(holdout)
@@ -151,7 +148,7 @@ class LambdaRanker:
             callbacks=[lightgbm.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
         rounds = max(1, model.best_iteration)
-        return model, rounds, model.predict(held.features, num_iteration=rounds)
+        return rounds, model.predict(held.features, num_iteration=rounds)
 
     @staticmethod
     def _leads(names: list[str]) -> list[str]:
