@@ -129,6 +129,9 @@ def test_a_second_model_learns_the_cold_views_and_orders_the_items_without_event
     ranker = LambdaRanker(n_estimators=50, seed=0).fit(features, labels, groups, names, cold)
     assert ranker.cold_model_ is not None
     assert ranker.groups_trained_ == 300 and ranker.cold_groups_trained_ == 300
+    # the cold model learns at its own rate, the warm model at the ranker's
+    assert ranker.cold_model_.params["learning_rate"] == ranker.cold_learning_rate == 0.1
+    assert ranker.model_.params["learning_rate"] == ranker.learning_rate == 0.05
     test_x, test_y, test_groups, test_cold = _warm_and_cold(50, 20, seed=1)
     scores = ranker.predict(test_x, test_groups)
     assert _top_is_positive(scores[~test_cold], test_y[~test_cold], 20) > 0.7
