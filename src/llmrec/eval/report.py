@@ -103,10 +103,13 @@ def paired_differences(results: Sequence[SystemResult], reference: str) -> pd.Da
     for r in results:
         if r is base or r.per_user is None:
             continue
-        mine, against = r.per_user.set_index("user_id")["ndcg@10"].align(theirs, join="inner")
-        difference = (mine - against).dropna()
-        if len(difference) < 2:
+        pairs = pd.concat(
+            [r.per_user.set_index("user_id")["ndcg@10"], theirs], axis=1, join="inner"
+        ).dropna()
+        if len(pairs) < 2:
             continue
+        mine, against = pairs.iloc[:, 0], pairs.iloc[:, 1]
+        difference = mine - against
         rows.append({
             "system": r.system,
             "ndcg@10": float(mine.mean()),
