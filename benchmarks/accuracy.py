@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from llmrec.config import Settings, load_settings
@@ -27,6 +27,7 @@ from llmrec.data.datasets import load_dataset
 from llmrec.eval.evaluate import results_table
 from llmrec.eval.pipeline import run_evaluation
 from llmrec.eval.report import TABLE_COLUMNS
+from llmrec.progress import progress_display
 from llmrec.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,8 +70,8 @@ def main() -> None:
     recommender = settings.recommender.model_copy(update={"seed": args.seed})
     settings = settings.model_copy(update={"recommender": recommender})
     started = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:  # fmt: skip
+    with progress_display(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console) as progress:  # fmt: skip
         task = progress.add_task("evaluating", total=None)
 
         def step(label: str, total: int) -> None:

@@ -25,7 +25,6 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     TaskProgressColumn,
     TimeRemainingColumn,
 )
@@ -36,6 +35,7 @@ from llmrec.data.datasets import load_dataset
 from llmrec.enrich.batches import EnrichReport
 from llmrec.enrich.descriptions import enrich_items
 from llmrec.llm import EmbeddedLLM
+from llmrec.progress import progress_display
 from llmrec.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def _store(home: Path, dataset: str, data: Path, folder: str) -> tuple[Store, ob
 
 def _run(store, settings, llm, limit: int | None, label: str) -> EnrichReport:
     total = limit or len(store.item_ids())
-    with Progress(
+    with progress_display(
         f"[bold]{label}",
         BarColumn(),
         MofNCompleteColumn(),

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from accuracy import FOLDERS, REPO, bench_store
@@ -33,6 +33,7 @@ from llmrec.eval.pipeline import ORIGINAL_TEXT
 from llmrec.eval.splits import make_split
 from llmrec.llm import load_llm
 from llmrec.llm.cache import CachedLLM
+from llmrec.progress import progress_display
 from llmrec.rank.llm_rerank import Candidate, fused_order, llm_picks
 from llmrec.training import build_recommender, item_vector_frame
 
@@ -102,7 +103,7 @@ def main() -> None:
 
     rows = []
     latencies: list[float] = []
-    with load_llm(settings.llm) as raw, Progress(
+    with load_llm(settings.llm) as raw, progress_display(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console,
     ) as progress:  # fmt: skip
