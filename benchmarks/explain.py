@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import track
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 from rich.table import Table
 
 from llmrec.config import load_settings
@@ -28,11 +28,27 @@ from llmrec.explain import explain
 from llmrec.explain.sentence import explanation_sentences
 from llmrec.llm import load_llm
 from llmrec.llm.cache import CachedLLM
+from llmrec.progress import progress_display
 from llmrec.store import Store
 from llmrec.training import build_recommender, item_vector_frame
 
 REPO = Path(__file__).resolve().parents[1]
 console = Console(width=120)
+
+
+def _explain_one(model, user: str, item: str, latencies: list, explanations: list) -> bool:
+    """Explain ``item`` for ``user`` (latency and explanation appended); whether the
+    explanation is faithful: forgetting its top reason lowers the item's score."""
+    t = time.perf_counter()
+    why = explain(model, user, item)
+    latencies.append(time.perf_counter() - t)
+    explanations.append(why)
+    if not why.history:
+        return False
+    without = copy.deepcopy(model).forget(user, [why.history[0].item_id])
+    before = model.recommend([user], k=1, candidates=[item])["score"].iloc[0]
+    after = without.recommend([user], k=1, candidates=[item])["score"].iloc[0]
+    return bool(after < before)
 
 
 def main() -> None:
@@ -59,19 +75,14 @@ def main() -> None:
     users = rng.choice(known, size=min(args.users, len(known)), replace=False)
     tops = model.recommend(list(users), k=1)
     faithful, latencies, explanations = 0, [], []
-    for user, item in track(
-        list(zip(tops["user_id"], tops["item_id"], strict=True)), description="explaining"
-    ):
-        t = time.perf_counter()
-        why = explain(model, user, item)
-        latencies.append(time.perf_counter() - t)
-        explanations.append(why)
-        if not why.history:
-            continue
-        without = copy.deepcopy(model).forget(user, [why.history[0].item_id])
-        before = model.recommend([user], k=1, candidates=[item])["score"].iloc[0]
-        after = without.recommend([user], k=1, candidates=[item])["score"].iloc[0]
-        faithful += after < before
+    shown = progress_display(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    )
+    with shown as progress:
+        task = progress.add_task("explaining", total=len(tops))
+        for user, item in zip(tops["user_id"], tops["item_id"], strict=True):
+            faithful += _explain_one(model, user, item, latencies, explanations)
+            progress.advance(task)
 
     chosen = explanations[: args.sentences]
     with load_llm(settings.llm) as llm:
