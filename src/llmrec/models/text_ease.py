@@ -17,7 +17,7 @@ Only ``XᵀX + (l2 + prior)·I`` is inverted as an n×n matrix, as in EASE: the 
 matrix is never formed. With ``M = (EᵀE + text_l2·I)⁻¹`` (d×d, d the text dimensions),
 Woodbury gives ``P_t = (EEᵀ + text_l2·I)⁻¹ = (I − E·M·Eᵀ) / text_l2`` and ``S = I −
 P_t·diag(1/diag(P_t))``, so ``P·S = P − (P − (P·E)·M·Eᵀ)·diag(1/diag(P_t)) / text_l2``:
-n²·d operations instead of two more n³ (a fit at 9,742 items: see
+n²·d operations instead of two more n³ (a fit at 9,125 items: see
 docs/decisions/recommender.md).
 
 An item nobody had (a zero column of ``X``) keeps the prior's column smoothed through
