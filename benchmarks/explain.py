@@ -36,19 +36,18 @@ REPO = Path(__file__).resolve().parents[1]
 console = Console(width=120)
 
 
-def _explain_one(model, user: str, item: str, latencies: list, explanations: list) -> bool:
-    """Explain ``item`` for ``user`` (latency and explanation appended); whether the
-    explanation is faithful: forgetting its top reason lowers the item's score."""
+def _explain_one(model, user: str, item: str) -> tuple[object, float, bool]:
+    """The explanation of ``item`` for ``user``, its seconds, and whether it is
+    faithful: forgetting its top reason lowers the item's score."""
     t = time.perf_counter()
     why = explain(model, user, item)
-    latencies.append(time.perf_counter() - t)
-    explanations.append(why)
+    seconds = time.perf_counter() - t
     if not why.history:
-        return False
+        return why, seconds, False
     without = copy.deepcopy(model).forget(user, [why.history[0].item_id])
     before = model.recommend([user], k=1, candidates=[item])["score"].iloc[0]
     after = without.recommend([user], k=1, candidates=[item])["score"].iloc[0]
-    return bool(after < before)
+    return why, seconds, bool(after < before)
 
 
 def main() -> None:
@@ -81,7 +80,10 @@ def main() -> None:
     with shown as progress:
         task = progress.add_task("explaining", total=len(tops))
         for user, item in zip(tops["user_id"], tops["item_id"], strict=True):
-            faithful += _explain_one(model, user, item, latencies, explanations)
+            why, seconds, held = _explain_one(model, user, item)
+            explanations.append(why)
+            latencies.append(seconds)
+            faithful += held
             progress.advance(task)
 
     chosen = explanations[: args.sentences]
